@@ -1,0 +1,84 @@
+"""The build: load and validate every topic, render, package, write. Nothing is written on any error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder.config import Config
+from builder.errors import DecksError
+from builder.load import load_project
+from builder.manifest import MANIFEST_NAME, Manifest, build_time
+from builder.model import Topic
+from builder.package import Packager, write_package
+from builder.render import Renderer, template_dirs
+
+
+class UnknownTopicError(DecksError):
+    """A topic asked for on the command line does not exist."""
+
+    exit_code = 2
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    output_dir: Path
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    topics: int = 0
+    notes: int = 0
+    cards: int = 0
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted(self.written + self.unchanged)
+
+
+def select_topics(topics: list[Topic], slugs: Sequence[str]) -> list[Topic]:
+    """The topics named by slug, in project order; all of them when none are named."""
+    if not slugs:
+        return topics
+    known = {t.slug for t in topics}
+    unknown = [s for s in dict.fromkeys(slugs) if s not in known]
+    if unknown:
+        raise UnknownTopicError(
+            f"unknown topic {', '.join(repr(s) for s in unknown)}; topics are: {', '.join(sorted(known))}"
+        )
+    wanted = set(slugs)
+    return [t for t in topics if t.slug in wanted]
+
+
+def build(
+    config: Config,
+    *,
+    topics: Sequence[str] = (),
+    single: bool = False,
+    output_dir: Path | None = None,
+) -> BuildResult:
+    """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all."""
+    out = (output_dir or config.output_dir).resolve()
+    chosen = select_topics(load_project(config), topics)
+    renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
+    css = renderer.stylesheet()
+    fields = renderer.render_all(chosen)
+
+    manifest_path = out / MANIFEST_NAME
+    manifest = Manifest.load(manifest_path)
+    packager = Packager(config, css, manifest, build_time())
+    if single:
+        plans = [packager.plan(out / f"{config.project}.apkg", chosen, fields)]
+    else:
+        plans = [packager.plan(out / f"{topic.slug}.apkg", [topic], fields) for topic in chosen]
+
+    result = BuildResult(out, topics=len(chosen))
+    for plan in plans:
+        result.notes += len(plan.notes)
+        result.cards += len(plan.cards)
+        (result.written if write_package(plan) else result.unchanged).append(plan.path)
+    # Saved last: a build cut short before here stamps its changed notes again, never older.
+    if manifest.changed:
+        manifest.save(manifest_path)
+    return result

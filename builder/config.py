@@ -1,0 +1,107 @@
+"""The project config file (deck.yaml): it marks the project root and fixes identities."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from builder.errors import DecksError, Problem, ProblemsError
+from builder.kinds import KINDS
+from builder.yamlfile import YamlFile
+
+CONFIG_NAME = "deck.yaml"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Anki stores ids as signed 64-bit integers; 1 is the id of Anki's Default objects.
+MAX_ID = 2**63 - 1
+
+_KEYS = ("project", "root_deck", "note_types", "cards", "templates", "output")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded, valid project config; every path is absolute."""
+
+    root: Path
+    project: str
+    root_deck: str
+    note_type_ids: dict[str, int]
+    cards_dir: Path
+    templates_dir: Path
+    output_dir: Path
+
+    def rel(self, path: Path) -> str:
+        """A path as shown to users: relative to the project root when inside it."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding a config file."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise DecksError(f"not inside a deck project: no {CONFIG_NAME} in {start} or any folder above it")
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate ``deck.yaml`` in ``root``; all problems are reported at once."""
+    root = root.resolve()
+    doc = YamlFile(root / CONFIG_NAME, CONFIG_NAME).read()
+    if doc.root is None:
+        if doc.empty:
+            doc.problems.append(Problem(CONFIG_NAME, None, None, "is empty; it needs project, root_deck and note_types"))
+        raise ProblemsError(doc.problems)
+    keys = doc.mapping(doc.root, "the config", _KEYS)
+    values: dict[str, object] = {}
+    for name in ("project", "root_deck", "cards", "templates", "output"):
+        if name in keys:
+            values[name] = doc.text(keys[name][1], name)
+    for name in ("project", "root_deck", "note_types"):
+        if name not in keys and isinstance(doc.root, yaml.MappingNode):
+            doc.error(doc.root, f"missing required key '{name}'")
+    project = values.get("project")
+    if isinstance(project, str) and not SLUG_RE.match(project):
+        doc.error(keys["project"][1], "'project' must be lowercase letters, digits and dashes")
+    root_deck = values.get("root_deck")
+    if isinstance(root_deck, str) and ("::" in root_deck or root_deck != root_deck.strip()):
+        doc.error(keys["root_deck"][1], "'root_deck' must be one deck name, without '::' or outer spaces")
+
+    ids: dict[str, int] = {}
+    if "note_types" in keys:
+        node = keys["note_types"][1]
+        given = doc.mapping(node, "note_types", tuple(KINDS))
+        for kind in KINDS:
+            if kind not in given:
+                if given or not doc.problems:
+                    doc.error(node, f"note_types: missing the id of the '{kind}' note type")
+                continue
+            value = doc.integer(given[kind][1], f"note_types.{kind}")
+            if value is None:
+                continue
+            if not 1 < value <= MAX_ID:
+                doc.error(given[kind][1], f"note_types.{kind}: id must be between 2 and 2^63-1, not {value}")
+                continue
+            ids[kind] = value
+        seen: dict[int, str] = {}
+        for kind, value in ids.items():
+            if value in seen:
+                doc.error(given[kind][1], f"note_types.{kind}: same id as note_types.{seen[value]}")
+            seen[value] = kind
+
+    if doc.problems:
+        raise ProblemsError(doc.problems)
+    return Config(
+        root=root,
+        project=str(project),
+        root_deck=str(root_deck),
+        note_type_ids=ids,
+        cards_dir=root / str(values.get("cards") or "cards"),
+        templates_dir=root / str(values.get("templates") or "templates"),
+        output_dir=root / str(values.get("output") or "output"),
+    )

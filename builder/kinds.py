@@ -1,0 +1,138 @@
+"""Entry kinds: the keys each kind accepts, and the Anki note type its notes use.
+
+Adding a kind means adding one ``Kind`` here, its Jinja2 templates under
+``templates/<kind>/`` (one per note field), a test file and a section in docs/cards.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEXT = "text"
+FLAG = "flag"
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key an entry of some kind may carry."""
+
+    name: str
+    type: str = TEXT
+    required: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class CardTemplate:
+    """One Anki card template; ``{{Field}}`` syntax is Anki's, never Jinja2's."""
+
+    name: str
+    qfmt: str
+    afmt: str
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An entry kind and the Anki note type its notes are built on.
+
+    The note type's field and template names are part of its identity in Anki:
+    renaming or adding one makes Anki create a copy of the note type on import,
+    so they never change once released. Each note field is rendered at build time
+    from the Jinja2 template ``<kind>/<field_slug>.html``.
+    """
+
+    name: str
+    title: str
+    keys: tuple[Key, ...]
+    note_fields: tuple[str, ...]
+    cards: tuple[CardTemplate, ...]
+    cloze: bool = False
+    summary: str = ""
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.keys)
+
+    def template_name(self, field: str) -> str:
+        """Jinja2 template that renders one note field of this kind."""
+        return f"{self.name}/{field.lower().replace(' ', '_')}.html"
+
+
+# Keys every entry has, whatever its kind.
+COMMON_KEYS: tuple[Key, ...] = (
+    Key("id", required=True, help="stable identity of the note in Anki; unique in the project"),
+    Key("kind", required=True, help="entry kind"),
+    Key("tags", type="tags", help="Anki tags; no spaces, `a::b` for hierarchy"),
+    Key("source", help="where in the source the fact comes from"),
+    Key("allow", type="names", help="quality rules this entry is a deliberate exception to"),
+)
+
+# {{Subdeck}} is the topic's title: every card names its topic, so it can be answered out of deck.
+_TOPIC = '<div class="topic">{{Subdeck}}</div>\n'
+_ANSWER = "\n\n<hr id=answer>\n\n"
+_BASIC = CardTemplate("Card", _TOPIC + "{{Front}}", "{{FrontSide}}" + _ANSWER + "{{Back}}")
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            name="concept",
+            title="Concept",
+            summary="a term and its definition; a reverse card asks for the term",
+            keys=(
+                Key("term", required=True, help="the term"),
+                Key("definition", required=True, help="what it means"),
+                Key("example", help="an example, shown on the back"),
+                Key("reverse", type=FLAG, help="also make a card asking for the term"),
+                Key("extra", help="a note shown on the back"),
+            ),
+            note_fields=("Front", "Back", "Reverse Front", "Reverse Back"),
+            cards=(
+                CardTemplate("Definition", _TOPIC + "{{Front}}", "{{FrontSide}}" + _ANSWER + "{{Back}}"),
+                # Only notes with a Reverse Front get this card: Anki skips cards whose front is empty.
+                CardTemplate(
+                    "Term",
+                    "{{#Reverse Front}}" + _TOPIC + "{{Reverse Front}}{{/Reverse Front}}",
+                    "{{FrontSide}}" + _ANSWER + "{{Reverse Back}}",
+                ),
+            ),
+        ),
+        Kind(
+            name="claim",
+            title="Claim",
+            summary="something the speaker holds: the question that tests it, the answer, the reasoning",
+            keys=(
+                Key("question", required=True, help="the question that tests the claim"),
+                Key("answer", required=True, help="the claim"),
+                Key("reasoning", help="the reasoning or evidence, shown on the back"),
+                Key("extra", help="a note shown on the back"),
+            ),
+            note_fields=("Front", "Back"),
+            cards=(_BASIC,),
+        ),
+        Kind(
+            name="qa",
+            title="Question",
+            summary="a plain question and answer",
+            keys=(
+                Key("question", required=True, help="the question"),
+                Key("answer", required=True, help="the answer"),
+                Key("extra", help="a note shown on the back"),
+            ),
+            note_fields=("Front", "Back"),
+            cards=(_BASIC,),
+        ),
+        Kind(
+            name="cloze",
+            title="Cloze",
+            summary="text with Anki cloze deletions {{c1::...}}; one card per deletion number",
+            keys=(
+                Key("text", required=True, help="text with {{c1::...}} deletions"),
+                Key("extra", help="a note shown on the back"),
+            ),
+            note_fields=("Text", "Back Extra"),
+            cards=(CardTemplate("Cloze", _TOPIC + "{{cloze:Text}}", _TOPIC + "{{cloze:Text}}" + _ANSWER + "{{Back Extra}}"),),
+            cloze=True,
+        ),
+    )
+}

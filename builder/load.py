@@ -1,0 +1,194 @@
+"""Load topic files: YAML -> validated Topics, with every problem in every file collected."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from builder.config import Config
+from builder.errors import Problem, ProblemsError
+from builder.kinds import COMMON_KEYS, FLAG, KINDS, Kind
+from builder.model import Entry, Location, Topic
+from builder.yamlfile import YamlFile, describe, suggest
+
+TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_ID_LENGTH = 100
+CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)
+_COMMON = tuple(k.name for k in COMMON_KEYS)
+
+
+def topic_files(config: Config) -> list[Path]:
+    """Topic files of the project, in name order."""
+    folder = config.cards_dir
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+
+
+def load_project(config: Config) -> list[Topic]:
+    """Load and validate every topic file; raise ProblemsError listing every problem."""
+    files = topic_files(config)
+    if not files:
+        raise ProblemsError(
+            [Problem(config.rel(config.cards_dir), None, None, "no topic files (*.yaml) found")],
+            "nothing was built",
+        )
+    problems: list[Problem] = []
+    topics: list[Topic] = []
+    for path in files:
+        topic, found = load_topic(path, config.rel(path))
+        problems.extend(found)
+        if topic is not None:
+            topics.append(topic)
+    problems.extend(_cross_file_problems(topics))
+    if problems:
+        raise ProblemsError(problems)
+    return topics
+
+
+def load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem]]:
+    """Read one topic file: the topic (None when it is not a topic at all) and its problems."""
+    doc = YamlFile(path, display).read()
+    if doc.root is None:
+        if doc.empty:
+            doc.problems.append(Problem(display, None, None, "is empty; a topic needs a title and entries"))
+        return None, doc.problems
+    keys = doc.mapping(doc.root, "the topic", TOPIC_KEYS)
+    if not isinstance(doc.root, yaml.MappingNode):
+        return None, doc.problems
+    for required in ("title", "entries"):
+        if required not in keys:
+            doc.error(doc.root, f"missing required key '{required}'")
+    title = doc.text(keys["title"][1], "title") if "title" in keys else None
+    if title is not None and title != title.strip():
+        doc.error(keys["title"][1], "'title' must not start or end with spaces")
+    description = doc.text(keys["description"][1], "description") if "description" in keys else None
+    source = doc.text(keys["source"][1], "source") if "source" in keys else None
+    tags = _tags(doc, keys["tags"][1]) if "tags" in keys else ()
+
+    entries: list[Entry] = []
+    if "entries" in keys:
+        node = keys["entries"][1]
+        if not isinstance(node, yaml.SequenceNode):
+            doc.error(node, f"'entries' must be a list of entries, not {describe(node)}")
+        elif not node.value:
+            doc.error(node, "'entries' is empty; a topic needs at least one entry")
+        else:
+            for item in node.value:
+                entry = _entry(doc, item, tags, source)
+                if entry is not None:
+                    entries.append(entry)
+    # Returned even when it has problems, so that checks across files still see its entries.
+    topic = Topic(
+        slug=path.stem,
+        path=display,
+        title=title or "",
+        description=description,
+        tags=tags,
+        source=source,
+        entries=tuple(entries),
+    )
+    return topic, doc.problems
+
+
+def _entry(doc: YamlFile, node: yaml.Node, topic_tags: tuple[str, ...], topic_source: str | None) -> Entry | None:
+    if not isinstance(node, yaml.MappingNode):
+        doc.error(node, f"an entry must be a mapping of keys to values, not {describe(node)}")
+        return None
+    kind_name = None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "kind":
+            kind_name = doc.text(value_node, "kind")
+            if kind_name is not None and kind_name not in KINDS:
+                doc.error(value_node, f"unknown kind '{kind_name}'{suggest(kind_name, tuple(KINDS))}; "
+                          f"kinds are: {', '.join(KINDS)}")
+                return None
+            break
+    if kind_name is None:
+        doc.error(node, f"entry has no 'kind' (one of: {', '.join(KINDS)})")
+        return None
+    kind = KINDS[kind_name]
+    before = len(doc.problems)
+    keys = doc.mapping(node, f"a {kind.name} entry", _COMMON + kind.key_names)
+
+    entry_id = doc.text(keys["id"][1], "id") if "id" in keys else None
+    if "id" not in keys:
+        doc.error(node, "entry has no 'id'")
+    elif entry_id is not None and (not ID_RE.match(entry_id) or len(entry_id) > MAX_ID_LENGTH):
+        doc.error(keys["id"][1], f"id '{entry_id}' must be letters, digits, '.', '_' or '-' "
+                  f"(at most {MAX_ID_LENGTH}), starting with a letter or digit")
+
+    values: dict[str, object] = {}
+    for spec in kind.keys:
+        if spec.name not in keys:
+            if spec.required:
+                doc.error(node, f"{kind.name} entry '{entry_id or '?'}' has no '{spec.name}'")
+            continue
+        value_node = keys[spec.name][1]
+        value = doc.flag(value_node, spec.name) if spec.type == FLAG else doc.text(value_node, spec.name)
+        if value is not None:
+            values[spec.name] = value
+    if kind.cloze and isinstance(values.get("text"), str):
+        _check_cloze(doc, keys["text"][1], values["text"])
+
+    tags = topic_tags + (_tags(doc, keys["tags"][1]) if "tags" in keys else ())
+    source = doc.text(keys["source"][1], "source") if "source" in keys else topic_source
+    allow = tuple(word for word, _ in doc.words(keys["allow"][1], "allow")) if "allow" in keys else ()
+    if len(doc.problems) > before or entry_id is None:
+        return None
+    return Entry(
+        id=entry_id,
+        kind=kind.name,
+        values=values,
+        tags=tuple(dict.fromkeys(tags)),
+        source=source,
+        allow=allow,
+        loc=doc.loc(node),
+        key_locs={name: doc.loc(value) for name, (_, value) in keys.items()},
+    )
+
+
+def _check_cloze(doc: YamlFile, node: yaml.Node, text: str) -> None:
+    deletions = CLOZE_RE.findall(text)
+    if not deletions:
+        doc.error(node, "cloze text has no deletion; mark one like {{c1::answer}}")
+        return
+    for number, body in deletions:
+        if int(number) == 0:
+            doc.error(node, "cloze numbers start at c1, not c0")
+        elif not body.split("::")[0].strip():
+            doc.error(node, f"cloze deletion c{number} is empty")
+
+
+def _tags(doc: YamlFile, node: yaml.Node) -> tuple[str, ...]:
+    out = []
+    for tag, item in doc.words(node, "tags"):
+        if any(ch.isspace() for ch in tag):
+            doc.error(item, f"tag '{tag}' contains a space; Anki tags cannot (use '-' or '::' instead)")
+        else:
+            out.append(tag)
+    return tuple(out)
+
+
+def _cross_file_problems(topics: list[Topic]) -> list[Problem]:
+    problems = []
+    ids: dict[str, Location] = {}
+    titles: dict[str, str] = {}
+    for topic in topics:
+        if topic.title and topic.title in titles:
+            problems.append(Problem(topic.path, None, None,
+                                    f"title '{topic.title}' is also the title of {titles[topic.title]}; "
+                                    "each topic needs its own deck"))
+        titles.setdefault(topic.title, topic.path)
+        for entry in topic.entries:
+            first = ids.get(entry.id)
+            if first is not None:
+                loc = entry.key_locs.get("id", entry.loc)
+                problems.append(Problem(loc.path, loc.line, loc.col,
+                                        f"duplicate id '{entry.id}' (first used at {first})"))
+            else:
+                ids[entry.id] = entry.key_locs.get("id", entry.loc)
+    return problems

@@ -1,0 +1,112 @@
+"""Build state kept beside the decks: each note's content hash, modification time and ids.
+
+Anki updates an imported note only when the package's ``mod`` is newer than its own,
+so a note keeps its old ``mod`` while its content is unchanged (Anki-side edits to it
+survive a re-import, and a rebuild is byte-identical) and gets a newer one when edited.
+Note and card ids are drawn once and kept, so they stay stable across builds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder.atomic import write_atomic
+
+MANIFEST_NAME = ".decks-build.json"
+_VERSION = 1
+
+
+def build_time() -> int:
+    """Seconds since the epoch for new stamps; ``SOURCE_DATE_EPOCH`` wins when set."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if value.isdigit():
+        return int(value)
+    return int(time.time())
+
+
+@dataclass
+class NoteStamp:
+    """What a note was built with last time."""
+
+    hash: str
+    mod: int
+    id: int
+    cards: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    """Stamps of every note and note type built into one output folder."""
+
+    notes: dict[str, NoteStamp] = field(default_factory=dict)
+    note_types: dict[int, tuple[str, int]] = field(default_factory=dict)
+    changed: bool = False
+    _next_id: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        """The manifest at ``path``; an absent or unreadable one starts afresh."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != _VERSION:
+                return cls()
+            notes = {
+                guid: NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()})
+                for guid, (h, mod, nid, cards) in data["notes"].items()
+            }
+            types = {int(mid): (h, mod) for mid, (h, mod) in data["note_types"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()
+        return cls(notes=notes, note_types=types)
+
+    def stamp_note_type(self, model_id: int, content_hash: str, now: int) -> int:
+        """The ``mod`` for a note type with this content."""
+        old = self.note_types.get(model_id)
+        if old is not None and old[0] == content_hash:
+            return old[1]
+        mod = max(now, old[1] + 1) if old else now
+        self.note_types[model_id] = (content_hash, mod)
+        self.changed = True
+        return mod
+
+    def stamp_note(self, guid: str, content_hash: str, ords: list[int], now: int) -> NoteStamp:
+        """The stamp for a note with this content and these card ordinals."""
+        old = self.notes.get(guid)
+        if old is None:
+            stamp = NoteStamp(content_hash, now, self._new_id(now))
+        elif old.hash != content_hash:
+            stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards))
+        else:
+            stamp = old
+        for ord_ in ords:
+            if ord_ not in stamp.cards:
+                stamp.cards[ord_] = self._new_id(now)
+        if stamp is not old or len(stamp.cards) != len(old.cards):
+            self.notes[guid] = stamp
+            self.changed = True
+        return stamp
+
+    def _new_id(self, now: int) -> int:
+        # Anki reads ids as creation times in milliseconds; keep them plausible and unique.
+        if not self._next_id:
+            used = [s.id for s in self.notes.values()]
+            used += [c for s in self.notes.values() for c in s.cards.values()]
+            self._next_id = max([now * 1000, *(u + 1 for u in used)])
+        self._next_id += 1
+        return self._next_id - 1
+
+    def save(self, path: Path) -> None:
+        """Write the manifest atomically."""
+        data = {
+            "version": _VERSION,
+            "note_types": {str(mid): [h, mod] for mid, (h, mod) in sorted(self.note_types.items())},
+            "notes": {
+                guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}]
+                for guid, s in sorted(self.notes.items())
+            },
+        }
+        write_atomic(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))

@@ -1,0 +1,161 @@
+"""Package rendered entries as Anki decks: genanki note types and notes, written as .apkg files.
+
+Identity rules: a note's GUID comes from the project and the entry id only, so editing
+its text updates the note in Anki instead of adding a duplicate; note-type ids come from
+the config; decks are named ``Root::Topic title`` (Anki matches decks by name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import genanki
+from genanki.apkg_col import APKG_COL
+from genanki.apkg_schema import APKG_SCHEMA
+from markupsafe import escape
+
+from builder.atomic import write_atomic
+from builder.config import Config
+from builder.kinds import KINDS, Kind
+from builder.manifest import Manifest
+from builder.model import Topic
+
+_BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+# Zip entries carry a timestamp; a fixed one keeps identical builds byte-identical.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def note_guid(project: str, entry_id: str) -> str:
+    """A note's GUID: a hash of an unambiguous encoding of (project, entry id)."""
+    encoded = json.dumps(["decks-note/v1", project, entry_id], ensure_ascii=False)
+    number = int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest()[:8], "big")
+    chars = []
+    while number:
+        number, digit = divmod(number, len(_BASE91))
+        chars.append(_BASE91[digit])
+    return "".join(reversed(chars)) or _BASE91[0]
+
+
+def deck_id(name: str) -> int:
+    """A stable deck id from the deck's name (Anki matches decks by name; the id only has to be valid)."""
+    digest = hashlib.sha256(("decks-deck/v1\0" + name).encode("utf-8")).digest()
+    # Keep clear of Anki's Default deck (1) and inside JavaScript's exact integer range.
+    return (int.from_bytes(digest[:8], "big") % (2**52)) + 2**40
+
+
+def deck_name(config: Config, topic: Topic) -> str:
+    """The Anki deck a topic's cards go to."""
+    return f"{config.root_deck}::{topic.title}"
+
+
+def note_type(kind: Kind, config: Config, css: str) -> genanki.Model:
+    """The genanki note type of an entry kind, with the project's id and stylesheet."""
+    return genanki.Model(
+        model_id=config.note_type_ids[kind.name],
+        name=f"{kind.title} ({config.project})",
+        fields=[{"name": name} for name in kind.note_fields],
+        templates=[{"name": c.name, "qfmt": c.qfmt, "afmt": c.afmt} for c in kind.cards],
+        css=css,
+        model_type=genanki.Model.CLOZE if kind.cloze else genanki.Model.FRONT_BACK,
+    )
+
+
+@dataclass
+class PackagePlan:
+    """Everything one .apkg file holds, as rows ready for SQLite."""
+
+    path: Path
+    decks: list[dict] = field(default_factory=list)
+    models: dict[int, dict] = field(default_factory=dict)
+    notes: list[tuple] = field(default_factory=list)
+    cards: list[tuple] = field(default_factory=list)
+
+
+class Packager:
+    """Turns rendered topics into package plans, stamping notes through the manifest."""
+
+    def __init__(self, config: Config, css: str, manifest: Manifest, now: int):
+        self.config = config
+        self.manifest = manifest
+        self.now = now
+        self.models = {name: note_type(kind, config, css) for name, kind in KINDS.items()}
+        self._model_mods = {
+            name: manifest.stamp_note_type(model.model_id, _hash(model.to_json(0, 0)), now)
+            for name, model in self.models.items()
+        }
+
+    def plan(self, path: Path, topics: Sequence[Topic], fields: dict[str, tuple[str, ...]]) -> PackagePlan:
+        """The rows of one package holding the given topics, one deck each."""
+        plan = PackagePlan(path)
+        for topic in topics:
+            name = deck_name(self.config, topic)
+            did = deck_id(name)
+            plan.decks.append(genanki.Deck(did, name, _deck_description(topic)).to_json())
+            for position, entry in enumerate(topic.entries):
+                model = self.models[entry.kind]
+                if model.model_id not in plan.models:
+                    plan.models[model.model_id] = model.to_json(self._model_mods[entry.kind], did)
+                guid = note_guid(self.config.project, entry.id)
+                note = genanki.Note(model=model, fields=list(fields[entry.id]), tags=entry.tags, guid=guid)
+                ords = sorted(card.ord for card in note.cards)
+                flds = "\x1f".join(note.fields)
+                tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
+                stamp = self.manifest.stamp_note(guid, _hash([model.model_id, name, flds, tags]), ords, self.now)
+                plan.notes.append(
+                    (stamp.id, guid, model.model_id, stamp.mod, -1, tags, flds, note.fields[0], 0, 0, "")
+                )
+                for ord_ in ords:
+                    # New cards are due in the order the entries are written.
+                    plan.cards.append(
+                        (stamp.cards[ord_], stamp.id, did, ord_, stamp.mod, -1, 0, 0, position, 0, 0, 0, 0, 0,
+                         0, 0, 0, "")
+                    )
+        return plan
+
+
+def write_package(plan: PackagePlan) -> bool:
+    """Write one .apkg atomically and reproducibly; False when the file already held these bytes."""
+    return write_atomic(plan.path, package_bytes(plan))
+
+
+def package_bytes(plan: PackagePlan) -> bytes:
+    """The bytes of an .apkg: a zip holding the SQLite collection and an empty media map."""
+    # An in-memory database: nothing is left behind in the temp folder.
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(APKG_SCHEMA)
+        conn.executescript(APKG_COL)
+        decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
+        decks.update({str(d["id"]): d for d in plan.decks})
+        models = {str(mid): m for mid, m in plan.models.items()}
+        conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
+        conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", plan.notes)
+        conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.cards)
+        conn.commit()
+        collection = conn.serialize()
+    finally:
+        conn.close()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in (("collection.anki2", collection), ("media", b"{}")):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _deck_description(topic: Topic) -> str:
+    return str(escape(topic.description)) if topic.description else ""
+
+
+def _hash(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
