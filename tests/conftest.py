@@ -1,0 +1,92 @@
+"""Shared fixtures: a throwaway deck project and a CLI runner."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from builder.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+CONFIG = """\
+project: test-project
+root_deck: Test Root
+note_types:
+  concept: 1111111111001
+  claim: 1111111111002
+  qa: 1111111111003
+  cloze: 1111111111004
+"""
+
+TOPIC_ALL_KINDS = """\
+title: All Kinds
+description: One entry of each kind.
+source: Section One
+tags: [sample]
+entries:
+  - kind: concept
+    id: c-term
+    term: Capability overhang
+    definition: Gap between what models can do and what society uses.
+    example: Agents ready before processes are.
+    reverse: true
+  - kind: claim
+    id: cl-cheap
+    question: What happens when intelligence gets cheaper?
+    answer: People use more of it.
+    reasoning: Cheaper goods get consumed more.
+    tags: [economics]
+  - kind: qa
+    id: qa-year
+    question: In which year did he join?
+    answer: 2017
+  - kind: cloze
+    id: cz-people
+    text: "He joined when it had about {{c1::35}} people, in {{c2::2017}}."
+    extra: A small lab then.
+"""
+
+
+class Project:
+    """A deck project in a temporary folder, built through the real CLI."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.runner = CliRunner()
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def run(self, *args: str):
+        return self.runner.invoke(cli, ["-C", str(self.root), *args], catch_exceptions=False)
+
+    def build(self, *args: str):
+        return self.run("build", *args)
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file under the project's output folder, by relative path."""
+        if not self.output.exists():
+            return {}
+        return {p.relative_to(self.output).as_posix(): p.read_bytes()
+                for p in sorted(self.output.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A valid project with one topic holding every entry kind."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    p = Project(tmp_path / "proj")
+    p.write("deck.yaml", CONFIG)
+    p.write("cards/all-kinds.yaml", TOPIC_ALL_KINDS)
+    return p
