@@ -37,7 +37,10 @@ Examples:
 )
 @click.version_option(__version__, "-V", "--version", prog_name="decks")
 @click.option(
-    "-C", "--project", "project", type=click.Path(file_okay=False, path_type=Path),
+    "-C",
+    "--project",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
     help="Project folder (holds deck.yaml). Default: the current folder or the nearest one above it.",
 )
 @click.pass_context
@@ -48,10 +51,21 @@ def cli(ctx: click.Context, project: Path | None) -> None:
 
 @cli.command("build")
 @click.option("--single", is_flag=True, help="Write one .apkg holding every topic as a subdeck.")
-@click.option("-t", "--topic", "topics", multiple=True, metavar="SLUG",
-              help="Build only this topic (its file name without .yaml). Repeatable.")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the .apkg files. Default: output/ in the project.")
+@click.option(
+    "-t",
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="SLUG",
+    help="Build only this topic (its file name without .yaml). Repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the .apkg files. Default: output/ in the project.",
+)
 @click.pass_obj
 def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: Path | None) -> None:
     """Build the decks: validate every topic file, then write .apkg files.

@@ -55,7 +55,9 @@ def load_config(root: Path) -> Config:
     doc = YamlFile(root / CONFIG_NAME, CONFIG_NAME).read()
     if doc.root is None:
         if doc.empty:
-            doc.problems.append(Problem(CONFIG_NAME, None, None, "is empty; it needs project, root_deck and note_types"))
+            doc.problems.append(
+                Problem(CONFIG_NAME, None, None, "is empty; it needs project, root_deck and note_types")
+            )
         raise ProblemsError(doc.problems)
     keys = doc.mapping(doc.root, "the config", _KEYS)
     values: dict[str, object] = {}

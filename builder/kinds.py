@@ -131,7 +131,11 @@ KINDS: dict[str, Kind] = {
                 Key("extra", help="a note shown on the back"),
             ),
             note_fields=("Text", "Back Extra"),
-            cards=(CardTemplate("Cloze", _TOPIC + "{{cloze:Text}}", _TOPIC + "{{cloze:Text}}" + _ANSWER + "{{Back Extra}}"),),
+            cards=(
+                CardTemplate(
+                    "Cloze", _TOPIC + "{{cloze:Text}}", _TOPIC + "{{cloze:Text}}" + _ANSWER + "{{Back Extra}}"
+                ),
+            ),
             cloze=True,
         ),
     )

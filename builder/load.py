@@ -9,7 +9,7 @@ import yaml
 
 from builder.config import Config
 from builder.errors import Problem, ProblemsError
-from builder.kinds import COMMON_KEYS, FLAG, KINDS, Kind
+from builder.kinds import COMMON_KEYS, FLAG, KINDS
 from builder.model import Entry, Location, Topic
 from builder.yamlfile import YamlFile, describe, suggest
 
@@ -38,12 +38,14 @@ def load_project(config: Config) -> list[Topic]:
         )
     problems: list[Problem] = []
     topics: list[Topic] = []
+    ids: list[tuple[str, Location]] = []
     for path in files:
-        topic, found = load_topic(path, config.rel(path))
+        topic, found, topic_ids = _load_topic(path, config.rel(path))
         problems.extend(found)
+        ids.extend(topic_ids)
         if topic is not None:
             topics.append(topic)
-    problems.extend(_cross_file_problems(topics))
+    problems.extend(_cross_file_problems(topics, ids))
     if problems:
         raise ProblemsError(problems)
     return topics
@@ -51,14 +53,20 @@ def load_project(config: Config) -> list[Topic]:
 
 def load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem]]:
     """Read one topic file: the topic (None when it is not a topic at all) and its problems."""
+    topic, problems, _ = _load_topic(path, display)
+    return topic, problems
+
+
+def _load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
+    ids: list[tuple[str, Location]] = []
     doc = YamlFile(path, display).read()
     if doc.root is None:
         if doc.empty:
             doc.problems.append(Problem(display, None, None, "is empty; a topic needs a title and entries"))
-        return None, doc.problems
+        return None, doc.problems, ids
     keys = doc.mapping(doc.root, "the topic", TOPIC_KEYS)
     if not isinstance(doc.root, yaml.MappingNode):
-        return None, doc.problems
+        return None, doc.problems, ids
     for required in ("title", "entries"):
         if required not in keys:
             doc.error(doc.root, f"missing required key '{required}'")
@@ -78,7 +86,7 @@ def load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem]]:
             doc.error(node, "'entries' is empty; a topic needs at least one entry")
         else:
             for item in node.value:
-                entry = _entry(doc, item, tags, source)
+                entry = _entry(doc, item, tags, source, ids)
                 if entry is not None:
                     entries.append(entry)
     # Returned even when it has problems, so that checks across files still see its entries.
@@ -91,10 +99,16 @@ def load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem]]:
         source=source,
         entries=tuple(entries),
     )
-    return topic, doc.problems
+    return topic, doc.problems, ids
 
 
-def _entry(doc: YamlFile, node: yaml.Node, topic_tags: tuple[str, ...], topic_source: str | None) -> Entry | None:
+def _entry(
+    doc: YamlFile,
+    node: yaml.Node,
+    topic_tags: tuple[str, ...],
+    topic_source: str | None,
+    ids: list[tuple[str, Location]],
+) -> Entry | None:
     if not isinstance(node, yaml.MappingNode):
         doc.error(node, f"an entry must be a mapping of keys to values, not {describe(node)}")
         return None
@@ -103,8 +117,10 @@ def _entry(doc: YamlFile, node: yaml.Node, topic_tags: tuple[str, ...], topic_so
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == "kind":
             kind_name = doc.text(value_node, "kind")
             if kind_name is not None and kind_name not in KINDS:
-                doc.error(value_node, f"unknown kind '{kind_name}'{suggest(kind_name, tuple(KINDS))}; "
-                          f"kinds are: {', '.join(KINDS)}")
+                doc.error(
+                    value_node,
+                    f"unknown kind '{kind_name}'{suggest(kind_name, tuple(KINDS))}; kinds are: {', '.join(KINDS)}",
+                )
                 return None
             break
     if kind_name is None:
@@ -118,8 +134,14 @@ def _entry(doc: YamlFile, node: yaml.Node, topic_tags: tuple[str, ...], topic_so
     if "id" not in keys:
         doc.error(node, "entry has no 'id'")
     elif entry_id is not None and (not ID_RE.match(entry_id) or len(entry_id) > MAX_ID_LENGTH):
-        doc.error(keys["id"][1], f"id '{entry_id}' must be letters, digits, '.', '_' or '-' "
-                  f"(at most {MAX_ID_LENGTH}), starting with a letter or digit")
+        doc.error(
+            keys["id"][1],
+            f"id '{entry_id}' must be letters, digits, '.', '_' or '-' "
+            f"(at most {MAX_ID_LENGTH}), starting with a letter or digit",
+        )
+    elif entry_id is not None:
+        # Kept even when the entry has other problems, so duplicate ids are still reported.
+        ids.append((entry_id, doc.loc(keys["id"][1])))
 
     values: dict[str, object] = {}
     for spec in kind.keys:
@@ -173,22 +195,23 @@ def _tags(doc: YamlFile, node: yaml.Node) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _cross_file_problems(topics: list[Topic]) -> list[Problem]:
+def _cross_file_problems(topics: list[Topic], ids: list[tuple[str, Location]]) -> list[Problem]:
     problems = []
-    ids: dict[str, Location] = {}
+    first_use: dict[str, Location] = {}
+    for entry_id, loc in ids:
+        first = first_use.setdefault(entry_id, loc)
+        if first is not loc:
+            problems.append(Problem(loc.path, loc.line, loc.col, f"duplicate id '{entry_id}' (first used at {first})"))
     titles: dict[str, str] = {}
     for topic in topics:
         if topic.title and topic.title in titles:
-            problems.append(Problem(topic.path, None, None,
-                                    f"title '{topic.title}' is also the title of {titles[topic.title]}; "
-                                    "each topic needs its own deck"))
+            problems.append(
+                Problem(
+                    topic.path,
+                    None,
+                    None,
+                    f"title '{topic.title}' is also the title of {titles[topic.title]}; each topic needs its own deck",
+                )
+            )
         titles.setdefault(topic.title, topic.path)
-        for entry in topic.entries:
-            first = ids.get(entry.id)
-            if first is not None:
-                loc = entry.key_locs.get("id", entry.loc)
-                problems.append(Problem(loc.path, loc.line, loc.col,
-                                        f"duplicate id '{entry.id}' (first used at {first})"))
-            else:
-                ids[entry.id] = entry.key_locs.get("id", entry.loc)
     return problems

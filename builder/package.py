@@ -108,14 +108,30 @@ class Packager:
                 flds = "\x1f".join(note.fields)
                 tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
                 stamp = self.manifest.stamp_note(guid, _hash([model.model_id, name, flds, tags]), ords, self.now)
-                plan.notes.append(
-                    (stamp.id, guid, model.model_id, stamp.mod, -1, tags, flds, note.fields[0], 0, 0, "")
-                )
+                plan.notes.append((stamp.id, guid, model.model_id, stamp.mod, -1, tags, flds, note.fields[0], 0, 0, ""))
                 for ord_ in ords:
                     # New cards are due in the order the entries are written.
                     plan.cards.append(
-                        (stamp.cards[ord_], stamp.id, did, ord_, stamp.mod, -1, 0, 0, position, 0, 0, 0, 0, 0,
-                         0, 0, 0, "")
+                        (
+                            stamp.cards[ord_],
+                            stamp.id,
+                            did,
+                            ord_,
+                            stamp.mod,
+                            -1,
+                            0,
+                            0,
+                            position,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            "",
+                        )
                     )
         return plan
 

@@ -104,7 +104,10 @@ class Renderer:
     def _context(topic: Topic, entry: Entry, kind: Kind) -> dict[str, object]:
         context: dict[str, object] = {key: entry.values.get(key) for key in kind.key_names}
         context.update(
-            id=entry.id, kind=entry.kind, tags=list(entry.tags), source=entry.source,
+            id=entry.id,
+            kind=entry.kind,
+            tags=list(entry.tags),
+            source=entry.source,
             topic=topic.title,
         )
         return context
@@ -116,8 +119,9 @@ class Renderer:
                 template = self.env.get_template(name)
             except jinja2.TemplateSyntaxError as exc:
                 path = self._display(Path(exc.filename)) if exc.filename else name
-                raise _TemplateProblem(Problem(path, exc.lineno, None, f"template syntax error: {exc.message}")) \
-                    from exc
+                raise _TemplateProblem(
+                    Problem(path, exc.lineno, None, f"template syntax error: {exc.message}")
+                ) from exc
             except jinja2.TemplateNotFound as exc:
                 raise _TemplateProblem(self._missing(name)) from exc
             self._templates[name] = template
@@ -132,8 +136,7 @@ class Renderer:
         files = {str(d / name) for d in self.dirs}
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             if frame.filename in files or frame.filename.endswith((".html", ".css", ".j2")):
-                return Problem(self._display(Path(frame.filename)), frame.lineno, None,
-                               f"template error: {exc}")
+                return Problem(self._display(Path(frame.filename)), frame.lineno, None, f"template error: {exc}")
         return Problem(name, None, None, f"template error: {exc}")
 
 

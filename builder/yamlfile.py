@@ -32,13 +32,25 @@ SEQ = "tag:yaml.org,2002:seq"
 # Scalars whose source text is used as card text: `answer: 35` means "35".
 _TEXT_TAGS = frozenset({STR, INT, FLOAT, BOOL})
 
-_TYPE_NAMES = {MAP: "a mapping", SEQ: "a list", NULL: "empty", BOOL: "true/false", INT: "a number", FLOAT: "a number"}
+_TYPE_NAMES = {
+    MAP: "a mapping",
+    SEQ: "a list",
+    NULL: "empty",
+    BOOL: "true/false",
+    INT: "a number",
+    FLOAT: "a number",
+}
 
 
 def describe(node: yaml.Node) -> str:
     """How a node's type reads in a message."""
     if isinstance(node, yaml.ScalarNode):
-        return "text" if node.tag == STR else _TYPE_NAMES.get(node.tag, f"tagged {node.tag}")
+        if node.tag == STR:
+            return "text"
+        if node.tag in _TYPE_NAMES:
+            return _TYPE_NAMES[node.tag]
+        # Tags such as !!python/object are never constructed; they are only named in the message.
+        return f"a value tagged {node.tag.replace('tag:yaml.org,2002:', '!!')}"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     return "a mapping"
@@ -68,9 +80,12 @@ class YamlFile:
             self.root = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            message = "YAML syntax error: " + (exc.problem or exc.context or "invalid YAML")
-            if exc.context and exc.problem:
-                message += f" ({exc.context})"
+            if mark is not None and _char_at(text, mark) == "\t":
+                message = "tab character: YAML indents with spaces, not tabs"
+            else:
+                message = "YAML syntax error: " + (exc.problem or exc.context or "invalid YAML")
+                if exc.context and exc.problem:
+                    message += f" ({exc.context})"
             self._add(mark.line + 1 if mark else None, mark.column + 1 if mark else None, message)
         except yaml.YAMLError as exc:
             self._add(None, None, f"YAML error: {exc}")
@@ -180,6 +195,13 @@ class YamlFile:
             value = self.text(item, key)
             if value is not None:
                 yield value, item
+
+
+def _char_at(text: str, mark: yaml.Mark) -> str:
+    lines = text.splitlines()
+    if 0 <= mark.line < len(lines) and 0 <= mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
 
 
 def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:

@@ -36,12 +36,22 @@ def note_id_for_guid(col: Collection, guid: str) -> int | None:
 
 def _visible_text(html: str) -> str:
     html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
-    html = re.sub(r"<br\s*/?>", "\n", html)
-    html = re.sub(r"<[^>]+>", " ", html)
-    for entity, char in (("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#x27;", "'"),
-                         ("&#39;", "'"), ("&amp;", "&")):
+    # Source line breaks are not visible; <br> and block elements are.
+    html = re.sub(r"\s+", " ", html)
+    html = re.sub(r"<br\s*/?>|</?(?:div|p|hr)\b[^>]*>", "\n", html)
+    html = re.sub(r"<[^>]+>", "", html)
+    for entity, char in (
+        ("&nbsp;", " "),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", '"'),
+        ("&#x27;", "'"),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+    ):
         html = html.replace(entity, char)
-    return re.sub(r"[ \t]+", " ", html).strip()
+    lines = (re.sub(r"\s+", " ", line).strip() for line in html.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def rendered_cards(col: Collection, query: str = "") -> list[dict]:
@@ -50,17 +60,19 @@ def rendered_cards(col: Collection, query: str = "") -> list[dict]:
     for cid in sorted(col.find_cards(query)):
         card = col.get_card(cid)
         rendered = card.render_output()
-        out.append({
-            "id": cid,
-            "nid": card.nid,
-            "ord": card.ord,
-            "deck": col.decks.name(card.did),
-            "template": card.template()["name"],
-            "question_html": rendered.question_text,
-            "answer_html": rendered.answer_text,
-            "question": _visible_text(rendered.question_text),
-            "answer": _visible_text(rendered.answer_text),
-        })
+        out.append(
+            {
+                "id": cid,
+                "nid": card.nid,
+                "ord": card.ord,
+                "deck": col.decks.name(card.did),
+                "template": card.template()["name"],
+                "question_html": rendered.question_text,
+                "answer_html": rendered.answer_text,
+                "question": _visible_text(rendered.question_text),
+                "answer": _visible_text(rendered.answer_text),
+            }
+        )
     return out
 
 

@@ -78,8 +78,9 @@ class Project:
         """Every file under the project's output folder, by relative path."""
         if not self.output.exists():
             return {}
-        return {p.relative_to(self.output).as_posix(): p.read_bytes()
-                for p in sorted(self.output.rglob("*")) if p.is_file()}
+        return {
+            p.relative_to(self.output).as_posix(): p.read_bytes() for p in sorted(self.output.rglob("*")) if p.is_file()
+        }
 
 
 @pytest.fixture

@@ -1,0 +1,131 @@
+"""Proof through the real client: packages imported into a fresh Anki collection, read back as rendered."""
+
+from __future__ import annotations
+
+from builder.package import note_guid
+from tests.ankitools import (
+    import_package,
+    note_id_for_guid,
+    open_collection,
+    rendered_cards,
+    review_first_due,
+)
+
+
+def card(cards, template, text):
+    (match,) = [c for c in cards if c["template"] == template and text in c["question"]]
+    return match
+
+
+def test_every_kind_renders_in_anki(project, tmp_path):
+    assert project.build().exit_code == 0
+    col = open_collection(tmp_path / "col.anki2")
+    log = import_package(col, project.output / "all-kinds.apkg").log
+    assert (len(log.new), len(log.updated), len(log.duplicate), len(log.conflicting)) == (4, 0, 0, 0)
+    assert (col.note_count(), col.card_count()) == (4, 6)
+    assert sorted(d.name for d in col.decks.all_names_and_ids()) == [
+        "Default",
+        "Test Root",
+        "Test Root::All Kinds",
+    ]
+    cards = rendered_cards(col, '"deck:Test Root::All Kinds"')
+
+    definition = card(cards, "Definition", "Capability overhang")
+    assert definition["question"] == "All Kinds\nDefine the term:\nCapability overhang"
+    assert definition["answer"].endswith(
+        "Gap between what models can do and what society uses.\nExample: Agents ready before processes are.\n"
+        "Section One"
+    )
+    term = card(cards, "Term", "Which term")
+    assert term["question"] == (
+        "All Kinds\nWhich term is defined as:\nGap between what models can do and what society uses."
+    )
+    assert term["answer"].endswith("Capability overhang\nExample: Agents ready before processes are.\nSection One")
+
+    claim = card(cards, "Card", "intelligence gets cheaper")
+    assert claim["answer"].endswith("People use more of it.\nWhy: Cheaper goods get consumed more.\nSection One")
+    qa = card(cards, "Card", "which year")
+    assert qa["answer"].endswith("2017\nSection One")
+
+    clozes = sorted((c for c in cards if c["template"] == "Cloze"), key=lambda c: c["ord"])
+    assert [c["question"] for c in clozes] == [
+        "All Kinds\nHe joined when it had about [...] people, in 2017.",
+        "All Kinds\nHe joined when it had about 35 people, in [...].",
+    ]
+    assert (
+        clozes[0]["answer"]
+        == "All Kinds\nHe joined when it had about 35 people, in 2017.\nA small lab then.\nSection One"
+    )
+    assert '<span class="cloze" data-ordinal="1">35</span>' in clozes[0]["answer_html"]
+    # The stylesheet travels with the note type.
+    assert ".topic" in col.get_card(clozes[0]["id"]).render_output().css
+
+
+def test_unsafe_text_reaches_anki_as_plain_text(project, tmp_path):
+    project.write(
+        "cards/all-kinds.yaml",
+        """\
+        title: Text
+        entries:
+          - kind: qa
+            id: t
+            question: "What does {{ 7*7 }} show? <script>alert(1)</script>"
+            answer: '$5 and $6, \\(x\\) and </div> {% raw %}'
+        """,
+    )
+    assert project.build().exit_code == 0
+    col = open_collection(tmp_path / "col.anki2")
+    import_package(col, project.output / "all-kinds.apkg")
+    (only,) = rendered_cards(col)
+    assert "What does {{ 7*7 }} show? &lt;script&gt;alert(1)&lt;/script&gt;" in only["question_html"]
+    assert r"$5 and $6, \(x\) and &lt;/div&gt; {% raw %}" in only["answer_html"]
+
+
+def test_round_trip_keeps_history_and_anki_side_edits(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert project.build().exit_code == 0
+    col = open_collection(tmp_path / "col.anki2")
+    import_package(col, project.output / "all-kinds.apkg")
+
+    # Study two cards, and edit a note inside Anki.
+    deck = col.decks.id_for_name("Test Root::All Kinds")
+    studied = [review_first_due(col, deck) for _ in range(2)]
+    history = {c.id: (c.nid, c.ord, c.ivl, c.due, c.reps, c.type, c.queue) for c in studied}
+    revlog = {c.id: col.db.scalar("select count() from revlog where cid=?", c.id) for c in studied}
+    assert all(count == 1 for count in revlog.values())
+    qa_nid = note_id_for_guid(col, note_guid("test-project", "qa-year"))
+    note = col.get_note(qa_nid)
+    note["Back"] = "Edited inside Anki"
+    col.update_note(note)
+
+    # Edit one entry, add one, remove one; rebuild and re-import.
+    path = project.root / "cards/all-kinds.yaml"
+    text = path.read_text().replace("People use more of it.", "Consumption goes up.")
+    text = text[: text.index("  - kind: cloze")] + (
+        "  - kind: qa\n    id: qa-new\n    question: A new question?\n    answer: A new answer.\n"
+    )
+    path.write_text(text)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000500")
+    assert project.build().exit_code == 0
+    log = import_package(col, project.output / "all-kinds.apkg").log
+
+    assert len(log.new) == 1 and len(log.conflicting) == 0
+    # Anki logs notes it found but did not need to update (unchanged, or newer in Anki) as "duplicate".
+    assert sorted(n.id.nid for n in log.duplicate) == sorted(
+        [note_id_for_guid(col, note_guid("test-project", "c-term")), qa_nid]
+    )
+    assert [n.fields[0] for n in log.updated] == ["What happens when intelligence gets cheaper?"]
+    # The removed cloze stays in Anki (imports never delete); nothing is duplicated.
+    assert col.note_count() == 5
+    guids = col.db.list("select guid from notes")
+    assert len(guids) == len(set(guids))
+
+    cards = rendered_cards(col)
+    claim = card(cards, "Card", "intelligence gets cheaper")
+    assert "Consumption goes up." in claim["answer"]
+    assert "People use more of it." not in claim["answer"]
+    assert col.get_note(qa_nid)["Back"] == "Edited inside Anki"
+    for cid, before in history.items():
+        c = col.get_card(cid)
+        assert (c.nid, c.ord, c.ivl, c.due, c.reps, c.type, c.queue) == before
+        assert col.db.scalar("select count() from revlog where cid=?", cid) == revlog[cid]

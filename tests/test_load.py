@@ -1,0 +1,200 @@
+"""Loading and validation: every problem, with its file, line and column."""
+
+from __future__ import annotations
+
+import pytest
+
+from builder.config import load_config
+from builder.errors import ProblemsError
+from builder.load import load_project
+
+
+def problems_of(project) -> list[str]:
+    with pytest.raises(ProblemsError) as info:
+        load_project(load_config(project.root))
+    return [str(p) for p in info.value.problems]
+
+
+def test_valid_project_loads_every_kind(project):
+    (topic,) = load_project(load_config(project.root))
+    assert topic.slug == "all-kinds"
+    assert topic.title == "All Kinds"
+    assert [e.kind for e in topic.entries] == ["concept", "claim", "qa", "cloze"]
+    concept, claim, qa, cloze = topic.entries
+    assert concept.values["reverse"] is True
+    assert concept.tags == ("sample",)
+    assert claim.tags == ("sample", "economics")
+    assert claim.source == "Section One"
+    # A number in YAML is card text exactly as written.
+    assert qa.values["answer"] == "2017"
+    assert cloze.loc.line == 22 and cloze.loc.col == 5
+
+
+def test_every_problem_in_every_file_is_reported(project):
+    project.write(
+        "cards/all-kinds.yaml",
+        """\
+        title: A
+        entries:
+          - kind: qa
+            id: one
+            question: Q?
+            answer: A
+            answer: B
+          - kind: clozee
+            id: two
+            text: x
+          - kind: qa
+            id: three
+            qestion: Q
+            answer: [1, 2]
+            tags: [ok, "has space"]
+          - kind: cloze
+            id: four
+            text: no deletion here
+          - just a string
+          - kind: qa
+            id: "bad id!"
+            question: ~
+            answer: fine
+        """,
+    )
+    project.write("cards/b.yaml", "title: B\nentries:\n\t- kind: qa\n")
+    project.write("cards/c.yaml", "# only a comment\n")
+    assert problems_of(project) == [
+        "cards/all-kinds.yaml:7:5: duplicate key 'answer' (first given on line 6)",
+        "cards/all-kinds.yaml:8:11: unknown kind 'clozee' (did you mean 'cloze'?); "
+        "kinds are: concept, claim, qa, cloze",
+        "cards/all-kinds.yaml:11:5: qa entry 'three' has no 'question'",
+        "cards/all-kinds.yaml:13:5: unknown key 'qestion' in a qa entry (did you mean 'question'?)",
+        "cards/all-kinds.yaml:14:13: 'answer' must be text, not a list",
+        "cards/all-kinds.yaml:15:16: tag 'has space' contains a space; Anki tags cannot (use '-' or '::' instead)",
+        "cards/all-kinds.yaml:18:11: cloze text has no deletion; mark one like {{c1::answer}}",
+        "cards/all-kinds.yaml:19:5: an entry must be a mapping of keys to values, not text",
+        "cards/all-kinds.yaml:21:9: id 'bad id!' must be letters, digits, '.', '_' or '-' (at most 100), "
+        "starting with a letter or digit",
+        "cards/all-kinds.yaml:22:15: 'question' is empty",
+        "cards/b.yaml:3:1: tab character: YAML indents with spaces, not tabs",
+        "cards/c.yaml: is empty; a topic needs a title and entries",
+    ]
+
+
+def test_duplicate_ids_across_files_name_both_places(project):
+    project.write(
+        "cards/zz.yaml",
+        """\
+        title: Other
+        entries:
+          - kind: qa
+            id: qa-year
+            question: Again?
+            answer: Yes
+        """,
+    )
+    assert problems_of(project) == [
+        "cards/zz.yaml:4:9: duplicate id 'qa-year' (first used at cards/all-kinds.yaml:19:9)",
+    ]
+
+
+def test_duplicate_id_reported_even_when_the_first_entry_has_other_problems(project):
+    project.write(
+        "cards/zz.yaml",
+        """\
+        title: Other
+        entries:
+          - kind: qa
+            id: qa-year
+            question: Again?
+        """,
+    )
+    assert problems_of(project) == [
+        "cards/zz.yaml:3:5: qa entry 'qa-year' has no 'answer'",
+        "cards/zz.yaml:4:9: duplicate id 'qa-year' (first used at cards/all-kinds.yaml:19:9)",
+    ]
+
+
+def test_same_title_twice_is_an_error(project):
+    project.write("cards/zz.yaml", "title: All Kinds\nentries:\n  - {kind: qa, id: x, question: q, answer: a}\n")
+    assert problems_of(project) == [
+        "cards/zz.yaml: title 'All Kinds' is also the title of cards/all-kinds.yaml; each topic needs its own deck",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "entries: []\n",
+            [
+                "cards/t.yaml:1:1: missing required key 'title'",
+                "cards/t.yaml:1:10: 'entries' is empty; a topic needs at least one entry",
+            ],
+        ),
+        ("- a\n- b\n", ["cards/t.yaml:1:1: the topic must be a mapping of keys to values, not a list"]),
+        (
+            "title: T\nentries: {}\n",
+            ["cards/t.yaml:2:10: 'entries' must be a list of entries, not a mapping"],
+        ),
+        (
+            "title: T\ntitel: U\nentries: [{kind: qa, id: a, question: q, answer: a}]\n",
+            ["cards/t.yaml:2:1: unknown key 'titel' in the topic (did you mean 'title'?)"],
+        ),
+        (
+            "title: T\nentries:\n  - {id: a, question: q, answer: a}\n",
+            ["cards/t.yaml:3:5: entry has no 'kind' (one of: concept, claim, qa, cloze)"],
+        ),
+        (
+            "title: T\nentries:\n  - {kind: qa, question: q, answer: a}\n",
+            ["cards/t.yaml:3:5: entry has no 'id'"],
+        ),
+        (
+            "title: T\nentries:\n  - {kind: cloze, id: a, text: 'x {{c0::y}}'}\n",
+            ["cards/t.yaml:3:32: cloze numbers start at c1, not c0"],
+        ),
+        (
+            "title: T\nentries:\n  - {kind: cloze, id: a, text: 'x {{c1:: }}'}\n",
+            ["cards/t.yaml:3:32: cloze deletion c1 is empty"],
+        ),
+        (
+            "title: T\nentries:\n  - {kind: qa, id: a, question: !!python/object:os.system q, answer: a}\n",
+            ["cards/t.yaml:3:33: 'question' must be text, not a value tagged !!python/object:os.system"],
+        ),
+        (
+            "title: [\n",
+            ["cards/t.yaml:2:1: YAML syntax error: did not find expected node content (while parsing a flow node)"],
+        ),
+    ],
+)
+def test_topic_file_problems(project, text, expected):
+    (project.root / "cards/all-kinds.yaml").unlink()
+    project.write("cards/t.yaml", text)
+    assert problems_of(project) == expected
+
+
+def test_non_utf8_bytes_are_located(project):
+    (project.root / "cards/all-kinds.yaml").write_bytes(b"title: Caf\xe9\nentries: []\n")
+    assert problems_of(project) == [
+        "cards/all-kinds.yaml:1:11: not valid UTF-8 (byte 0xe9); save the file as UTF-8",
+    ]
+
+
+def test_bom_and_crlf_are_accepted(project):
+    text = (project.root / "cards/all-kinds.yaml").read_text(encoding="utf-8")
+    (project.root / "cards/all-kinds.yaml").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    (topic,) = load_project(load_config(project.root))
+    assert len(topic.entries) == 4
+    assert "\r" not in topic.entries[1].values["answer"]
+
+
+def test_tags_accept_a_single_word_and_hierarchy(project):
+    project.write(
+        "cards/all-kinds.yaml",
+        "title: T\ntags: a::b\nentries:\n  - {kind: qa, id: a, question: q, answer: a, tags: x}\n",
+    )
+    (topic,) = load_project(load_config(project.root))
+    assert topic.entries[0].tags == ("a::b", "x")
+
+
+def test_no_topic_files(project):
+    (project.root / "cards/all-kinds.yaml").unlink()
+    assert problems_of(project) == ["cards: no topic files (*.yaml) found"]

@@ -1,0 +1,56 @@
+"""Identities and the package writer."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import zipfile
+
+from builder.package import deck_id, note_guid
+
+
+def test_guid_depends_only_on_project_and_id():
+    assert note_guid("p", "an-id") == note_guid("p", "an-id")
+    assert note_guid("p", "an-id") != note_guid("q", "an-id")
+    assert note_guid("p", "an-id") != note_guid("p", "an-id2")
+
+
+def test_guid_encoding_is_unambiguous():
+    # A "__" join would make these two the same note.
+    assert note_guid("a__b", "c") != note_guid("a", "b__c")
+    assert note_guid("a", "b") != note_guid("a,", "b")
+
+
+def test_deck_ids_are_stable_and_valid():
+    ids = {deck_id(f"Root::Topic {i}") for i in range(1000)}
+    assert len(ids) == 1000
+    assert all(2**40 <= i < 2**53 for i in ids)
+    assert deck_id("Root::A") == deck_id("Root::A")
+
+
+def read_collection(apkg_bytes: bytes) -> sqlite3.Connection:
+    """The SQLite collection inside an .apkg, opened in memory."""
+    with zipfile.ZipFile(io.BytesIO(apkg_bytes)) as archive:
+        data = archive.read("collection.anki2")
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == ["collection.anki2", "media"]
+    assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos)
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(data)
+    return conn
+
+
+def test_package_rows(project):
+    assert project.build().exit_code == 0
+    conn = read_collection((project.output / "all-kinds.apkg").read_bytes())
+    notes = conn.execute("select guid, mid, tags from notes order by id").fetchall()
+    assert [n[0] for n in notes] == [
+        note_guid("test-project", i) for i in ("c-term", "cl-cheap", "qa-year", "cz-people")
+    ]
+    assert [n[1] for n in notes] == [1111111111001, 1111111111002, 1111111111003, 1111111111004]
+    assert notes[1][2] == " sample economics "
+    # New cards come due in the order entries are written.
+    dues = conn.execute(
+        "select n.guid, c.ord, c.due from cards c join notes n on n.id = c.nid order by c.due, c.ord"
+    ).fetchall()
+    assert [(d[1], d[2]) for d in dues] == [(0, 0), (1, 0), (0, 1), (0, 2), (0, 3), (1, 3)]
