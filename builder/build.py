@@ -10,6 +10,7 @@ from builder.config import Config
 from builder.errors import DecksError
 from builder.load import load_project
 from builder.manifest import MANIFEST_NAME, Manifest, build_time
+from builder.media import resolve_media
 from builder.model import Topic
 from builder.package import Packager, write_package
 from builder.render import Renderer, template_dirs
@@ -60,7 +61,7 @@ def build(
 ) -> BuildResult:
     """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all."""
     out = (output_dir or config.output_dir).resolve()
-    chosen = select_topics(load_project(config), topics)
+    chosen, media = resolve_media(config, select_topics(load_project(config), topics))
     renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
     css = renderer.stylesheet()
     fields = renderer.render_all(chosen)
@@ -69,9 +70,14 @@ def build(
     manifest = Manifest.load(manifest_path)
     packager = Packager(config, css, manifest, build_time())
     if single:
-        plans = [packager.plan(out / f"{config.project}.apkg", chosen, fields)]
+        groups = [(out / f"{config.project}.apkg", chosen)]
     else:
-        plans = [packager.plan(out / f"{topic.slug}.apkg", [topic], fields) for topic in chosen]
+        groups = [(out / f"{topic.slug}.apkg", [topic]) for topic in chosen]
+    plans = []
+    for path, group in groups:
+        plan = packager.plan(path, group, fields)
+        plan.media = [(f.name, f.path) for f in media.for_topics(group)]
+        plans.append(plan)
 
     result = BuildResult(out, topics=len(chosen))
     for plan in plans:

@@ -9,6 +9,7 @@ import click
 from builder import __version__
 from builder.build import build
 from builder.config import Config, find_root, load_config
+from builder.preview import build_preview
 
 
 class Context:
@@ -32,6 +33,7 @@ Examples:
   decks build                     one .apkg per topic into output/
   decks build --single            one .apkg with every topic as a subdeck
   decks build --topic deepseek    only cards/deepseek.yaml
+  decks preview --open            see every card in the browser
   decks -C ~/my-deck build        a project in another folder
 """,
 )
@@ -91,6 +93,32 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
     )
     for path in result.written:
         click.echo(f"  wrote {config.rel(path)}")
+
+
+@cli.command("preview")
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in the web browser.")
+@click.pass_obj
+def preview_command(obj: Context, open_browser: bool) -> None:
+    """Write an HTML preview of every card to output/preview/.
+
+    Each card shows its question side, then its answer side (click to reveal),
+    with the HTML and CSS that go into the decks; cloze deletions show as
+    blanks on the front, formulas render offline. The index lists topics with
+    their counts and searches every entry by text and tag.
+
+    \b
+    Examples:
+      decks preview
+      decks preview --open
+    """
+    config = obj.config
+    result = build_preview(config)
+    click.echo(
+        f"Preview of {result.topics} topic{'s' if result.topics != 1 else ''}: "
+        f"{result.notes} notes, {result.cards} cards -> {config.rel(result.index)}"
+    )
+    if open_browser:
+        click.launch(result.index.as_uri())
 
 
 def main(prog_name: str | None = None) -> None:

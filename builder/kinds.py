@@ -67,6 +67,12 @@ COMMON_KEYS: tuple[Key, ...] = (
     Key("allow", type="names", help="quality rules this entry is a deliberate exception to"),
 )
 
+# Files from the project's media/ folder, shown with the question (see builder/media.py).
+MEDIA_KEYS: tuple[Key, ...] = (
+    Key("image", help="an image file in media/, shown with the question"),
+    Key("audio", help="an audio file in media/, played with the question"),
+)
+
 # {{Subdeck}} is the topic's title: every card names its topic, so it can be answered out of deck.
 _TOPIC = '<div class="topic">{{Subdeck}}</div>\n'
 _ANSWER = "\n\n<hr id=answer>\n\n"
@@ -85,6 +91,7 @@ KINDS: dict[str, Kind] = {
                 Key("example", help="an example, shown on the back"),
                 Key("reverse", type=FLAG, help="also make a card asking for the term"),
                 Key("extra", help="a note shown on the back"),
+                *MEDIA_KEYS,
             ),
             note_fields=("Front", "Back", "Reverse Front", "Reverse Back"),
             cards=(
@@ -106,6 +113,7 @@ KINDS: dict[str, Kind] = {
                 Key("answer", required=True, help="the claim"),
                 Key("reasoning", help="the reasoning or evidence, shown on the back"),
                 Key("extra", help="a note shown on the back"),
+                *MEDIA_KEYS,
             ),
             note_fields=("Front", "Back"),
             cards=(_BASIC,),
@@ -118,6 +126,7 @@ KINDS: dict[str, Kind] = {
                 Key("question", required=True, help="the question"),
                 Key("answer", required=True, help="the answer"),
                 Key("extra", help="a note shown on the back"),
+                *MEDIA_KEYS,
             ),
             note_fields=("Front", "Back"),
             cards=(_BASIC,),
@@ -129,6 +138,7 @@ KINDS: dict[str, Kind] = {
             keys=(
                 Key("text", required=True, help="text with {{c1::...}} deletions"),
                 Key("extra", help="a note shown on the back"),
+                *MEDIA_KEYS,
             ),
             note_fields=("Text", "Back Extra"),
             cards=(

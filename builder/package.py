@@ -76,6 +76,8 @@ class PackagePlan:
     models: dict[int, dict] = field(default_factory=dict)
     notes: list[tuple] = field(default_factory=list)
     cards: list[tuple] = field(default_factory=list)
+    # (name in Anki's media folder, file to read), sorted by name.
+    media: list[tuple[str, Path]] = field(default_factory=list)
 
 
 class Packager:
@@ -142,7 +144,7 @@ def write_package(plan: PackagePlan) -> bool:
 
 
 def package_bytes(plan: PackagePlan) -> bytes:
-    """The bytes of an .apkg: a zip holding the SQLite collection and an empty media map."""
+    """The bytes of an .apkg: a zip holding the SQLite collection, the media files and their map."""
     # An in-memory database: nothing is left behind in the temp folder.
     conn = sqlite3.connect(":memory:")
     try:
@@ -160,7 +162,11 @@ def package_bytes(plan: PackagePlan) -> bytes:
         conn.close()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in (("collection.anki2", collection), ("media", b"{}")):
+        # Anki's package format: media files are stored as "0", "1", ... and the "media" map names them.
+        names = {str(i): name for i, (name, _) in enumerate(plan.media)}
+        files = [(str(i), path.read_bytes()) for i, (_, path) in enumerate(plan.media)]
+        media_map = json.dumps(names, ensure_ascii=False).encode("utf-8")
+        for name, data in (("collection.anki2", collection), *files, ("media", media_map)):
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
