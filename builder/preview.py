@@ -32,6 +32,7 @@ PREVIEW_DIR = "preview"
 ASSETS = Path(__file__).resolve().parent / "preview_assets"
 _SRC_RE = re.compile(r'(<(?:img|audio|source|video)\b[^>]*?\bsrc=")([^"]*)(")', re.IGNORECASE)
 _TAGS_RE = re.compile(r"<[^>]+>")
+_MATH_SPAN_RE = re.compile(r'<span class="math" title="([^"]*)"><math\b.*?</math></span>', re.DOTALL)
 
 
 @dataclass
@@ -135,7 +136,9 @@ def _question_only(side: str) -> str:
 
 def _plain(side: str) -> str:
     """Visible text of some card HTML, on one line."""
-    side = re.sub(r"<(math|audio)\b.*?</\1>", " ", side, flags=re.DOTALL | re.IGNORECASE)
+    # A formula reads as its LaTeX source; audio players have no text.
+    side = _MATH_SPAN_RE.sub(lambda m: f" {m.group(1)} ", side)
+    side = re.sub(r"<audio\b.*?</audio>", " ", side, flags=re.DOTALL | re.IGNORECASE)
     text = html.unescape(_TAGS_RE.sub(" ", side))
     return " ".join(text.split())
 
