@@ -75,7 +75,7 @@ def build(
         groups = [(out / f"{topic.slug}.apkg", [topic]) for topic in chosen]
     plans = []
     for path, group in groups:
-        plan = packager.plan(path, group, fields)
+        plan = packager.plan(path, group, fields, media.versions)
         plan.media = [(f.name, f.path) for f in media.for_topics(group)]
         plans.append(plan)
 

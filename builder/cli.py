@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import click
@@ -9,7 +10,9 @@ import click
 from builder import __version__
 from builder.build import build
 from builder.config import Config, find_root, load_config
-from builder.preview import build_preview
+from builder.errors import DecksError
+from builder.preview import PreviewResult, build_preview
+from builder.serve import serve_preview
 
 
 class Context:
@@ -97,8 +100,11 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
 
 @cli.command("preview")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the web browser.")
+@click.option("--serve", is_flag=True, help="Serve the preview on localhost and rebuild it on every save.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port for --serve (0: any free port).")
 @click.pass_obj
-def preview_command(obj: Context, open_browser: bool) -> None:
+def preview_command(obj: Context, open_browser: bool, serve: bool, port: int) -> None:
     """Write an HTML preview of every card to output/preview/.
 
     Each card shows its question side, then its answer side (click to reveal),
@@ -110,15 +116,39 @@ def preview_command(obj: Context, open_browser: bool) -> None:
     Examples:
       decks preview
       decks preview --open
+      decks preview --serve --open
     """
     config = obj.config
+    if serve:
+        _serve(config, port, open_browser)
+        return
     result = build_preview(config)
-    click.echo(
-        f"Preview of {result.topics} topic{'s' if result.topics != 1 else ''}: "
-        f"{result.notes} notes, {result.cards} cards -> {config.rel(result.index)}"
-    )
+    click.echo(_preview_line(config, result))
     if open_browser:
         click.launch(result.index.as_uri())
+
+
+def _preview_line(config: Config, result: PreviewResult) -> str:
+    return (f"Preview of {result.topics} topic{'s' if result.topics != 1 else ''}: "
+            f"{result.notes} notes, {result.cards} cards -> {config.rel(result.index)}")
+
+
+def _serve(config: Config, port: int, open_browser: bool) -> None:
+    def report(outcome: PreviewResult | DecksError) -> None:
+        if isinstance(outcome, DecksError):
+            outcome.show()
+        else:
+            click.echo(_preview_line(config, outcome))
+
+    def ready(url: str) -> None:
+        click.echo(f"Serving {url} ; rebuilds on every save, Ctrl+C stops.")
+        if open_browser:
+            click.launch(url)
+
+    try:
+        serve_preview(config, port=port, report=report, on_ready=ready, stop=threading.Event())
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
 
 
 def main(prog_name: str | None = None) -> None:

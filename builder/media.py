@@ -9,6 +9,7 @@ same base name are an error. Nothing outside ``media/`` is ever read.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import unicodedata
@@ -45,6 +46,8 @@ class Media:
 
     files: dict[str, MediaFile] = field(default_factory=dict)
     by_entry: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Entry id -> digest of its files' names and bytes: a note whose media change counts as edited.
+    versions: dict[str, str] = field(default_factory=dict)
 
     def for_topics(self, topics: Iterable[Topic]) -> list[MediaFile]:
         """The files used by these topics' entries, sorted by name."""
@@ -82,6 +85,7 @@ class _Resolver:
         self.problems: list[Problem] = []
         # Anki's folder may be on a case-insensitive file system: names equal when folded clash.
         self._folded: dict[str, MediaFile] = {}
+        self._digests: dict[str, str] = {}
 
     def entry(self, entry: Entry) -> Entry:
         values = dict(entry.values)
@@ -99,8 +103,19 @@ class _Resolver:
                 values[key] = SOUND_RE.sub(lambda m, loc=loc: self._sound(m, loc, names), value)
         if not names:
             return entry
-        self.media.by_entry[entry.id] = tuple(dict.fromkeys(names))
+        used = tuple(dict.fromkeys(names))
+        self.media.by_entry[entry.id] = used
+        if not self.problems:
+            self.media.versions[entry.id] = self._version(used)
         return dataclasses.replace(entry, values=values)
+
+    def _version(self, names: tuple[str, ...]) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(names):
+            if name not in self._digests:
+                self._digests[name] = hashlib.sha256(self.media.files[name].path.read_bytes()).hexdigest()
+            digest.update(f"{name}\0{self._digests[name]}\0".encode())
+        return digest.hexdigest()[:32]
 
     def _sound(self, match: re.Match, loc: Location, names: list[str]) -> str:
         name = self._reference(match.group(1), "sound", loc)

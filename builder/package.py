@@ -12,7 +12,7 @@ import io
 import json
 import sqlite3
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,8 +93,18 @@ class Packager:
             for name, model in self.models.items()
         }
 
-    def plan(self, path: Path, topics: Sequence[Topic], fields: dict[str, tuple[str, ...]]) -> PackagePlan:
-        """The rows of one package holding the given topics, one deck each."""
+    def plan(
+        self,
+        path: Path,
+        topics: Sequence[Topic],
+        fields: dict[str, tuple[str, ...]],
+        media_versions: Mapping[str, str] | None = None,
+    ) -> PackagePlan:
+        """The rows of one package holding the given topics, one deck each.
+
+        ``media_versions`` (entry id -> digest of its media files) makes a note count as
+        changed when only its media changed: Anki takes new media only with a newer note.
+        """
         plan = PackagePlan(path)
         for topic in topics:
             name = deck_name(self.config, topic)
@@ -109,7 +119,10 @@ class Packager:
                 ords = sorted(card.ord for card in note.cards)
                 flds = "\x1f".join(note.fields)
                 tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
-                stamp = self.manifest.stamp_note(guid, _hash([model.model_id, name, flds, tags]), ords, self.now)
+                content = [model.model_id, name, flds, tags]
+                if media_versions and entry.id in media_versions:
+                    content.append(media_versions[entry.id])
+                stamp = self.manifest.stamp_note(guid, _hash(content), ords, self.now)
                 plan.notes.append((stamp.id, guid, model.model_id, stamp.mod, -1, tags, flds, note.fields[0], 0, 0, ""))
                 for ord_ in ords:
                     # New cards are due in the order the entries are written.

@@ -144,11 +144,14 @@ def _bad(project, value: str) -> str:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("image: nothere.png", "cards/bad.yaml:7:12: image 'nothere.png' not found: no file media/nothere.png"),
-        ("image: ../deck.png", "cards/bad.yaml:7:12: image '../deck.png' leaves the media/ folder ('..' is not allowed)"),
+        ("image: nothere.png",
+         "cards/bad.yaml:7:12: image 'nothere.png' not found: no file media/nothere.png"),
+        ("image: ../deck.png",
+         "cards/bad.yaml:7:12: image '../deck.png' leaves the media/ folder ('..' is not allowed)"),
         ("image: sub/../../x.png",
          "cards/bad.yaml:7:12: image 'sub/../../x.png' leaves the media/ folder ('..' is not allowed)"),
-        ("image: /etc/x.png", "cards/bad.yaml:7:12: image '/etc/x.png' is an absolute path; give a path inside media/"),
+        ("image: /etc/x.png",
+         "cards/bad.yaml:7:12: image '/etc/x.png' is an absolute path; give a path inside media/"),
         ("audio: song.png", "cards/bad.yaml:7:12: audio 'song.png' is not an audio file "
                             "(use .mp3, .ogg, .oga, .opus, .wav, .m4a, .aac, .flac, .webm)"),
         ("image: clip.mp3", "cards/bad.yaml:7:12: image 'clip.mp3' is not an image "
@@ -208,3 +211,25 @@ def test_two_files_with_the_same_name_are_an_error(project):
         "Anki keeps all media in one folder, so rename one of them\n"
         "1 error in 1 file; nothing was written.\n")
     assert not project.output.exists() or project.snapshot() == {}
+
+
+def test_editing_only_a_media_file_reaches_anki(project, tmp_path):
+    project.write("cards/t.yaml", "title: T\nentries:\n  - {kind: qa, id: q1, question: Q?, answer: A, "
+                                  "image: cat.png}\n")
+    project.write("media/cat.png", "first drawing")
+    assert project.build().exit_code == 0
+    col = open_collection(tmp_path / "col.anki2")
+    try:
+        assert len(import_package(col, project.output / "t.apkg").log.new) == 1
+        assert project.build().exit_code == 0
+        assert len(import_package(col, project.output / "t.apkg").log.updated) == 0  # nothing changed
+
+        project.write("media/cat.png", "second drawing")
+        assert project.build().exit_code == 0
+        assert len(import_package(col, project.output / "t.apkg").log.updated) == 1
+        # Anki keeps the old file and stores the new bytes under a name of its own, used by the card.
+        question = rendered_cards(col)[0]["question_html"]
+        src = question.split('<img src="')[1].split('"')[0]
+        assert (Path(col.media.dir()) / src).read_bytes() == b"second drawing"
+    finally:
+        col.close()

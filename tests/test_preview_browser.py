@@ -38,8 +38,9 @@ entries:
 
 def _tools() -> tuple[str | None, str | None, str]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists()
-                                              else None)
+    driver = shutil.which("chromedriver")
+    if driver is None and Path("/usr/bin/chromedriver").exists():
+        driver = "/usr/bin/chromedriver"
     missing = [name for name, found in (("chromium", chromium), ("chromedriver", driver)) if not found]
     try:
         import selenium  # noqa: F401

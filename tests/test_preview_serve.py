@@ -1,0 +1,76 @@
+"""`decks preview --serve`: the site on localhost, rebuilt when a project file is saved."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+from builder.config import load_config
+from builder.errors import DecksError
+from builder.preview import PreviewResult
+from builder.serve import serve_preview
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode("utf-8")
+
+
+def test_serves_and_rebuilds_on_save(project):
+    reports: queue.Queue = queue.Queue()
+    ready: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    errors = []
+
+    def run():
+        try:
+            serve_preview(load_config(project.root), port=0, report=reports.put, on_ready=ready.put,
+                          stop=stop, interval=0.05)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+            ready.put(None)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        url = ready.get(timeout=20)
+        assert url is not None and url.startswith("http://127.0.0.1:"), errors
+        first = reports.get(timeout=20)
+        assert isinstance(first, PreviewResult) and first.notes == 4
+        assert "In which year did he join?" in _get(url + "all-kinds.html")
+
+        project.write("cards/all-kinds.yaml",
+                      (project.root / "cards/all-kinds.yaml").read_text().replace("In which year", "When"))
+        second = reports.get(timeout=20)
+        assert isinstance(second, PreviewResult)
+        assert "When did he join?" in _get(url + "all-kinds.html")
+
+        project.write("cards/broken.yaml", "title: Broken\nentries: []\n")
+        third = reports.get(timeout=20)
+        assert isinstance(third, DecksError)
+        assert "cards/broken.yaml:2:10: 'entries' is empty" in third.format_message()
+        assert "When did he join?" in _get(url + "all-kinds.html")  # the last good site is still served
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive() and not errors
+
+
+def test_port_in_use_is_a_clear_error(project):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = project.run("preview", "--serve", "--port", str(port))
+    assert result.exit_code == 1
+    assert result.output == ("Preview of 1 topic: 4 notes, 6 cards -> output/preview/index.html\n"
+                             f"cannot serve on 127.0.0.1:{port}: Address already in use\n")
+
+
+@pytest.mark.parametrize("port", ["-1", "70000"])
+def test_bad_port_is_a_usage_error(project, port):
+    assert project.run("preview", "--serve", "--port", port).exit_code == 2
