@@ -30,4 +30,4 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) output/*.apkg output/.decks-build.json
+	rm -rf $(VENV) output/*.apkg output/.decks-build.json output/preview output/*.png
