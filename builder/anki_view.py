@@ -41,8 +41,9 @@ def note_cards(kind: Kind, fields: tuple[str, ...], subdeck: str) -> list[CardVi
         numbers = sorted({int(n) for text in values.values() for n, _ in CLOZE_RE.findall(text)} - {0})
         for number in numbers:
             question, _ = render_template(template.qfmt, values, subdeck=subdeck, cloze=(number, False))
-            answer, _ = render_template(template.afmt, values, subdeck=subdeck, cloze=(number, True),
-                                        front_side=question)
+            answer, _ = render_template(
+                template.afmt, values, subdeck=subdeck, cloze=(number, True), front_side=question
+            )
             cards.append(CardView(number - 1, f"{template.name} {number}", question, answer))
         return cards
     for ord_, template in enumerate(kind.cards):
@@ -88,7 +89,7 @@ def _tokens(template: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
     for match in _TAG_RE.finditer(template):
-        tokens.append(("text", template[pos:match.start()]))
+        tokens.append(("text", template[pos : match.start()]))
         tokens.append(("tag", match.group(1).strip()))
         pos = match.end()
     tokens.append(("text", template[pos:]))

@@ -101,8 +101,13 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
 @cli.command("preview")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the web browser.")
 @click.option("--serve", is_flag=True, help="Serve the preview on localhost and rebuild it on every save.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="Port for --serve (0: any free port).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port for --serve (0: any free port).",
+)
 @click.pass_obj
 def preview_command(obj: Context, open_browser: bool, serve: bool, port: int) -> None:
     """Write an HTML preview of every card to output/preview/.
@@ -129,8 +134,10 @@ def preview_command(obj: Context, open_browser: bool, serve: bool, port: int) ->
 
 
 def _preview_line(config: Config, result: PreviewResult) -> str:
-    return (f"Preview of {result.topics} topic{'s' if result.topics != 1 else ''}: "
-            f"{result.notes} notes, {result.cards} cards -> {config.rel(result.index)}")
+    return (
+        f"Preview of {result.topics} topic{'s' if result.topics != 1 else ''}: "
+        f"{result.notes} notes, {result.cards} cards -> {config.rel(result.index)}"
+    )
 
 
 def _serve(config: Config, port: int, open_browser: bool) -> None:

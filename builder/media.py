@@ -51,8 +51,7 @@ class Media:
 
     def for_topics(self, topics: Iterable[Topic]) -> list[MediaFile]:
         """The files used by these topics' entries, sorted by name."""
-        names = {name for topic in topics for entry in topic.entries
-                 for name in self.by_entry.get(entry.id, ())}
+        names = {name for topic in topics for entry in topic.entries for name in self.by_entry.get(entry.id, ())}
         return [self.files[name] for name in sorted(names)]
 
 
@@ -164,8 +163,11 @@ class _Resolver:
         known = self._folded.get(folded)
         if known is not None and known.path != real:
             other = known.path.relative_to(self.root).as_posix()
-            return self._problem(loc, f"{what}: another file has the same name ({MEDIA_DIR}/{other}); "
-                                 "Anki keeps all media in one folder, so rename one of them")
+            return self._problem(
+                loc,
+                f"{what}: another file has the same name ({MEDIA_DIR}/{other}); "
+                "Anki keeps all media in one folder, so rename one of them",
+            )
         if known is None:
             known = self._folded[folded] = MediaFile(name, real)
             self.media.files[name] = known

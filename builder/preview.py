@@ -90,16 +90,29 @@ def build_preview(config: Config, output_dir: Path | None = None) -> PreviewResu
         "cards.css": css.encode("utf-8"),
         "preview.css": (ASSETS / "preview.css").read_bytes(),
         "preview.js": (ASSETS / "preview.js").read_bytes(),
-        "index.html": env.get_template("index.html").render(
-            config=config, topics=topics, pages=pages, card_counts=card_counts, result=result,
+        "index.html": env.get_template("index.html")
+        .render(
+            config=config,
+            topics=topics,
+            pages=pages,
+            card_counts=card_counts,
+            result=result,
             tags=_all_tags(topics),
-        ).encode("utf-8"),
+        )
+        .encode("utf-8"),
     }
     for topic in topics:
         notes = pages[topic.slug]
-        files[f"{topic.slug}.html"] = env.get_template("topic.html").render(
-            config=config, topic=topic, notes=notes, cards=card_counts[topic.slug],
-        ).encode("utf-8")
+        files[f"{topic.slug}.html"] = (
+            env.get_template("topic.html")
+            .render(
+                config=config,
+                topic=topic,
+                notes=notes,
+                cards=card_counts[topic.slug],
+            )
+            .encode("utf-8")
+        )
     _write_site(out, files, media)
     return result
 
@@ -121,11 +134,19 @@ def _for_page(side: str, media_names: set[str]) -> Markup:
     """One card side as the site shows it: media from the site's copy, math as MathML."""
     if media_names:
         side = _SRC_RE.sub(
-            lambda m: m.group(1) + (f"media/{quote(m.group(2))}" if m.group(2) in media_names else m.group(2))
-            + m.group(3), side)
+            lambda m: (
+                m.group(1) + (f"media/{quote(m.group(2))}" if m.group(2) in media_names else m.group(2)) + m.group(3)
+            ),
+            side,
+        )
         side = SOUND_RE.sub(
-            lambda m: (f'<audio controls preload="none" src="media/{quote(m.group(1))}"></audio>'
-                       if m.group(1) in media_names else m.group(0)), side)
+            lambda m: (
+                f'<audio controls preload="none" src="media/{quote(m.group(1))}"></audio>'
+                if m.group(1) in media_names
+                else m.group(0)
+            ),
+            side,
+        )
     return Markup(render_math(side))
 
 

@@ -42,6 +42,13 @@ def test_wheel_ships_the_templates(wheel):
     assert templates == expected
 
 
+def test_wheel_ships_the_preview_assets(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assets = sorted(n.removeprefix("builder/preview_assets/") for n in names if n.startswith("builder/preview_assets/"))
+    expected = sorted(p.name for p in (REPO / "builder/preview_assets").iterdir() if p.is_file())
+    assert assets == expected and "preview.js" in assets
+
+
 def test_installed_package_builds_a_project_without_templates(wheel, project, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
@@ -75,3 +82,25 @@ def test_installed_package_builds_a_project_without_templates(wheel, project, tm
     assert proc.returncode == 0, proc.stderr
     assert (project.output / "all-kinds.apkg").is_file()
     assert not (project.root / "templates").exists()
+
+
+def test_installed_package_writes_a_preview(wheel, project, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check"]
+        + ["--target", str(target), str(wheel)],
+        check=True,
+    )
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    code = "import builder.preview as p; print(p.ASSETS)"
+    where = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert where.stdout.strip() == str(target / "builder" / "preview_assets")
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder", "-C", str(project.root), "preview"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '<script src="preview.js"></script>' in (project.output / "preview/index.html").read_text()

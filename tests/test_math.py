@@ -35,8 +35,10 @@ def test_formulas_and_dollars_reach_anki_untouched(math_project, tmp_path):
     finally:
         col.close()
     qa = cards["Card"]
-    assert (r'<div class="question">What is \(x^2\) for x = 3, and is \(a &lt; b\) '
-            "when a costs $5 and b costs $6?</div>") in qa["question_html"]
+    assert (
+        r'<div class="question">What is \(x^2\) for x = 3, and is \(a &lt; b\) '
+        "when a costs $5 and b costs $6?</div>"
+    ) in qa["question_html"]
     assert r'<div class="answer">\[ \sum_{i=1}^{n} i = \frac{n(n+1)}{2} \]</div>' in qa["answer_html"]
     cloze = cards["Cloze"]
     assert r'<span class="cloze" data-ordinal="1">\(E = mc^2\)</span>, not $E$.' in cloze["answer_html"]
@@ -58,12 +60,14 @@ def test_preview_renders_formulas_as_mathml_and_leaves_dollars(math_project):
     ("html", "expected"),
     [
         ("no math, $5 and $6", "no math, $5 and $6"),
-        (r"\(a &lt; b\)", '<span class="math" title="a &lt; b"><math display="inline"><mrow><mi>a</mi>'
-                          "<mo>&#x0003C;</mo><mi>b</mi></mrow></math></span>"),
+        (
+            r"\(a &lt; b\)",
+            '<span class="math" title="a &lt; b"><math display="inline"><mrow><mi>a</mi>'
+            "<mo>&#x0003C;</mo><mi>b</mi></mrow></math></span>",
+        ),
         # Markup inside a formula is left for Anki's MathJax.
         (r'\(x = <span class="cloze">[...]</span>\)', r'\(x = <span class="cloze">[...]</span>\)'),
-        (r"\(\frac{1}{\)",
-         r'<span class="math-error" title="could not render this formula">\(\frac{1}{\)</span>'),
+        (r"\(\frac{1}{\)", r'<span class="math-error" title="could not render this formula">\(\frac{1}{\)</span>'),
     ],
 )
 def test_render_math(html, expected):

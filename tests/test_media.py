@@ -46,8 +46,12 @@ entries:
 def media_project(project):
     project.write("cards/pictures.yaml", TOPIC)
     project.write("cards/plain.yaml", OTHER)
-    files = {"animals/cat.png": png(rgb=(200, 120, 40)), "meow.mp3": mp3(), "animals/purr.mp3": mp3()[::-1],
-             "whisker.png": png(8, 8)}
+    files = {
+        "animals/cat.png": png(rgb=(200, 120, 40)),
+        "meow.mp3": mp3(),
+        "animals/purr.mp3": mp3()[::-1],
+        "whisker.png": png(8, 8),
+    }
     for rel, data in files.items():
         path = project.root / "media" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,12 +116,15 @@ def test_media_build_is_reproducible_and_follows_file_content(media_project, tmp
 
 def test_the_same_file_used_twice_is_packed_once(project):
     project.write("media/cat.png", "x")
-    project.write("cards/two.yaml", """\
+    project.write(
+        "cards/two.yaml",
+        """\
         title: Two
         entries:
           - {kind: qa, id: one, question: Q1?, answer: A1, image: cat.png}
           - {kind: qa, id: two, question: Q2?, answer: "A2 [sound:cat.mp3]", image: ./cat.png}
-        """)
+        """,
+    )
     project.write("media/cat.mp3", "y")
     assert project.build().exit_code == 0
     _, media_map, _ = zip_contents(project.output / "two.apkg")
@@ -125,7 +132,9 @@ def test_the_same_file_used_twice_is_packed_once(project):
 
 
 def _bad(project, value: str) -> str:
-    project.write("cards/bad.yaml", f"""\
+    project.write(
+        "cards/bad.yaml",
+        f"""\
         title: Bad
         entries:
           - kind: qa
@@ -133,7 +142,8 @@ def _bad(project, value: str) -> str:
             question: Q?
             answer: A
             {value}
-        """)
+        """,
+    )
     before = project.snapshot()
     result = project.build()
     assert result.exit_code == 1
@@ -144,24 +154,36 @@ def _bad(project, value: str) -> str:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("image: nothere.png",
-         "cards/bad.yaml:7:12: image 'nothere.png' not found: no file media/nothere.png"),
-        ("image: ../deck.png",
-         "cards/bad.yaml:7:12: image '../deck.png' leaves the media/ folder ('..' is not allowed)"),
-        ("image: sub/../../x.png",
-         "cards/bad.yaml:7:12: image 'sub/../../x.png' leaves the media/ folder ('..' is not allowed)"),
-        ("image: /etc/x.png",
-         "cards/bad.yaml:7:12: image '/etc/x.png' is an absolute path; give a path inside media/"),
-        ("audio: song.png", "cards/bad.yaml:7:12: audio 'song.png' is not an audio file "
-                            "(use .mp3, .ogg, .oga, .opus, .wav, .m4a, .aac, .flac, .webm)"),
-        ("image: clip.mp3", "cards/bad.yaml:7:12: image 'clip.mp3' is not an image "
-                            "(use .png, .jpg, .jpeg, .gif, .svg, .webp, .avif, .bmp)"),
-        ("image: 'a[1].png'", "cards/bad.yaml:7:12: image 'a[1].png': the name has '[' ']', "
-                              "which Anki cannot keep in a media name"),
+        ("image: nothere.png", "cards/bad.yaml:7:12: image 'nothere.png' not found: no file media/nothere.png"),
+        (
+            "image: ../deck.png",
+            "cards/bad.yaml:7:12: image '../deck.png' leaves the media/ folder ('..' is not allowed)",
+        ),
+        (
+            "image: sub/../../x.png",
+            "cards/bad.yaml:7:12: image 'sub/../../x.png' leaves the media/ folder ('..' is not allowed)",
+        ),
+        ("image: /etc/x.png", "cards/bad.yaml:7:12: image '/etc/x.png' is an absolute path; give a path inside media/"),
+        (
+            "audio: song.png",
+            "cards/bad.yaml:7:12: audio 'song.png' is not an audio file "
+            "(use .mp3, .ogg, .oga, .opus, .wav, .m4a, .aac, .flac, .webm)",
+        ),
+        (
+            "image: clip.mp3",
+            "cards/bad.yaml:7:12: image 'clip.mp3' is not an image "
+            "(use .png, .jpg, .jpeg, .gif, .svg, .webp, .avif, .bmp)",
+        ),
+        (
+            "image: 'a[1].png'",
+            "cards/bad.yaml:7:12: image 'a[1].png': the name has '[' ']', which Anki cannot keep in a media name",
+        ),
         ("image: folder.png", "cards/bad.yaml:7:12: image 'folder.png' is a folder, not a file"),
         ('image: "a\\\\b.png"', "cards/bad.yaml:7:12: image 'a\\b.png': write paths with '/', not '\\'"),
-        ("extra: 'Listen: [sound:gone.mp3]'",
-         "cards/bad.yaml:7:12: sound 'gone.mp3' not found: no file media/gone.mp3"),
+        (
+            "extra: 'Listen: [sound:gone.mp3]'",
+            "cards/bad.yaml:7:12: sound 'gone.mp3' not found: no file media/gone.mp3",
+        ),
     ],
 )
 def test_bad_media_references_are_errors_with_their_place(project, value, message):
@@ -178,17 +200,19 @@ def test_symlink_leaving_the_media_folder_is_refused(project, tmp_path):
     os.symlink(project.root / "media/nowhere.png", project.root / "media/broken.png")
     assert _bad(project, "image: link.png") == (
         "cards/bad.yaml:7:12: image 'link.png' is a symbolic link to a file outside the media/ folder\n"
-        "1 error in 1 file; nothing was written.\n")
+        "1 error in 1 file; nothing was written.\n"
+    )
     assert _bad(project, "image: broken.png") == (
-        "cards/bad.yaml:7:12: image 'broken.png' is a broken symbolic link\n"
-        "1 error in 1 file; nothing was written.\n")
+        "cards/bad.yaml:7:12: image 'broken.png' is a broken symbolic link\n1 error in 1 file; nothing was written.\n"
+    )
 
 
 def test_symlink_inside_the_media_folder_is_followed(project):
     project.write("media/real/cat.png", "x")
     os.symlink(project.root / "media/real/cat.png", project.root / "media/cat.png")
-    project.write("cards/ok.yaml", "title: Ok\nentries:\n  - {kind: qa, id: ok, question: Q?, answer: A, "
-                                   "image: cat.png}\n")
+    project.write(
+        "cards/ok.yaml", "title: Ok\nentries:\n  - {kind: qa, id: ok, question: Q?, answer: A, image: cat.png}\n"
+    )
     result = project.build()
     assert result.exit_code == 0, result.output
     _, _, archive = zip_contents(project.output / "ok.apkg")
@@ -198,24 +222,29 @@ def test_symlink_inside_the_media_folder_is_followed(project):
 def test_two_files_with_the_same_name_are_an_error(project):
     project.write("media/a/cat.png", "one")
     project.write("media/b/Cat.png", "two")
-    project.write("cards/dup.yaml", """\
+    project.write(
+        "cards/dup.yaml",
+        """\
         title: Dup
         entries:
           - {kind: qa, id: one, question: Q1?, answer: A1, image: a/cat.png}
           - {kind: qa, id: two, question: Q2?, answer: A2, image: b/Cat.png}
-        """)
+        """,
+    )
     result = project.build()
     assert result.exit_code == 1
     assert result.output == (
         "cards/dup.yaml:4:59: image 'b/Cat.png': another file has the same name (media/a/cat.png); "
         "Anki keeps all media in one folder, so rename one of them\n"
-        "1 error in 1 file; nothing was written.\n")
+        "1 error in 1 file; nothing was written.\n"
+    )
     assert not project.output.exists() or project.snapshot() == {}
 
 
 def test_editing_only_a_media_file_reaches_anki(project, tmp_path):
-    project.write("cards/t.yaml", "title: T\nentries:\n  - {kind: qa, id: q1, question: Q?, answer: A, "
-                                  "image: cat.png}\n")
+    project.write(
+        "cards/t.yaml", "title: T\nentries:\n  - {kind: qa, id: q1, question: Q?, answer: A, image: cat.png}\n"
+    )
     project.write("media/cat.png", "first drawing")
     assert project.build().exit_code == 0
     col = open_collection(tmp_path / "col.anki2")

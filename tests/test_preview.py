@@ -52,25 +52,42 @@ def test_cards_match_what_anki_renders(project, tmp_path):
 
 
 def test_preview_writes_an_index_and_a_page_per_topic(project):
-    project.write("cards/second.yaml", """\
+    project.write(
+        "cards/second.yaml",
+        """\
         title: Second & Last
         tags: [extra-tag]
         entries:
           - {kind: qa, id: second-1, question: Is this the second topic?, answer: Yes.}
-        """)
+        """,
+    )
     result = project.run("preview")
     assert result.exit_code == 0
     assert result.output == "Preview of 2 topics: 5 notes, 7 cards -> output/preview/index.html\n"
     site = project.output / "preview"
     assert sorted(p.name for p in site.iterdir()) == [
-        "all-kinds.html", "cards.css", "index.html", "preview.css", "preview.js", "second.html"]
+        "all-kinds.html",
+        "cards.css",
+        "index.html",
+        "preview.css",
+        "preview.js",
+        "second.html",
+    ]
     assert (site / "cards.css").read_text() == (REPO / "templates/style.css").read_text()
 
     index = (site / "index.html").read_text(encoding="utf-8")
-    assert re.search(r'<a href="all-kinds.html">All Kinds</a>.*?<td class="pv-num">4</td>\s*'
-                     r'<td class="pv-num">6</td>', index, re.S)
-    assert re.search(r'<a href="second.html">Second &amp; Last</a>.*?<td class="pv-num">1</td>\s*'
-                     r'<td class="pv-num">1</td>', index, re.S)
+    assert re.search(
+        r'<a href="all-kinds.html">All Kinds</a>.*?<td class="pv-num">4</td>\s*'
+        r'<td class="pv-num">6</td>',
+        index,
+        re.S,
+    )
+    assert re.search(
+        r'<a href="second.html">Second &amp; Last</a>.*?<td class="pv-num">1</td>\s*'
+        r'<td class="pv-num">1</td>',
+        index,
+        re.S,
+    )
     assert index.count('class="pv-hit"') == 5
     assert '<option value="extra-tag">extra-tag</option>' in index
 
@@ -78,19 +95,24 @@ def test_preview_writes_an_index_and_a_page_per_topic(project):
     assert page.count('class="pv-entry"') == 4
     assert page.count('class="pv-card"') == 6
     # The cloze blank on the front, revealed on the back.
-    assert ('He joined when it had about <span class="cloze" data-ordinal="1">[...]</span> people, in '
-            '<span class="cloze-inactive" data-ordinal="2">2017</span>.') in page
+    assert (
+        'He joined when it had about <span class="cloze" data-ordinal="1">[...]</span> people, in '
+        '<span class="cloze-inactive" data-ordinal="2">2017</span>.'
+    ) in page
     assert '<span class="cloze" data-ordinal="1">35</span>' in page
     assert page.count('<details class="pv-answer">') == 6
 
 
 def test_site_loads_nothing_from_outside(project):
     project.write("media/pic.png", "x")
-    project.write("cards/math.yaml", r"""
+    project.write(
+        "cards/math.yaml",
+        r"""
         title: Math
         entries:
           - {kind: qa, id: m1, question: 'What is \(x^2\)?', answer: 'x squared', image: pic.png}
-        """)
+        """,
+    )
     assert project.run("preview").exit_code == 0
     site = project.output / "preview"
     for path in site.rglob("*"):
@@ -103,12 +125,15 @@ def test_site_loads_nothing_from_outside(project):
 
 
 def test_media_are_copied_and_pointed_at(project):
-    project.write("cards/pics.yaml", """\
+    project.write(
+        "cards/pics.yaml",
+        """\
         title: Pics
         entries:
           - {kind: qa, id: p1, question: What colour?, answer: "Orange [sound:sub/orange song.mp3]",
              image: sub/orange.png}
-        """)
+        """,
+    )
     (project.root / "media/sub").mkdir(parents=True)
     (project.root / "media/sub/orange.png").write_bytes(png())
     (project.root / "media/sub/orange song.mp3").write_bytes(b"mp3")
@@ -127,8 +152,9 @@ def test_bad_project_leaves_the_old_preview_intact(project):
     project.write("cards/broken.yaml", "title: Broken\nentries:\n  - {kind: qa, id: b1, question: Q?}\n")
     result = project.run("preview")
     assert result.exit_code == 1
-    assert result.output == ("cards/broken.yaml:3:5: qa entry 'b1' has no 'answer'\n"
-                             "1 error in 1 file; nothing was written.\n")
+    assert result.output == (
+        "cards/broken.yaml:3:5: qa entry 'b1' has no 'answer'\n1 error in 1 file; nothing was written.\n"
+    )
     assert project.snapshot() == before
     assert [p.name for p in project.output.iterdir()] == ["preview"]
 

@@ -16,9 +16,17 @@ from tests.media_files import png
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "output"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1100,1400")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1100,1400",
+)
 
 EXTRA_TOPIC = r"""
 title: Pictures and Formulas
@@ -111,6 +119,7 @@ def test_index_lists_every_entry_and_filters(browser, site):
     assert _visible_ids(browser) == all_ids
 
     from selenium.webdriver.support.ui import Select
+
     Select(browser.find_element("id", "tag")).select_by_value("visual")
     assert _visible_ids(browser) == ["qa-colour", "cz-sum"]
     Select(browser.find_element("id", "tag")).select_by_value("economics")

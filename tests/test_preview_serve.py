@@ -28,8 +28,9 @@ def test_serves_and_rebuilds_on_save(project):
 
     def run():
         try:
-            serve_preview(load_config(project.root), port=0, report=reports.put, on_ready=ready.put,
-                          stop=stop, interval=0.05)
+            serve_preview(
+                load_config(project.root), port=0, report=reports.put, on_ready=ready.put, stop=stop, interval=0.05
+            )
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
             ready.put(None)
@@ -43,8 +44,9 @@ def test_serves_and_rebuilds_on_save(project):
         assert isinstance(first, PreviewResult) and first.notes == 4
         assert "In which year did he join?" in _get(url + "all-kinds.html")
 
-        project.write("cards/all-kinds.yaml",
-                      (project.root / "cards/all-kinds.yaml").read_text().replace("In which year", "When"))
+        project.write(
+            "cards/all-kinds.yaml", (project.root / "cards/all-kinds.yaml").read_text().replace("In which year", "When")
+        )
         second = reports.get(timeout=20)
         assert isinstance(second, PreviewResult)
         assert "When did he join?" in _get(url + "all-kinds.html")
@@ -67,8 +69,10 @@ def test_port_in_use_is_a_clear_error(project):
         port = taken.getsockname()[1]
         result = project.run("preview", "--serve", "--port", str(port))
     assert result.exit_code == 1
-    assert result.output == ("Preview of 1 topic: 4 notes, 6 cards -> output/preview/index.html\n"
-                             f"cannot serve on 127.0.0.1:{port}: Address already in use\n")
+    assert result.output == (
+        "Preview of 1 topic: 4 notes, 6 cards -> output/preview/index.html\n"
+        f"cannot serve on 127.0.0.1:{port}: Address already in use\n"
+    )
 
 
 @pytest.mark.parametrize("port", ["-1", "70000"])
