@@ -12,7 +12,6 @@ from builder.build import build
 from builder.config import Config, find_root, load_config
 from builder.errors import DecksError
 from builder.preview import PreviewResult, build_preview
-from builder.serve import serve_preview
 
 
 class Context:
@@ -151,6 +150,9 @@ def _serve(config: Config, port: int, open_browser: bool) -> None:
         click.echo(f"Serving {url} ; rebuilds on every save, Ctrl+C stops.")
         if open_browser:
             click.launch(url)
+
+    # Imported here: the web server's modules would slow the start of every other command.
+    from builder.serve import serve_preview
 
     try:
         serve_preview(config, port=port, report=report, on_ready=ready, stop=threading.Event())

@@ -10,8 +10,6 @@ from __future__ import annotations
 import html
 import re
 
-from latex2mathml.converter import convert
-
 _MATH_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG_RE = re.compile(r"</?[A-Za-z]")
@@ -32,6 +30,9 @@ def _formula(match: re.Match) -> str:
         # Markup inside a formula (a cloze blank, say) is for Anki's MathJax to sort out.
         return match.group(0)
     latex = html.unescape(latex)
+    # Imported here: it is only needed when a card has a formula, and `decks build` never does.
+    from latex2mathml.converter import convert
+
     try:
         mathml = convert(latex, xmlns="", display="inline" if inline is not None else "block")
     except Exception:  # noqa: BLE001 - latex2mathml raises many kinds; a bad formula must not stop the preview

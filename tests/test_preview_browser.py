@@ -61,7 +61,7 @@ def _tools() -> tuple[str | None, str | None, str]:
 def browser(tmp_path_factory):
     chromium, driver, missing = _tools()
     if missing:
-        if os.environ.get("CI"):
+        if "CI" in os.environ:
             pytest.fail(f"CI is set but {missing} is missing: .ci/run installs chromium and chromium-driver")
         pytest.skip(f"needs {missing} (Debian: apt-get install chromium chromium-driver)")
     from selenium import webdriver
