@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 
 from builder.anki_view import note_cards
 from builder.config import load_config
@@ -174,3 +175,39 @@ def test_open_launches_the_browser_on_the_index(project, monkeypatch):
     monkeypatch.setattr(click, "launch", lambda url, **kw: launched.append(url) or 0)
     assert project.run("preview", "--open").exit_code == 0
     assert launched == [(project.output / "preview/index.html").resolve().as_uri()]
+
+
+def test_template_emulation_details():
+    from builder.anki_view import TemplateSyntaxError, cloze_side, render_template
+
+    fields = {"Front": "F", "Empty": " "}
+    assert render_template("{{#Front}}[{{Front}}]{{/Front}}{{^Empty}}none{{/Empty}}", fields) == ("[F]none", True)
+    assert render_template("{{#Empty}}{{Front}}{{/Empty}}<b>{{Subdeck}}</b>", fields, subdeck="T") == (
+        "<b>T</b>",
+        False,
+    )
+    assert cloze_side("{{c1::Paris::city}} and {{c1::Lyon}}", 1, answer=False) == (
+        '<span class="cloze" data-ordinal="1">[city]</span> and <span class="cloze" data-ordinal="1">[...]</span>'
+    )
+    for bad in ("{{Nope}}", "{{#Front}}open", "{{text:Front}}", "{{/Front}}"):
+        with pytest.raises(TemplateSyntaxError):
+            render_template(bad, fields)
+
+
+def test_reverse_card_only_when_asked():
+    fields = Renderer(template_dirs(None)).render(_topic(), _entry("concept", term="T", definition="D"))
+    assert [c.name for c in note_cards(KINDS["concept"], fields, "Topic")] == ["Definition"]
+    fields = Renderer(template_dirs(None)).render(_topic(), _entry("concept", term="T", definition="D", reverse=True))
+    assert [c.name for c in note_cards(KINDS["concept"], fields, "Topic")] == ["Definition", "Term"]
+
+
+def _topic():
+    from builder.model import Topic
+
+    return Topic(slug="t", path="cards/t.yaml", title="Topic", description=None, tags=(), source=None, entries=())
+
+
+def _entry(kind: str, **values):
+    from builder.model import Entry, Location
+
+    return Entry(id="e", kind=kind, values=values, tags=(), source=None, allow=(), loc=Location("cards/t.yaml", 1, 1))
