@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from builder.load import load_project
 from builder.manifest import MANIFEST_NAME, Manifest, build_time
 from builder.media import resolve_media
 from builder.model import Topic
-from builder.package import Packager, write_package
+from builder.package import PackagePlan, Packager, write_package
 from builder.render import Renderer, template_dirs
 
 
@@ -58,8 +58,12 @@ def build(
     topics: Sequence[str] = (),
     single: bool = False,
     output_dir: Path | None = None,
+    progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None = None,
 ) -> BuildResult:
-    """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all."""
+    """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all.
+
+    ``progress`` wraps the list of packages to write, to report as each one is done.
+    """
     out = (output_dir or config.output_dir).resolve()
     chosen, media = resolve_media(config, select_topics(load_project(config), topics))
     renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
@@ -80,7 +84,7 @@ def build(
         plans.append(plan)
 
     result = BuildResult(out, topics=len(chosen))
-    for plan in plans:
+    for plan in progress(plans) if progress else plans:
         result.notes += len(plan.notes)
         result.cards += len(plan.cards)
         (result.written if write_package(plan) else result.unchanged).append(plan.path)

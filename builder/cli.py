@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
 import threading
 from pathlib import Path
 
 import click
 
 from builder import __version__
+from builder import add as adding
 from builder.build import build
+from builder.catalog import list_entries, prompt, stats
 from builder.config import Config, find_root, load_config
-from builder.errors import DecksError
+from builder.errors import DecksError, ProblemsError
+from builder.kinds import FLAG, KINDS
+from builder.lint import check, config_report
 from builder.preview import PreviewResult, build_preview
+from builder.scaffold import init_project, new_topic
+from builder.schema import schema_text
 
 
 class Context:
     """Finds and loads the project on first use, so `--help` works anywhere."""
 
-    def __init__(self, project: Path | None):
+    def __init__(self, project: Path | None, quiet: bool = False):
         self._project = project
         self._config: Config | None = None
+        self.quiet = quiet
 
     @property
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(find_root(self._project or Path.cwd()))
         return self._config
+
+    def say(self, message: str) -> None:
+        """Report progress on stdout, unless --quiet."""
+        if not self.quiet:
+            click.echo(message)
 
 
 @click.group(
@@ -36,7 +51,12 @@ Examples:
   decks build --single            one .apkg with every topic as a subdeck
   decks build --topic deepseek    only cards/deepseek.yaml
   decks preview --open            see every card in the browser
+  decks check                     find mistakes and weak cards, write nothing
+  decks add 01-deepseek           add an entry, asking for its fields
   decks -C ~/my-deck build        a project in another folder
+  decks init ~/my-deck            start a new project
+
+Shell completion for bash, zsh and fish: see docs/cli.md.
 """,
 )
 @click.version_option(__version__, "-V", "--version", prog_name="decks")
@@ -47,10 +67,11 @@ Examples:
     type=click.Path(file_okay=False, path_type=Path),
     help="Project folder (holds deck.yaml). Default: the current folder or the nearest one above it.",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.pass_context
-def cli(ctx: click.Context, project: Path | None) -> None:
+def cli(ctx: click.Context, project: Path | None, quiet: bool) -> None:
     """Build Anki decks from YAML topic files: one deck per topic, ready to import."""
-    ctx.obj = Context(project)
+    ctx.obj = Context(project, quiet)
 
 
 @cli.command("build")
@@ -70,31 +91,333 @@ def cli(ctx: click.Context, project: Path | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the .apkg files. Default: output/ in the project.",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (same as `decks -q build`).")
 @click.pass_obj
-def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: Path | None) -> None:
+def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: Path | None, quiet: bool) -> None:
     """Build the decks: validate every topic file, then write .apkg files.
 
     Every problem in every file is reported as FILE:LINE:COL: message, and
     nothing is written while any remains. Rebuilding unchanged cards gives
     byte-identical files; edited cards update their notes in place when
-    re-imported into Anki, keeping review history.
+    re-imported into Anki, keeping review history. A progress bar shows on
+    stderr when it is a terminal.
 
     \b
     Examples:
       decks build
       decks build --single -o ~/Desktop
       decks build -t 01-deepseek -t 05-large-action-model
+      decks build --quiet
     """
+    obj.quiet = obj.quiet or quiet
     config = obj.config
-    result = build(config, topics=topics, single=single, output_dir=output)
+    terminal = None if obj.quiet else _terminal_stderr()
+    with contextlib.ExitStack() as stack:
+        track = None
+        if terminal is not None:
+
+            def track(packages):
+                return stack.enter_context(
+                    click.progressbar(
+                        packages,
+                        label="Building",
+                        file=terminal,
+                        item_show_func=lambda item: item[0].name if item else None,
+                    )
+                )
+
+        result = build(config, topics=topics, single=single, output_dir=output, progress=track)
     where = config.rel(result.output_dir)
-    click.echo(
+    obj.say(
         f"Built {result.topics} topic{'s' if result.topics != 1 else ''}: "
         f"{result.notes} notes, {result.cards} cards -> {where}/ "
         f"({len(result.written)} written, {len(result.unchanged)} unchanged)"
     )
     for path in result.written:
-        click.echo(f"  wrote {config.rel(path)}")
+        obj.say(f"  wrote {config.rel(path)}")
+
+
+def _terminal_stderr():
+    """stderr when it is a terminal (where progress bars go), else None."""
+    return sys.stderr if sys.stderr.isatty() else None
+
+
+@cli.command("check")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
+@click.pass_obj
+def check_command(obj: Context, strict: bool) -> None:
+    """Check the project without writing anything: every validation of the build, then quality rules.
+
+    Each finding is one line, FILE:LINE:COL: error|warning: message [rule].
+    Exit 0 when there are no errors (and, with --strict, no warnings), else 1.
+    Rules are set per project in deck.yaml (`rules: {missing-source: off}`)
+    and per entry with `allow: [rule, ...]`. The rules are listed in docs/cli.md.
+
+    \b
+    Examples:
+      decks check
+      decks check --strict          in CI: warnings fail too
+      decks -q check                print errors only
+    """
+    try:
+        config = obj.config
+    except ProblemsError as exc:
+        # A broken deck.yaml is reported like any other finding, so editors and CI read one format.
+        report = config_report(exc.problems)
+    else:
+        report = check(config)
+    for finding in report.findings:
+        if finding.severity == "error" or not obj.quiet:
+            click.echo(str(finding))
+    obj.say(report.summary())
+    if report.errors or (strict and report.warnings):
+        sys.exit(1)
+
+
+def _entry_options(function):
+    """One option per key of any kind, so that every field can be given on the command line."""
+    keys: dict[str, dict[str, list[str]]] = {}
+    types: dict[str, str] = {}
+    for kind in KINDS.values():
+        for key in kind.keys:
+            keys.setdefault(key.name, {}).setdefault(key.help, []).append(kind.name)
+            types[key.name] = key.type
+    for name, helps in reversed(keys.items()):
+        # One meaning per kind group: "--answer: the claim (claim); the answer (qa)".
+        text = "; ".join(f"{meaning} ({', '.join(kinds)})" for meaning, kinds in helps.items())
+        text = text[:1].upper() + text[1:] + "."
+        if types[name] == FLAG:
+            function = click.option(f"--{name}/--no-{name}", default=None, help=text)(function)
+        else:
+            function = click.option(f"--{name}", metavar="TEXT", help=text)(function)
+    return function
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+@cli.command("add")
+@click.argument("topic")
+@click.option("-k", "--kind", type=click.Choice(list(KINDS)), help="Entry kind.")
+@click.option("--id", "entry_id", metavar="ID", help="The entry's id. Default: made from the question or term.")
+@_entry_options
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag for this entry. Repeatable.")
+@click.option("--source", metavar="TEXT", help="Where the fact comes from (default: the topic's source).")
+@click.option(
+    "--allow", "allow", multiple=True, metavar="RULE", help="A quality rule this entry is an exception to. Repeatable."
+)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE.yaml",
+    help="Add every entry of a YAML list (or of a topic-like file's entries); - reads stdin.",
+)
+@click.pass_obj
+def add_command(
+    obj: Context,
+    topic: str,
+    kind: str | None,
+    entry_id: str | None,
+    tags: tuple[str, ...],
+    source: str | None,
+    allow: tuple[str, ...],
+    from_file,
+    **values,
+) -> None:
+    """Add entries to a topic file, keeping the rest of it byte for byte.
+
+    TOPIC is a topic's file name without .yaml (or a path to it). Fields not
+    given as options are asked for when stdin is a terminal; otherwise a
+    missing required field is an error. The id is made from the question or
+    term unless --id is given. The entry and the whole file are checked
+    before the file is written, in one atomic step.
+
+    \b
+    Examples:
+      decks add 01-deepseek --kind qa --question "Who founded Adept?" --answer "David Luan"
+      decks add 01-deepseek --kind concept --term Distillation --definition "..." --reverse
+      decks add 01-deepseek --kind cloze --text "Founded in {{c1::2022}}." --tag history
+      decks add 01-deepseek                  asks for the kind and each field
+      decks add 01-deepseek --from new.yaml  several entries at once
+      cat new.yaml | decks add 01-deepseek --from -
+    """
+    config = obj.config
+    path = adding.resolve_topic(config, topic)
+    given = {k: v for k, v in values.items() if v is not None}
+    common = {k: v for k, v in (("tags", list(tags)), ("source", source), ("allow", list(allow))) if v}
+    if from_file is not None:
+        if kind or entry_id or common or given:
+            raise click.UsageError("--from takes the entries from the file; give no entry options with it")
+        entries = adding.entries_from_yaml(from_file.read(), getattr(from_file, "name", "-"))
+    else:
+        entries = [_entry_from_options(kind, entry_id, common, given)]
+    for added in adding.add_entries(config, path, entries):
+        obj.say(f"Added {added.kind} '{added.id}' to {config.rel(path)}:{added.line}")
+
+
+def _entry_from_options(
+    kind: str | None, entry_id: str | None, common: dict[str, object], given: dict[str, object]
+) -> dict[str, object]:
+    interactive = _interactive()
+    if kind is None:
+        if not interactive:
+            raise click.UsageError(f"missing --kind (one of: {', '.join(KINDS)})")
+        kind = click.prompt("kind", type=click.Choice(list(KINDS)))
+    spec = KINDS[kind]
+    foreign = sorted(k for k in given if k not in spec.key_names)
+    if foreign:
+        raise click.UsageError(
+            f"{', '.join('--' + k for k in foreign)} does not apply to a {kind} entry "
+            f"(its fields: {', '.join(spec.key_names)})"
+        )
+    missing = adding.missing_keys(kind, given)
+    if missing and not interactive:
+        raise click.UsageError(
+            f"a {kind} entry needs {' and '.join('--' + k for k in missing)} "
+            "(nothing is asked when stdin is not a terminal)"
+        )
+    for key in missing:
+        help_text = next(k.help for k in spec.keys if k.name == key)
+        given[key] = click.prompt(f"{key} ({help_text})")
+    return {"kind": kind, **({"id": entry_id} if entry_id else {}), **given, **common}
+
+
+@cli.command("list")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only entries with this tag. Repeatable (any).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(list(KINDS)),
+    help="Only entries of this kind. Repeatable (any).",
+)
+@click.option("-t", "--topic", "topics", multiple=True, metavar="SLUG", help="Only this topic. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of entries.")
+@click.pass_obj
+def list_command(
+    obj: Context, tags: tuple[str, ...], kinds: tuple[str, ...], topics: tuple[str, ...], as_json: bool
+) -> None:
+    """List entries per topic: id, kind and question (or term, or cloze text).
+
+    \b
+    Examples:
+      decks list
+      decks list --tag economics --kind claim
+      decks list -t 01-deepseek --json
+    """
+    listed = list_entries(obj.config, tags=tags, kinds=kinds, topics=topics)
+    if as_json:
+        click.echo(json.dumps([item.as_json() for item in listed], indent=2, ensure_ascii=False))
+        return
+    current = None
+    for item in listed:
+        if item.topic is not current:
+            current = item.topic
+            click.echo(f"{current.slug}: {current.title}")
+        text = " ".join(prompt(item.entry).split())
+        click.echo(f"  {item.entry.id}  [{item.entry.kind}]  {_clip(text, 80)}")
+    obj.say(f"{len(listed)} entr{'y' if len(listed) == 1 else 'ies'}")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def stats_command(obj: Context, as_json: bool) -> None:
+    """Count notes and cards per topic and per kind (a concept with a reverse card,
+    or a cloze with several deletions, is one note and several cards).
+
+    \b
+    Examples:
+      decks stats
+      decks stats --json | jq .total
+    """
+    counts = stats(obj.config)
+    if as_json:
+        click.echo(json.dumps(counts, indent=2, ensure_ascii=False))
+        return
+    kinds = list(KINDS)
+    width = max([len("total"), *(len(row["topic"]) for row in counts["topics"])])
+    header = f"{'topic':<{width}}  {'notes':>5}  {'cards':>5}  " + "  ".join(f"{k:>7}" for k in kinds)
+    click.echo(header)
+    for row in counts["topics"]:
+        click.echo(
+            f"{row['topic']:<{width}}  {row['notes']:>5}  {row['cards']:>5}  "
+            + "  ".join(f"{row['kinds'][k]:>7}" for k in kinds)
+        )
+    total = counts["total"]
+    click.echo(
+        f"{'total':<{width}}  {total['notes']:>5}  {total['cards']:>5}  "
+        + "  ".join(f"{counts['kinds'][k]['notes']:>7}" for k in kinds)
+    )
+
+
+@cli.command("new")
+@click.argument("title")
+@click.option(
+    "--slug",
+    metavar="SLUG",
+    help="File name without .yaml. Default: from the title, numbered like the other topic files when they all are.",
+)
+@click.option("--description", metavar="TEXT", help="Shown in Anki's deck overview.")
+@click.option("--source", metavar="TEXT", help="Default source of the topic's entries.")
+@click.pass_obj
+def new_command(obj: Context, title: str, slug: str | None, description: str | None, source: str | None) -> None:
+    """Create a topic file, with one example entry to replace.
+
+    \b
+    Examples:
+      decks new "Scaling Laws"
+      decks new "Scaling Laws" --slug scaling --source "Part 3"
+    """
+    config = obj.config
+    created = new_topic(config, title, slug=slug, description=description, source=source)
+    obj.say(f"Created {config.rel(created.path)}; add entries with: decks add {created.slug}")
+
+
+@cli.command("init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--project-name",
+    "project_name",
+    metavar="SLUG",
+    help="The project's identity in Anki (lowercase, dashes). Default: from the folder name.",
+)
+@click.option("--root-deck", metavar="NAME", help="The deck every topic goes under. Default: from the folder name.")
+@click.pass_obj
+def init_command(obj: Context, folder: Path, project_name: str | None, root_deck: str | None) -> None:
+    """Create a deck project that builds at once: deck.yaml with freshly drawn
+    note-type ids, templates/, one example topic, the topic schema and a .gitignore.
+
+    \b
+    Examples:
+      decks init my-deck
+      decks init ~/decks/biology --root-deck "Biology 101"
+      cd my-deck && decks build
+    """
+    files = init_project(folder, project=project_name, root_deck=root_deck)
+    obj.say(f"Created a deck project in {folder} ({len(files)} files); build it with: decks -C {folder} build")
+
+
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of topic files (editors use it to complete and check YAML).
+
+    A topic file whose first line is
+    `# yaml-language-server: $schema=../schema/topic.schema.json` gets
+    completion and checks in editors using the YAML language server.
+
+    \b
+    Examples:
+      decks schema
+      decks schema > schema/topic.schema.json
+    """
+    click.echo(schema_text(), nl=False)
 
 
 @cli.command("preview")

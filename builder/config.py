@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from builder.errors import DecksError, Problem, ProblemsError
 from builder.kinds import KINDS
-from builder.yamlfile import YamlFile
+from builder.rules import RULES, SEVERITIES
+from builder.yamlfile import YamlFile, suggest
 
 CONFIG_NAME = "deck.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Anki stores ids as signed 64-bit integers; 1 is the id of Anki's Default objects.
 MAX_ID = 2**63 - 1
 
-_KEYS = ("project", "root_deck", "note_types", "cards", "templates", "output")
+_KEYS = ("project", "root_deck", "note_types", "cards", "templates", "output", "rules")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Config:
     cards_dir: Path
     templates_dir: Path
     output_dir: Path
+    # Severity of each quality rule the project sets (rule name -> off | warning | error).
+    rules: dict[str, str] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         """A path as shown to users: relative to the project root when inside it."""
@@ -96,6 +99,8 @@ def load_config(root: Path) -> Config:
                 doc.error(given[kind][1], f"note_types.{kind}: same id as note_types.{seen[value]}")
             seen[value] = kind
 
+    rules = _rules(doc, keys["rules"][1]) if "rules" in keys else {}
+
     if doc.problems:
         raise ProblemsError(doc.problems)
     return Config(
@@ -106,4 +111,27 @@ def load_config(root: Path) -> Config:
         cards_dir=root / str(values.get("cards") or "cards"),
         templates_dir=root / str(values.get("templates") or "templates"),
         output_dir=root / str(values.get("output") or "output"),
+        rules=rules,
     )
+
+
+def _rules(doc: YamlFile, node: yaml.Node) -> dict[str, str]:
+    """The `rules:` mapping: known rule names to a severity; build rules cannot be relaxed."""
+    out: dict[str, str] = {}
+    if not isinstance(node, yaml.MappingNode):
+        doc.error(node, "'rules' must be a mapping of rule names to off, warning or error")
+        return out
+    for key_node, value_node in node.value:
+        name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if name not in RULES:
+            doc.error(key_node, f"rules: unknown rule '{name}'{suggest(str(name), tuple(RULES))}")
+            continue
+        # `off` is YAML 1.1's false: read the words as written.
+        value = value_node.value if isinstance(value_node, yaml.ScalarNode) else None
+        if value not in SEVERITIES:
+            doc.error(value_node, f"rules.{name}: must be one of {', '.join(SEVERITIES)}")
+        elif RULES[name].build and value != "error":
+            doc.error(value_node, f"rules.{name}: the build enforces this rule; it is always an error")
+        else:
+            out[name] = value
+    return out

@@ -36,6 +36,14 @@ def load_project(config: Config) -> list[Topic]:
             [Problem(config.rel(config.cards_dir), None, None, "no topic files (*.yaml) found")],
             "nothing was built",
         )
+    topics, problems = collect(files, config)
+    if problems:
+        raise ProblemsError(problems)
+    return topics
+
+
+def collect(files: list[Path], config: Config) -> tuple[list[Topic], list[Problem]]:
+    """Load the given topic files: each topic that could be read (with its valid entries), every problem."""
     problems: list[Problem] = []
     topics: list[Topic] = []
     ids: list[tuple[str, Location]] = []
@@ -46,20 +54,20 @@ def load_project(config: Config) -> list[Topic]:
         if topic is not None:
             topics.append(topic)
     problems.extend(_cross_file_problems(topics, ids))
-    if problems:
-        raise ProblemsError(problems)
-    return topics
+    return topics, problems
 
 
-def load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem]]:
-    """Read one topic file: the topic (None when it is not a topic at all) and its problems."""
-    topic, problems, _ = _load_topic(path, display)
+def load_topic(path: Path, display: str, text: str | None = None) -> tuple[Topic | None, list[Problem]]:
+    """Read one topic file (or ``text`` given for it): the topic (None if not a topic), its problems."""
+    topic, problems, _ = _load_topic(path, display, text)
     return topic, problems
 
 
-def _load_topic(path: Path, display: str) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
+def _load_topic(
+    path: Path, display: str, text: str | None = None
+) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
     ids: list[tuple[str, Location]] = []
-    doc = YamlFile(path, display).read()
+    doc = YamlFile(path, display).read(text)
     if doc.root is None:
         if doc.empty:
             doc.problems.append(Problem(display, None, None, "is empty; a topic needs a title and entries"))

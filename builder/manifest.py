@@ -38,12 +38,24 @@ class NoteStamp:
     cards: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NoteTypeNames:
+    """The names that make a note type's identity in Anki, beside its id."""
+
+    fields: tuple[str, ...]
+    templates: tuple[str, ...]
+
+
 @dataclass
 class Manifest:
     """Stamps of every note and note type built into one output folder."""
 
     notes: dict[str, NoteStamp] = field(default_factory=dict)
     note_types: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # Field and template names each note type was built with: `decks check` compares them,
+    # since Anki copies a note type whose names changed instead of updating it. Older
+    # manifests lack this key and readers that predate it ignore it.
+    note_type_names: dict[int, NoteTypeNames] = field(default_factory=dict)
     changed: bool = False
     _next_id: int = 0
 
@@ -59,9 +71,19 @@ class Manifest:
                 for guid, (h, mod, nid, cards) in data["notes"].items()
             }
             types = {int(mid): (h, mod) for mid, (h, mod) in data["note_types"].items()}
+            names = {
+                int(mid): NoteTypeNames(tuple(map(str, n["fields"])), tuple(map(str, n["templates"])))
+                for mid, n in data.get("note_type_names", {}).items()
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()
-        return cls(notes=notes, note_types=types)
+        return cls(notes=notes, note_types=types, note_type_names=names)
+
+    def record_note_type_names(self, model_id: int, names: NoteTypeNames) -> None:
+        """Remember the field and template names a note type is built with."""
+        if self.note_type_names.get(model_id) != names:
+            self.note_type_names[model_id] = names
+            self.changed = True
 
     def stamp_note_type(self, model_id: int, content_hash: str, now: int) -> int:
         """The ``mod`` for a note type with this content."""
@@ -104,6 +126,10 @@ class Manifest:
         data = {
             "version": _VERSION,
             "note_types": {str(mid): [h, mod] for mid, (h, mod) in sorted(self.note_types.items())},
+            "note_type_names": {
+                str(mid): {"fields": list(n.fields), "templates": list(n.templates)}
+                for mid, n in sorted(self.note_type_names.items())
+            },
             "notes": {
                 guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}]
                 for guid, s in sorted(self.notes.items())

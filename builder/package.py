@@ -24,7 +24,7 @@ from markupsafe import escape
 from builder.atomic import write_atomic
 from builder.config import Config
 from builder.kinds import KINDS, Kind
-from builder.manifest import Manifest
+from builder.manifest import Manifest, NoteTypeNames
 from builder.model import Topic
 
 _BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
@@ -92,6 +92,9 @@ class Packager:
             name: manifest.stamp_note_type(model.model_id, _hash(model.to_json(0, 0)), now)
             for name, model in self.models.items()
         }
+        for name, kind in KINDS.items():
+            names = NoteTypeNames(kind.note_fields, tuple(c.name for c in kind.cards))
+            manifest.record_note_type_names(self.models[name].model_id, names)
 
     def plan(
         self,
@@ -119,10 +122,10 @@ class Packager:
                 ords = sorted(card.ord for card in note.cards)
                 flds = "\x1f".join(note.fields)
                 tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
-                content = [model.model_id, name, flds, tags]
-                if media_versions and entry.id in media_versions:
-                    content.append(media_versions[entry.id])
-                stamp = self.manifest.stamp_note(guid, _hash(content), ords, self.now)
+                version = media_versions.get(entry.id) if media_versions else None
+                stamp = self.manifest.stamp_note(
+                    guid, note_hash(model.model_id, name, flds, tags, version), ords, self.now
+                )
                 plan.notes.append((stamp.id, guid, model.model_id, stamp.mod, -1, tags, flds, note.fields[0], 0, 0, ""))
                 for ord_ in ords:
                     # New cards are due in the order the entries are written.
@@ -186,6 +189,14 @@ def package_bytes(plan: PackagePlan) -> bytes:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()
+
+
+def note_hash(model_id: int, deck: str, flds: str, tags: str, media_version: str | None = None) -> str:
+    """What a note's manifest stamp records of its content: note type, deck, fields, tags, and media."""
+    content = [model_id, deck, flds, tags]
+    if media_version:
+        content.append(media_version)
+    return _hash(content)
 
 
 def _deck_description(topic: Topic) -> str:

@@ -68,9 +68,10 @@ class YamlFile:
 
     # -- reading ---------------------------------------------------------
 
-    def read(self) -> YamlFile:
-        """Read and compose the file; syntax errors become problems."""
-        text = self._read_text()
+    def read(self, text: str | None = None) -> YamlFile:
+        """Read and compose the file (or ``text`` given for it); syntax errors become problems."""
+        if text is None:
+            text = self._read_text()
         if text is None:
             return self
         gc_was_enabled = gc.isenabled()

@@ -1,0 +1,57 @@
+"""The quality rules of `decks check`: names, default severities, what each one catches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OFF = "off"
+WARNING = "warning"
+ERROR = "error"
+SEVERITIES = (OFF, WARNING, ERROR)
+
+# Answers longer than this are hard to recall in one go; split the fact instead.
+ANSWER_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: its name (used in reports, config and `allow:`), default severity and meaning."""
+
+    name: str
+    severity: str
+    summary: str
+    # Build rules are checks the build itself enforces: always errors, never switched off.
+    build: bool = False
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule("invalid", ERROR, "anything the build refuses: YAML syntax, unknown keys, bad values", build=True),
+        Rule("tag-spaces", ERROR, "a tag contains a space (Anki splits tags on spaces)", build=True),
+        Rule("cloze-no-deletion", ERROR, "a cloze has no {{c1::...}} deletion, or an empty one", build=True),
+        Rule("duplicate-question", ERROR, "two entries ask the same question (after case and punctuation)"),
+        Rule("near-duplicate-question", WARNING, "two entries ask almost the same question"),
+        Rule("long-answer", WARNING, f"an answer or definition is over {ANSWER_LIMIT} characters"),
+        Rule("answer-in-question", WARNING, "the question shows its own answer"),
+        Rule(
+            "cloze-nothing-to-recall",
+            ERROR,
+            "a cloze deletion hides only punctuation, or the deletions hide the whole text",
+        ),
+        Rule("missing-source", WARNING, "an entry has no source, neither its own nor its topic's"),
+        Rule("unknown-rule", WARNING, "an entry's `allow:` names a rule that does not exist"),
+        Rule(
+            "id-changed",
+            ERROR,
+            "an entry's id changed since the last build while its text stayed: Anki would see a new "
+            "note and the old one's review history would be left behind",
+        ),
+        Rule(
+            "note-type-changed",
+            ERROR,
+            "a note type's fields or templates differ from the last build under the same id: Anki "
+            "would import a copy of the note type instead of updating it",
+        ),
+    )
+}

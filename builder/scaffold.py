@@ -1,0 +1,211 @@
+"""`decks new` and `decks init`: start a topic file, or a whole project that builds at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from builder.atomic import write_atomic
+from builder.config import CONFIG_NAME, SLUG_RE, Config
+from builder.errors import DecksError, ProblemsError
+from builder.kinds import KINDS
+from builder.load import collect, load_topic, topic_files
+from builder.render import packaged_templates
+from builder.schema import SCHEMA_PATH, schema_text
+
+SCHEMA_LINE = "# yaml-language-server: $schema={}\n"
+# Note-type ids are drawn from here: clear of Anki's small built-in ids, and exact in JavaScript.
+_ID_LOW, _ID_HIGH = 2**40, 2**53
+_NUMBERED = re.compile(r"^(\d+)-")
+
+
+def slugify(text: str) -> str:
+    """Lowercase ASCII words joined by dashes: 'Étude No. 1' -> 'etude-no-1'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "-".join(re.findall(r"[a-z0-9]+", ascii_text.lower()))
+
+
+def _quoted(key: str, value: str) -> str:
+    """``key: value`` with the value quoted as YAML needs it to read back the same."""
+    return yaml.safe_dump({key: value}, allow_unicode=True, width=2**31 - 1).rstrip("\n")
+
+
+def _scalar(value: str) -> str:
+    return _quoted("k", value)[len("k: ") :]
+
+
+def schema_line(config_root: Path, topic_dir: Path) -> str:
+    """The editor hint pointing at the project's schema copy, or '' when the project has none."""
+    schema = config_root / SCHEMA_PATH
+    if not schema.is_file():
+        return ""
+    return SCHEMA_LINE.format(Path(os.path.relpath(schema, topic_dir)).as_posix())
+
+
+def topic_text(
+    title: str, slug: str, *, description: str | None = None, source: str | None = None, schema: str = ""
+) -> str:
+    """A new topic file: its title, and one example entry to replace."""
+    lines = [schema.rstrip("\n")] if schema else []
+    lines.append(_quoted("title", title))
+    if description:
+        lines.append(_quoted("description", description))
+    if source:
+        lines.append(_quoted("source", source))
+    lines += [
+        "entries:",
+        f"  # An example to replace. Add entries here, or with: decks add {slug}",
+        "  - kind: qa",
+        f"    id: {slugify(title)}-example",
+        "    question: What is this topic about?",
+        f"    answer: {_scalar(title)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class NewTopic:
+    """A topic file just created."""
+
+    path: Path
+    slug: str
+
+
+def new_topic(
+    config: Config, title: str, *, slug: str | None = None, description: str | None = None, source: str | None = None
+) -> NewTopic:
+    """Create ``cards/<slug>.yaml``; numbered like the others when they all are (``07-...``)."""
+    title = title.strip()
+    if not title:
+        raise DecksError("the title is empty")
+    files = topic_files(config)
+    if slug is None:
+        base = slugify(title)
+        if not base:
+            raise DecksError(f"cannot make a file name from the title {title!r}; give one with --slug")
+        numbers = [_NUMBERED.match(p.stem) for p in files]
+        if files and all(numbers):
+            width = max(len(m.group(1)) for m in numbers if m)
+            base = f"{max(int(m.group(1)) for m in numbers if m) + 1:0{width}d}-{base}"
+        slug = base
+    elif not SLUG_RE.match(slug):
+        raise DecksError(f"slug '{slug}' must be lowercase letters, digits and dashes")
+    topics, _ = collect(files, config)
+    clash = next((t for t in topics if t.title == title), None)
+    if clash is not None:
+        raise DecksError(f"title '{title}' is already the title of {clash.path}; each topic needs its own deck")
+    path = config.cards_dir / f"{slug}.yaml"
+    if path.exists() or any(p.stem == slug for p in files):
+        raise DecksError(f"{config.rel(path)} already exists")
+    text = topic_text(
+        title, slug, description=description, source=source, schema=schema_line(config.root, config.cards_dir)
+    )
+    _, problems = load_topic(path, config.rel(path), text)
+    if problems:
+        raise ProblemsError(problems, "nothing was written")
+    write_atomic(path, text.encode("utf-8"))
+    return NewTopic(path, slug)
+
+
+# -- a whole project ---------------------------------------------------------
+
+
+CONFIG_TEMPLATE = """\
+# Deck project config. This file marks the project root: every path below is relative to it.
+
+# Namespace of every note's identity in Anki. Never change it after the first import:
+# a new value makes every note new to Anki (duplicates beside the old ones).
+project: {project}
+
+# Each topic becomes the deck "<root_deck>::<topic title>".
+{root_deck}
+
+# Anki note-type ids, drawn once at random. Never change them: Anki matches note types by id.
+note_types:
+{ids}
+
+# Quality rules of `decks check`: off, warning or error (see `decks check --help`).
+# rules:
+#   missing-source: off
+"""
+
+EXAMPLE_TOPIC = """\
+{schema}title: Getting Started
+description: One entry of each kind; replace them with your own.
+source: The decks README
+tags: [example]
+entries:
+  - kind: qa
+    id: getting-started-build
+    question: Which command turns the topic files into Anki decks?
+    answer: decks build
+  - kind: claim
+    id: getting-started-stable-ids
+    question: Why must an entry's id never change once its deck is imported?
+    answer: Anki knows the note by its id; a new id makes a new note and leaves the review history behind.
+  - kind: concept
+    id: getting-started-topic
+    term: Topic file
+    definition: A YAML file in cards/ whose entries become one Anki deck.
+    example: cards/01-getting-started.yaml
+    reverse: true
+  - kind: cloze
+    id: getting-started-check
+    text: Run {{{{c1::decks check}}}} to find mistakes before building.
+    extra: It also warns about duplicate questions and missing sources.
+"""
+
+GITIGNORE = "/output/\n"
+
+
+def draw_note_type_ids() -> dict[str, int]:
+    """Fresh random note-type ids, one per kind, all different."""
+    ids: dict[str, int] = {}
+    while len(set(ids.values())) != len(KINDS):
+        ids = {name: _ID_LOW + secrets.randbelow(_ID_HIGH - _ID_LOW) for name in KINDS}
+    return ids
+
+
+def init_project(folder: Path, *, project: str | None = None, root_deck: str | None = None) -> list[Path]:
+    """Create a deck project in ``folder`` (which may exist, holding none of the files to be made)."""
+    folder = folder.resolve()
+    name = folder.name
+    project = project or slugify(name) or "decks"
+    if not SLUG_RE.match(project):
+        raise DecksError(f"project name '{project}' must be lowercase letters, digits and dashes")
+    root_deck = (root_deck or re.sub(r"[-_]+", " ", name).strip().title() or "Decks").strip()
+    if "::" in root_deck:
+        raise DecksError("the root deck name must not contain '::'")
+    if folder.exists() and not folder.is_dir():
+        raise DecksError(f"{folder} exists and is not a folder")
+
+    files: dict[Path, str] = {
+        folder / CONFIG_NAME: CONFIG_TEMPLATE.format(
+            project=project,
+            root_deck=_quoted("root_deck", root_deck),
+            ids="\n".join(f"  {kind}: {value}" for kind, value in draw_note_type_ids().items()),
+        ),
+        folder / ".gitignore": GITIGNORE,
+        folder / SCHEMA_PATH: schema_text(),
+        folder / "cards" / "01-getting-started.yaml": EXAMPLE_TOPIC.format(
+            schema=SCHEMA_LINE.format("../" + SCHEMA_PATH)
+        ),
+    }
+    source = packaged_templates()
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_file() and not any(part.startswith((".", "__")) for part in relative.parts):
+            files[folder / "templates" / relative] = path.read_text(encoding="utf-8")
+    existing = [p for p in files if p.exists() or p.is_symlink()]
+    if existing:
+        shown = ", ".join(str(p.relative_to(folder)) for p in existing)
+        raise DecksError(f"{folder} already holds {shown}; nothing was written")
+    for path, text in files.items():
+        write_atomic(path, text.encode("utf-8"))
+    return sorted(files)
