@@ -1,0 +1,258 @@
+"""`decks check`: build validation and quality rules, reported as FILE:LINE:COL: severity: message [rule]."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from builder import kinds
+from builder.manifest import MANIFEST_NAME
+from tests.conftest import CONFIG
+
+RULES_TOPIC = """\
+title: Rules
+entries:
+  - kind: qa
+    id: dup-a
+    question: What year did he join OpenAI?
+    answer: 2017
+    source: s
+  - kind: qa
+    id: dup-b
+    question: "what year did he join openai"
+    answer: "2017."
+    source: s
+  - kind: qa
+    id: near-a
+    question: Which company made the very first large action model for browsers and desktop apps?
+    answer: Adept
+    source: s
+  - kind: qa
+    id: near-b
+    question: Which company made the very first large action model for the browsers and desktop apps?
+    answer: Adept.
+    source: s
+  - kind: qa
+    id: gives-away
+    question: Is the answer Nvidia, as in Nvidia's stock?
+    answer: Nvidia
+    source: s
+  - kind: concept
+    id: circular
+    term: Teacher model
+    definition: A teacher model is a big model.
+    reverse: true
+    source: s
+  - kind: claim
+    id: long
+    question: Why?
+    answer: "{long}"
+    source: s
+  - kind: cloze
+    id: all-hidden
+    text: "{{c1::Everything is hidden}}"
+    source: s
+  - kind: cloze
+    id: punct
+    text: "Some text{{c1::.}} and {{c2::more}}"
+    source: s
+  - kind: qa
+    id: no-source
+    question: Where from?
+    answer: Nowhere.
+  - kind: qa
+    id: excused
+    question: Where else from?
+    answer: Elsewhere.
+    allow: [missing-source, no-such-rule]
+""".replace("{long}", "x" * 201)
+
+EXPECTED = [
+    "cards/rules.yaml:9:9: error: entry 'dup-b' asks the same as 'dup-a' (cards/rules.yaml:3:5) [duplicate-question]",
+    "cards/rules.yaml:19:9: warning: entry 'near-b' asks almost the same as 'near-a' (cards/rules.yaml:13:5) "
+    "[near-duplicate-question]",
+    "cards/rules.yaml:25:15: warning: the question contains its own answer [answer-in-question]",
+    "cards/rules.yaml:31:17: warning: the definition contains the term, so the reverse card shows its own "
+    "answer [answer-in-question]",
+    "cards/rules.yaml:37:13: warning: 'answer' is 201 characters, over the limit of 200; split the fact into "
+    "smaller cards [long-answer]",
+    "cards/rules.yaml:41:11: error: cloze card c1 hides the whole text; leave some words as a cue "
+    "[cloze-nothing-to-recall]",
+    "cards/rules.yaml:45:11: error: cloze deletion c1 hides only punctuation; there is nothing to recall "
+    "[cloze-nothing-to-recall]",
+    "cards/rules.yaml:48:9: warning: entry 'no-source' has no source (give it 'source:', or the topic one) "
+    "[missing-source]",
+    "cards/rules.yaml:55:12: warning: 'allow' names an unknown rule 'no-such-rule' [unknown-rule]",
+]
+
+
+@pytest.fixture
+def rules_project(project):
+    project.write("cards/rules.yaml", RULES_TOPIC)
+    return project
+
+
+def test_clean_project(project):
+    result = project.run("check")
+    assert result.exit_code == 0
+    assert result.output == "No problems in 1 topic (4 entries).\n"
+
+
+def test_every_rule_reports_file_line_col(rules_project):
+    result = rules_project.run("check")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [*EXPECTED, "3 errors, 6 warnings in 1 file."]
+
+
+def test_rules_switched_off_or_raised_in_config(rules_project):
+    rules_project.write(
+        "deck.yaml",
+        CONFIG + "rules:\n  duplicate-question: off\n  missing-source: error\n  cloze-nothing-to-recall: warning\n",
+    )
+    result = rules_project.run("check")
+    assert "[duplicate-question]" not in result.output
+    assert (
+        "cards/rules.yaml:48:9: error: entry 'no-source' has no source (give it 'source:', or "
+        "the topic one) "
+        "[missing-source]"
+    ) in result.output.splitlines()
+    assert result.output.splitlines()[-1] == "1 error, 7 warnings in 1 file."
+    assert result.exit_code == 1
+
+
+def test_strict_fails_on_warnings_only(project):
+    project.write("cards/warn.yaml", "title: Warn\nentries:\n  - {kind: qa, id: w, question: Q?, answer: A}\n")
+    result = project.run("check")
+    assert result.exit_code == 0
+    assert result.output == (
+        "cards/warn.yaml:3:20: warning: entry 'w' has no source (give it "
+        "'source:', or the "
+        "topic one) [missing-source]\n0 errors, 1 warning in 1 file.\n"
+    )
+    assert project.run("check", "--strict").exit_code == 1
+    quiet = project.run("-q", "check")
+    assert (quiet.exit_code, quiet.output) == (0, "")
+
+
+def test_bad_rule_config_is_a_config_error(project):
+    project.write("deck.yaml", CONFIG + "rules:\n  missing-sorce: off\n  tag-spaces: off\n  long-answer: no\n")
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "deck.yaml:9:3: error: rules: unknown rule 'missing-sorce' (did you mean 'missing-source'?) [invalid]\n"
+        "deck.yaml:10:15: error: rules.tag-spaces: the build enforces this rule; it is always an error "
+        "[invalid]\n"
+        "deck.yaml:11:16: error: rules.long-answer: must be one of off, warning, error [invalid]\n"
+        "3 errors, 0 warnings in 1 file.\n"
+    )
+    build = project.build()
+    assert build.exit_code == 1
+    assert build.output.endswith("3 errors in 1 file; nothing was written.\n")
+
+
+def test_build_problems_are_reported_with_rule_names(project):
+    project.write(
+        "cards/broken.yaml",
+        """\
+        title: Broken
+        source: s
+        entries:
+          - {kind: qa, id: b1, question: Q?, answer: A, tags: [two words]}
+          - {kind: cloze, id: b2, text: no deletion}
+          - {kind: qa, id: b3, question: Q?}
+        """,
+    )
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "cards/broken.yaml:4:56: error: tag 'two words' contains a space; Anki tags cannot (use '-' or '::' "
+        "instead) [tag-spaces]",
+        "cards/broken.yaml:5:33: error: cloze text has no deletion; mark one like {{c1::answer}} [cloze-no-deletion]",
+        "cards/broken.yaml:6:5: error: qa entry 'b3' has no 'answer' [invalid]",
+        "3 errors, 0 warnings in 1 file.",
+    ]
+    assert not project.output.exists()
+
+
+def test_id_changed_while_text_stayed(project):
+    assert project.build().exit_code == 0
+    topic = project.root / "cards/all-kinds.yaml"
+    topic.write_text(topic.read_text().replace("id: qa-year", "id: qa-joined"))
+    before = project.snapshot()
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/all-kinds.yaml:19:9: error: id 'qa-joined' is new since the last build, "
+        "but a note with the same "
+        "text was built under another id; Anki would add a new note and leave the old one's review history "
+        "behind (keep the old id) [id-changed]\n"
+        "1 error, 0 warnings in 1 file.\n"
+    )
+    assert project.snapshot() == before  # check writes nothing
+    # A new id with new text is simply a new note.
+    topic.write_text(topic.read_text().replace("answer: 2017", "answer: 2018"))
+    assert project.run("check").exit_code == 0
+
+
+def test_note_type_changes_anki_would_not_apply(project):
+    assert project.build().exit_code == 0
+    # Swapping two ids in deck.yaml puts the concept note type's shape under the qa id, and back.
+    project.write(
+        "deck.yaml",
+        CONFIG.replace("1111111111001", "X").replace("1111111111003", "1111111111001").replace("X", "1111111111003"),
+    )
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "deck.yaml:4:12: error: note type 1111111111003 (concept) changed since the last build: fields "
+        "[Front, Back] -> [Front, Back, Reverse Front, Reverse Back]; "
+        "templates [Card] -> [Definition, Term]; "
+        "Anki would import a copy of it instead of updating it (give the new shape a new id) "
+        "[note-type-changed]\n"
+        "deck.yaml:6:7: error: note type 1111111111001 (qa) changed since the last build: fields "
+        "[Front, Back, Reverse Front, Reverse Back] -> [Front, Back]; "
+        "templates [Definition, Term] -> [Card]; "
+        "Anki would import a copy of it instead of updating it (give the new shape a new id) "
+        "[note-type-changed]\n"
+        "2 errors, 0 warnings in 1 file.\n"
+    )
+
+
+def test_note_type_field_added_in_code(project, monkeypatch):
+    assert project.build().exit_code == 0
+    qa = kinds.KINDS["qa"]
+    monkeypatch.setitem(
+        kinds.KINDS,
+        "qa",
+        kinds.Kind(name=qa.name, title=qa.title, keys=qa.keys, note_fields=(*qa.note_fields, "Hint"), cards=qa.cards),
+    )
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert "fields [Front, Back] -> [Front, Back, Hint]" in result.output
+
+
+def test_manifest_keeps_names_and_reads_older_manifests(project):
+    assert project.build().exit_code == 0
+    path = project.output / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    assert data["version"] == 1
+    assert data["note_type_names"]["1111111111004"] == {"fields": ["Text", "Back Extra"], "templates": ["Cloze"]}
+    # A manifest written before names were recorded still loads: its stamps are kept.
+    del data["note_type_names"]
+    path.write_text(json.dumps(data))
+    apkg = (project.output / "all-kinds.apkg").read_bytes()
+    assert project.run("check").exit_code == 0
+    assert project.build().exit_code == 0
+    assert (project.output / "all-kinds.apkg").read_bytes() == apkg
+    assert "note_type_names" in json.loads(path.read_text())
+
+
+def test_the_project_decks_are_clean():
+    from click.testing import CliRunner
+
+    from builder.cli import cli
+    from tests.conftest import REPO
+
+    result = CliRunner().invoke(cli, ["-C", str(REPO), "check", "--strict"])
+    assert result.exit_code == 0, result.output
