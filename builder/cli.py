@@ -122,7 +122,7 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
                         packages,
                         label="Building",
                         file=terminal,
-                        item_show_func=lambda item: item[0].name if item else None,
+                        item_show_func=lambda plan: plan.path.name if plan else None,
                     )
                 )
 
@@ -450,7 +450,7 @@ def preview_command(obj: Context, open_browser: bool, serve: bool, port: int) ->
         _serve(config, port, open_browser)
         return
     result = build_preview(config)
-    click.echo(_preview_line(config, result))
+    obj.say(_preview_line(config, result))
     if open_browser:
         click.launch(result.index.as_uri())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS
 from builder.load import CLOZE_RE, collect, topic_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames
+from builder.media import resolve_media
 from builder.model import Entry, Location, Topic
 from builder.package import deck_name, note_guid, note_hash
 from builder.render import Renderer, template_dirs
@@ -103,10 +104,14 @@ def check(config: Config) -> Report:
     topics, problems = collect(files, config)
     raw: list[_Raw] = []
     fields: dict[str, tuple[str, ...]] | None = None
+    versions: Mapping[str, str] = {}
     renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
     try:
+        # The build renders entries with media references rewritten; the rules read them as written.
+        resolved, media = resolve_media(config, topics)
+        versions = media.versions
         renderer.stylesheet()
-        fields = renderer.render_all(topics)
+        fields = renderer.render_all(resolved)
     except ProblemsError as exc:
         problems = problems + exc.problems
     entries = [(topic, entry) for topic in topics for entry in topic.entries]
@@ -115,7 +120,7 @@ def check(config: Config) -> Report:
         raw += _entry_rules(entry)
     manifest = Manifest.load(config.output_dir / MANIFEST_NAME)
     if fields is not None and not problems:
-        raw += _id_changes(config, topics, fields, manifest)
+        raw += _id_changes(config, topics, fields, versions, manifest)
     raw += _note_type_changes(config, manifest)
     findings = _from_problems(problems) + _apply(config, raw)
     return Report(sorted(set(findings)), topics=len(topics), entries=len(entries))
@@ -305,7 +310,11 @@ def _same_answer(a: Entry, b: Entry) -> bool:
 
 
 def _id_changes(
-    config: Config, topics: list[Topic], fields: dict[str, tuple[str, ...]], manifest: Manifest
+    config: Config,
+    topics: list[Topic],
+    fields: dict[str, tuple[str, ...]],
+    versions: Mapping[str, str],
+    manifest: Manifest,
 ) -> Iterator[_Raw]:
     current = {note_guid(config.project, e.id) for t in topics for e in t.entries}
     gone = {stamp.hash for guid, stamp in manifest.notes.items() if guid not in current}
@@ -317,7 +326,8 @@ def _id_changes(
             if note_guid(config.project, entry.id) in manifest.notes:
                 continue
             tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
-            content = note_hash(config.note_type_ids[entry.kind], deck, "\x1f".join(fields[entry.id]), tags)
+            flds = "\x1f".join(fields[entry.id])
+            content = note_hash(config.note_type_ids[entry.kind], deck, flds, tags, versions.get(entry.id))
             if content in gone:
                 yield _at(
                     entry,

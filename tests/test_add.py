@@ -205,7 +205,9 @@ def test_usage_errors(project):
     assert result.output.endswith("Error: missing --kind (one of: concept, claim, qa, cloze)\n")
     result = project.run("add", "all-kinds", "--kind", "qa", "--term", "T", "--question", "Q", "--answer", "A")
     assert result.exit_code == 2
-    assert result.output.endswith("Error: --term does not apply to a qa entry (its fields: question, answer, extra)\n")
+    assert result.output.endswith(
+        "Error: --term does not apply to a qa entry (its fields: question, answer, extra, image, audio)\n"
+    )
     result = project.run("add", "nope", "--kind", "qa", "--question", "Q", "--answer", "A")
     assert result.exit_code == 2
     assert result.output == ("no topic 'nope': give a topic's file name without .yaml (all-kinds) or a path\n")

@@ -19,7 +19,7 @@ def test_init_builds_at_once_and_imports_into_anki(tmp_path, monkeypatch):
     folder = tmp_path / "bio-101"
     result = run("init", str(folder))
     assert result.exit_code == 0, result.output
-    assert result.output == (f"Created a deck project in {folder} (16 files); build it with: decks -C {folder} build\n")
+    assert result.output == (f"Created a deck project in {folder} (17 files); build it with: decks -C {folder} build\n")
     assert (folder / ".gitignore").read_text() == "/output/\n"
     assert (
         (folder / "cards/01-getting-started.yaml")
