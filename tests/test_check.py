@@ -256,3 +256,16 @@ def test_the_project_decks_are_clean():
 
     result = CliRunner().invoke(cli, ["-C", str(REPO), "check", "--strict"])
     assert result.exit_code == 0, result.output
+
+
+def test_media_problems_are_findings(project):
+    project.write(
+        "cards/pics.yaml",
+        "title: Pics\nsource: s\nentries:\n  - {kind: qa, id: p, question: Q?, answer: A, image: gone.png}\n",
+    )
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/pics.yaml:4:55: error: image 'gone.png' not found: no file media/gone.png [invalid]\n"
+        "1 error, 0 warnings in 1 file.\n"
+    )
