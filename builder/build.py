@@ -6,13 +6,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.atomic import folder_lock, remove_stale_temps
 from builder.config import Config
 from builder.errors import DecksError
 from builder.load import load_project
 from builder.manifest import MANIFEST_NAME, Manifest, build_time
 from builder.media import resolve_media
 from builder.model import Topic
-from builder.package import PackagePlan, Packager, write_package
+from builder.package import PackagePlan, Packager, deck_name, note_guid, write_package
+from builder.reimport import previous_placement, reimport_notices
 from builder.render import Renderer, template_dirs
 
 
@@ -32,6 +34,8 @@ class BuildResult:
     topics: int = 0
     notes: int = 0
     cards: int = 0
+    # What a re-import into Anki will not do by itself, and what to do about it.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def files(self) -> list[Path]:
@@ -70,8 +74,21 @@ def build(
     css = renderer.stylesheet()
     fields = renderer.render_all(chosen)
 
+    # Everything that can fail on bad input has run: only now is the output folder touched.
+    try:
+        with folder_lock(out):
+            remove_stale_temps(out)
+            return _write(config, out, chosen, media, fields, css, single, progress, complete=not topics)
+    except OSError as exc:
+        where = config.rel(Path(exc.filename)) if exc.filename else config.rel(out)
+        raise DecksError(f"cannot write {where}: {exc.strerror or exc}") from exc
+
+
+def _write(config, out, chosen, media, fields, css, single, progress, *, complete: bool) -> BuildResult:
+    # Holding the folder lock: a concurrent build reads the manifest only after this one saved it.
     manifest_path = out / MANIFEST_NAME
     manifest = Manifest.load(manifest_path)
+    previous = previous_placement(manifest)
     packager = Packager(config, css, manifest, build_time())
     if single:
         groups = [(out / f"{config.project}.apkg", chosen)]
@@ -82,8 +99,10 @@ def build(
         plan = packager.plan(path, group, fields, media.versions)
         plan.media = [(f.name, f.path) for f in media.for_topics(group)]
         plans.append(plan)
+    placed = {note_guid(config.project, e.id): deck_name(config, t) for t in chosen for e in t.entries}
 
     result = BuildResult(out, topics=len(chosen))
+    result.notices = reimport_notices(manifest, previous, placed, complete=complete)
     for plan in progress(plans) if progress else plans:
         result.notes += len(plan.notes)
         result.cards += len(plan.cards)
@@ -92,3 +111,13 @@ def build(
     if manifest.changed:
         manifest.save(manifest_path)
     return result
+
+
+def reimport_preview(config: Config, output_dir: Path | None = None) -> list[str]:
+    """What the next full build will say about re-importing into Anki, without writing anything."""
+    out = (output_dir or config.output_dir).resolve()
+    topics = load_project(config)
+    manifest = Manifest.load(out / MANIFEST_NAME)
+    placed = {note_guid(config.project, e.id): deck_name(config, t) for t in topics for e in t.entries}
+    # The manifest is changed in memory only, and never saved here.
+    return reimport_notices(manifest, previous_placement(manifest), placed, complete=True)

@@ -11,7 +11,7 @@ from builder.config import Config
 from builder.errors import Problem, ProblemsError
 from builder.kinds import COMMON_KEYS, FLAG, KINDS
 from builder.model import Entry, Location, Topic
-from builder.yamlfile import YamlFile, describe, suggest
+from builder.yamlfile import MAP, SEQ, YamlFile, describe, suggest
 
 TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -73,7 +73,7 @@ def _load_topic(
             doc.problems.append(Problem(display, None, None, "is empty; a topic needs a title and entries"))
         return None, doc.problems, ids
     keys = doc.mapping(doc.root, "the topic", TOPIC_KEYS)
-    if not isinstance(doc.root, yaml.MappingNode):
+    if not isinstance(doc.root, yaml.MappingNode) or doc.root.tag != MAP:
         return None, doc.problems, ids
     for required in ("title", "entries"):
         if required not in keys:
@@ -88,7 +88,7 @@ def _load_topic(
     entries: list[Entry] = []
     if "entries" in keys:
         node = keys["entries"][1]
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, yaml.SequenceNode) or node.tag != SEQ:
             doc.error(node, f"'entries' must be a list of entries, not {describe(node)}")
         elif not node.value:
             doc.error(node, "'entries' is empty; a topic needs at least one entry")

@@ -36,6 +36,8 @@ class NoteStamp:
     mod: int
     id: int
     cards: dict[int, int] = field(default_factory=dict)
+    # The deck the note was last built into ("" when unknown), to tell users about moves Anki won't make.
+    deck: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Manifest:
     # manifests lack this key and readers that predate it ignore it.
     note_type_names: dict[int, NoteTypeNames] = field(default_factory=dict)
     changed: bool = False
+    # True when there was no usable manifest: every note is then stamped as new.
+    fresh: bool = False
     _next_id: int = 0
 
     @classmethod
@@ -65,10 +69,10 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("version") != _VERSION:
-                return cls()
+                return cls(fresh=True)
             notes = {
-                guid: NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()})
-                for guid, (h, mod, nid, cards) in data["notes"].items()
+                guid: NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, *deck)
+                for guid, (h, mod, nid, cards, *deck) in data["notes"].items()
             }
             types = {int(mid): (h, mod) for mid, (h, mod) in data["note_types"].items()}
             names = {
@@ -76,7 +80,7 @@ class Manifest:
                 for mid, n in data.get("note_type_names", {}).items()
             }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls()
+            return cls(fresh=True)
         return cls(notes=notes, note_types=types, note_type_names=names)
 
     def record_note_type_names(self, model_id: int, names: NoteTypeNames) -> None:
@@ -112,6 +116,19 @@ class Manifest:
             self.changed = True
         return stamp
 
+    def place(self, guid: str, deck: str) -> None:
+        """Record the deck a stamped note was built into."""
+        stamp = self.notes[guid]
+        if stamp.deck != deck:
+            stamp.deck = deck
+            self.changed = True
+
+    def forget(self, guids: list[str]) -> None:
+        """Drop notes that are no longer built (after telling the user about them)."""
+        for guid in guids:
+            if self.notes.pop(guid, None) is not None:
+                self.changed = True
+
     def _new_id(self, now: int) -> int:
         # Anki reads ids as creation times in milliseconds; keep them plausible and unique.
         if not self._next_id:
@@ -131,7 +148,7 @@ class Manifest:
                 for mid, n in sorted(self.note_type_names.items())
             },
             "notes": {
-                guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}]
+                guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}, s.deck]
                 for guid, s in sorted(self.notes.items())
             },
         }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import gc
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,15 @@ SEQ = "tag:yaml.org,2002:seq"
 # Scalars whose source text is used as card text: `answer: 35` means "35".
 _TEXT_TAGS = frozenset({STR, INT, FLOAT, BOOL})
 
+# Limits that make a hostile or broken file fail fast with a message instead of a blowup
+# (documented in docs/reliability.md). A real topic file is a few kilobytes, four levels deep.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_TEXT_CHARS = 100_000
+# Values a file would hold with every alias written out; bounds "billion laughs" files.
+MAX_EXPANDED_NODES = 100_000
+# libyaml refuses deeper nesting itself; the pure-Python parser would hit the recursion limit first.
+MAX_DEPTH = 1000
+
 _TYPE_NAMES = {
     MAP: "a mapping",
     SEQ: "a list",
@@ -44,16 +55,55 @@ _TYPE_NAMES = {
 
 def describe(node: yaml.Node) -> str:
     """How a node's type reads in a message."""
+    if node.tag not in _TYPE_NAMES and node.tag != STR:
+        return f"a value tagged '{node.tag.replace('tag:yaml.org,2002:', '!!')}'"
     if isinstance(node, yaml.ScalarNode):
-        if node.tag == STR:
-            return "text"
-        if node.tag in _TYPE_NAMES:
-            return _TYPE_NAMES[node.tag]
-        # Tags such as !!python/object are never constructed; they are only named in the message.
-        return f"a value tagged {node.tag.replace('tag:yaml.org,2002:', '!!')}"
+        return "text" if node.tag == STR else _TYPE_NAMES[node.tag]
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     return "a mapping"
+
+
+def expansion_problem(root: yaml.Node) -> tuple[yaml.Node, str] | None:
+    """The node where aliases expand a document past the limit or into a loop, if any.
+
+    Aliases compose to shared (even cyclic) nodes; this walks each node once, without recursion.
+    """
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_.discard(key)
+            total = 1 + sum(size[id(c)] for c in children)
+            if total > MAX_EXPANDED_NODES:
+                return node, (f"aliases expand this value to more than {MAX_EXPANDED_NODES:,} values "
+                              "(limit); write the values out instead")
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            return node, "an alias refers to a value that contains it (a loop)"
+        open_.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_:
+                return child, "an alias refers to a value that contains it (a loop)"
+            if id(child) not in size:
+                stack.append((child, False))
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 class YamlFile:
@@ -79,6 +129,14 @@ class YamlFile:
         gc.disable()
         try:
             self.root = yaml.compose(text, Loader=_Loader)
+            # Only a file with both an anchor and an alias can share nodes; skip the walk otherwise.
+            if self.root is not None and "&" in text and "*" in text:
+                found = expansion_problem(self.root)
+                if found is not None:
+                    self.error(found[0], found[1])
+                    self.root = None
+        except RecursionError:
+            self._add(None, None, f"YAML nested more than {MAX_DEPTH} levels deep (limit)")
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             if mark is not None and _char_at(text, mark) == "\t":
@@ -87,6 +145,8 @@ class YamlFile:
                 message = "YAML syntax error: " + (exc.problem or exc.context or "invalid YAML")
                 if exc.context and exc.problem:
                     message += f" ({exc.context})"
+            if "maximum nesting depth" in message:
+                message = f"YAML nested more than {MAX_DEPTH} levels deep (limit)"
             self._add(mark.line + 1 if mark else None, mark.column + 1 if mark else None, message)
         except yaml.YAMLError as exc:
             self._add(None, None, f"YAML error: {exc}")
@@ -99,9 +159,15 @@ class YamlFile:
 
     def _read_text(self) -> str | None:
         try:
-            data = self.path.read_bytes()
+            data = _read_limited(self.path)
         except IsADirectoryError:
             self._add(None, None, "is a folder, not a YAML file")
+            return None
+        except _NotRegular:
+            self._add(None, None, "is not a regular file")
+            return None
+        except _TooLarge:
+            self._add(None, None, f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB (limit)")
             return None
         except FileNotFoundError:
             what = "is a broken symbolic link" if self.path.is_symlink() else "does not exist"
@@ -139,7 +205,7 @@ class YamlFile:
 
     def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> dict[str, tuple]:
         """Keys of a mapping node -> (key node, value node); bad and duplicate keys are problems."""
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node, yaml.MappingNode) or node.tag != MAP:
             self.error(node, f"{what} must be a mapping of keys to values, not {describe(node)}")
             return {}
         out: dict[str, tuple] = {}
@@ -164,6 +230,9 @@ class YamlFile:
             value = node.value
             if not allow_empty and not value.strip():
                 self.error(node, f"'{key}' is empty")
+                return None
+            if len(value) > MAX_TEXT_CHARS:
+                self.error(node, f"'{key}' has {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}")
                 return None
             return value
         if isinstance(node, yaml.ScalarNode) and node.tag == NULL:
@@ -191,7 +260,7 @@ class YamlFile:
 
     def words(self, node: yaml.Node, key: str) -> Iterator[tuple[str, yaml.Node]]:
         """A list of text items (or one item on its own)."""
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        items = node.value if isinstance(node, yaml.SequenceNode) and node.tag == SEQ else [node]
         for item in items:
             value = self.text(item, key)
             if value is not None:
@@ -203,6 +272,28 @@ def _char_at(text: str, mark: yaml.Mark) -> str:
     if 0 <= mark.line < len(lines) and 0 <= mark.column < len(lines[mark.line]):
         return lines[mark.line][mark.column]
     return ""
+
+
+class _NotRegular(OSError):
+    pass
+
+
+class _TooLarge(OSError):
+    pass
+
+
+def _read_limited(path: Path) -> bytes:
+    # Non-blocking open: a named pipe must not hang the build; fstat then refuses anything but a file.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise IsADirectoryError(path)
+            raise _NotRegular(path)
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _TooLarge(path)
+    return data
 
 
 def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:

@@ -1,0 +1,94 @@
+"""What a re-import into Anki will not do by itself, told plainly from the build state.
+
+Anki matches notes by GUID and decks by name, and an import never deletes or moves
+anything: a removed entry's note stays, a renamed topic's existing cards stay in the
+old deck, an entry moved to another topic keeps its cards in the old deck. The manifest
+remembers which deck each note was built into, so the build can say what to do in Anki.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from builder.manifest import MANIFEST_NAME, Manifest
+
+
+@dataclass(frozen=True)
+class Previous:
+    """Where a note was built last time: its deck and Anki note id."""
+
+    deck: str
+    note_id: int
+
+
+def previous_placement(manifest: Manifest) -> dict[str, Previous]:
+    """Each known note's deck and id, read before this build stamps anything."""
+    return {guid: Previous(s.deck, s.id) for guid, s in manifest.notes.items()}
+
+
+def reimport_notices(
+    manifest: Manifest,
+    previous: dict[str, Previous],
+    placed: dict[str, str],
+    *,
+    complete: bool,
+) -> list[str]:
+    """Notices for the user, and the manifest updated to this build's decks.
+
+    ``placed`` maps the GUID of every note built now to its deck; ``complete`` is true when
+    every topic was built, so that a note missing from ``placed`` is really gone.
+    """
+    notices = []
+    if manifest.fresh and placed:
+        notices.append(
+            f"no build state in the output folder ({MANIFEST_NAME}), so every note is stamped as changed: "
+            "if these decks were imported into Anki before, importing them now replaces edits made in Anki "
+            "(scheduling and review history are kept). Keep that file with the decks to avoid this."
+        )
+
+    moves: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for guid, deck in placed.items():
+        old = previous.get(guid)
+        if old is not None and old.deck and old.deck != deck:
+            moves[(old.deck, deck)].append(old.note_id)
+        manifest.place(guid, deck)
+    current = set(placed.values())
+    destinations: dict[str, set[str]] = defaultdict(set)
+    for old_deck, new_deck in moves:
+        destinations[old_deck].add(new_deck)
+    for (old_deck, new_deck), ids in sorted(moves.items()):
+        # A deck whose notes all went to one new deck, and which is built no more, was renamed.
+        if complete and old_deck not in current and destinations[old_deck] == {new_deck}:
+            notices.append(
+                f"deck '{old_deck}' is now '{new_deck}': on import Anki adds new cards to '{new_deck}' "
+                f"and leaves existing cards in '{old_deck}'. Rename that deck to '{new_deck}' in Anki "
+                "before importing."
+            )
+        else:
+            notices.append(
+                f"{_notes(len(ids))} moved from '{old_deck}' to '{new_deck}': Anki keeps their existing "
+                f"cards in '{old_deck}'. Move them in Anki after importing (Browse, search {_search(ids)})."
+            )
+
+    if complete:
+        gone = sorted(guid for guid in previous if guid not in placed)
+        if gone:
+            ids = [previous[guid].note_id for guid in gone]
+            notices.append(
+                f"{_notes(len(ids))} no longer in any topic: Anki never deletes notes on import, so "
+                f"{'it stays' if len(ids) == 1 else 'they stay'} in your collection with "
+                f"{'its' if len(ids) == 1 else 'their'} review history. To remove "
+                f"{'it' if len(ids) == 1 else 'them'}, delete in Anki (Browse, search {_search(ids)})."
+            )
+            # Told once: the build state forgets them, so later builds stay quiet.
+            manifest.forget(gone)
+    return notices
+
+
+def _notes(count: int) -> str:
+    return "1 note" if count == 1 else f"{count} notes"
+
+
+def _search(note_ids: list[int]) -> str:
+    return "nid:" + ",".join(str(i) for i in sorted(note_ids))
