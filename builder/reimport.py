@@ -42,9 +42,9 @@ def reimport_notices(
     notices = []
     if manifest.fresh and placed:
         notices.append(
-            f"no build state in the output folder ({MANIFEST_NAME}), so every note is stamped as changed: "
-            "if these decks were imported into Anki before, importing them now replaces edits made in Anki "
-            "(scheduling and review history are kept). Keep that file with the decks to avoid this."
+            f"no earlier build state here ({MANIFEST_NAME}): if these decks are already in your Anki "
+            "collection, importing them overwrites edits made in Anki (review history is kept). "
+            f"Keep {MANIFEST_NAME} with the decks to avoid this."
         )
 
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)

@@ -56,7 +56,8 @@ _TYPE_NAMES = {
 def describe(node: yaml.Node) -> str:
     """How a node's type reads in a message."""
     if node.tag not in _TYPE_NAMES and node.tag != STR:
-        return f"a value tagged '{node.tag.replace('tag:yaml.org,2002:', '!!')}'"
+        # Tags such as !!python/object are never constructed; they are only named in the message.
+        return f"a value tagged {node.tag.replace('tag:yaml.org,2002:', '!!')}"
     if isinstance(node, yaml.ScalarNode):
         return "text" if node.tag == STR else _TYPE_NAMES[node.tag]
     if isinstance(node, yaml.SequenceNode):

@@ -27,7 +27,7 @@ def test_help_has_examples(project):
 def test_build_reports_what_it_wrote(project):
     result = project.build()
     assert result.exit_code == 0
-    assert result.output == (
+    assert result.stdout == (
         "Built 1 topic: 4 notes, 6 cards -> output/ (1 written, 0 unchanged)\n  wrote output/all-kinds.apkg\n"
     )
 
