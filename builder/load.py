@@ -117,7 +117,7 @@ def _entry(
     topic_source: str | None,
     ids: list[tuple[str, Location]],
 ) -> Entry | None:
-    if not isinstance(node, yaml.MappingNode):
+    if not isinstance(node, yaml.MappingNode) or node.tag != MAP:
         doc.error(node, f"an entry must be a mapping of keys to values, not {describe(node)}")
         return None
     kind_name = None
