@@ -31,8 +31,9 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 def _huge_field(root: Path) -> None:
     answer = "x" * 5_000_000
-    (root / BAD).write_text(f"title: Huge\nentries:\n  - kind: qa\n    id: q1\n    question: Why?\n"
-                            f"    answer: {answer}\n", encoding="utf-8")
+    (root / BAD).write_text(
+        f"title: Huge\nentries:\n  - kind: qa\n    id: q1\n    question: Why?\n    answer: {answer}\n", encoding="utf-8"
+    )
 
 
 def _huge_file(root: Path) -> None:
@@ -64,12 +65,18 @@ GENERATORS = {
 SUMMARY = "1 error in 1 file; nothing was written."
 EXPECTED: dict[str, tuple[int, list[str]]] = {
     # YAML syntax
-    "syntax-unclosed-quote.topic.yaml": (1, [
-        f"{BAD}:7:1: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar)"]),
-    "syntax-bad-indent.topic.yaml": (1, [
-        f"{BAD}:6:4: YAML syntax error: did not find expected '-' indicator (while parsing a block collection)"]),
-    "syntax-unclosed-flow.topic.yaml": (1, [
-        f"{BAD}:3:8: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence)"]),
+    "syntax-unclosed-quote.topic.yaml": (
+        1,
+        [f"{BAD}:7:1: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar)"],
+    ),
+    "syntax-bad-indent.topic.yaml": (
+        1,
+        [f"{BAD}:6:4: YAML syntax error: did not find expected '-' indicator (while parsing a block collection)"],
+    ),
+    "syntax-unclosed-flow.topic.yaml": (
+        1,
+        [f"{BAD}:3:8: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence)"],
+    ),
     "tabs.topic.yaml": (1, [f"{BAD}:4:1: tab character: YAML indents with spaces, not tabs"]),
     # shapes and types
     "root-is-list.topic.yaml": (1, [f"{BAD}:1:1: the topic must be a mapping of keys to values, not a list"]),
@@ -84,63 +91,97 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     # missing and unknown fields
     "missing-title.topic.yaml": (1, [f"{BAD}:1:1: missing required key 'title'"]),
     "missing-kind.topic.yaml": (1, [f"{BAD}:3:5: entry has no 'kind' (one of: concept, claim, qa, cloze)"]),
-    "unknown-kind.topic.yaml": (1, [
-        f"{BAD}:3:11: unknown kind 'qaa' (did you mean 'qa'?); kinds are: concept, claim, qa, cloze"]),
+    "unknown-kind.topic.yaml": (
+        1,
+        [f"{BAD}:3:11: unknown kind 'qaa' (did you mean 'qa'?); kinds are: concept, claim, qa, cloze"],
+    ),
     "missing-answer.topic.yaml": (1, [f"{BAD}:3:5: qa entry 'q1' has no 'answer'"]),
-    "unknown-field.topic.yaml": (1, [
-        f"{BAD}:3:5: qa entry 'q1' has no 'answer'",
-        f"{BAD}:6:5: unknown key 'anser' in a qa entry (did you mean 'answer'?)"]),
+    "unknown-field.topic.yaml": (
+        1,
+        [
+            f"{BAD}:3:5: qa entry 'q1' has no 'answer'",
+            f"{BAD}:6:5: unknown key 'anser' in a qa entry (did you mean 'answer'?)",
+        ],
+    ),
     "unknown-topic-key.topic.yaml": (1, [f"{BAD}:2:1: unknown key 'author' in the topic"]),
     # duplicates and identity
     "duplicate-key.topic.yaml": (1, [f"{BAD}:7:5: duplicate key 'answer' (first given on line 6)"]),
     "duplicate-id-same-file.topic.yaml": (1, [f"{BAD}:8:9: duplicate id 'q1' (first used at {BAD}:4:9)"]),
-    "duplicate-id-across-files.topic.yaml": (1, [
-        f"{BAD}:4:9: duplicate id 'qa-year' (first used at cards/all-kinds.yaml:19:9)"]),
-    "duplicate-title.topic.yaml": (1, [
-        f"{BAD}: title 'All Kinds' is also the title of cards/all-kinds.yaml; each topic needs its own deck"]),
-    "id-bad-characters.topic.yaml": (1, [
-        f"{BAD}:4:9: id 'my id!' must be letters, digits, '.', '_' or '-' (at most 100), "
-        "starting with a letter or digit"]),
-    "id-too-long.topic.yaml": (1, [
-        f"{BAD}:4:9: id '{'a' * 101}' must be letters, digits, '.', '_' or '-' (at most 100), "
-        "starting with a letter or digit"]),
+    "duplicate-id-across-files.topic.yaml": (
+        1,
+        [f"{BAD}:4:9: duplicate id 'qa-year' (first used at cards/all-kinds.yaml:19:9)"],
+    ),
+    "duplicate-title.topic.yaml": (
+        1,
+        [f"{BAD}: title 'All Kinds' is also the title of cards/all-kinds.yaml; each topic needs its own deck"],
+    ),
+    "id-bad-characters.topic.yaml": (
+        1,
+        [
+            f"{BAD}:4:9: id 'my id!' must be letters, digits, '.', '_' or '-' (at most 100), "
+            "starting with a letter or digit"
+        ],
+    ),
+    "id-too-long.topic.yaml": (
+        1,
+        [
+            f"{BAD}:4:9: id '{'a' * 101}' must be letters, digits, '.', '_' or '-' (at most 100), "
+            "starting with a letter or digit"
+        ],
+    ),
     # empty and undecodable files
     "empty.topic.yaml": (1, [f"{BAD}: is empty; a topic needs a title and entries"]),
     "comments-only.topic.yaml": (1, [f"{BAD}: is empty; a topic needs a title and entries"]),
     "not-utf8.topic.yaml": (1, [f"{BAD}:1:11: not valid UTF-8 (byte 0xe9); save the file as UTF-8"]),
     # hostile YAML
-    "alias-bomb.topic.yaml": (1, [
-        f"{BAD}:6:4: aliases expand this value to more than 100,000 values (limit); write the values out instead"]),
+    "alias-bomb.topic.yaml": (
+        1,
+        [f"{BAD}:6:4: aliases expand this value to more than 100,000 values (limit); write the values out instead"],
+    ),
     "alias-loop.topic.yaml": (1, [f"{BAD}:2:10: an alias refers to a value that contains it (a loop)"]),
     "deep-nesting.topic.yaml": (1, [f"{BAD}:2:1009: YAML nested more than 1000 levels deep (limit)"]),
-    "python-object-tag.topic.yaml": (1, [
-        f"{BAD}:6:13: 'answer' must be text, not a value tagged !!python/object/apply:os.system"]),
-    "python-tag-on-entry.topic.yaml": (1, [
-        f"{BAD}:3:5: an entry must be a mapping of keys to values, "
-        "not a value tagged !!python/object:builder.model.Entry"]),
+    "python-object-tag.topic.yaml": (
+        1,
+        [f"{BAD}:6:13: 'answer' must be text, not a value tagged !!python/object/apply:os.system"],
+    ),
+    "python-tag-on-entry.topic.yaml": (
+        1,
+        [
+            f"{BAD}:3:5: an entry must be a mapping of keys to values, "
+            "not a value tagged !!python/object:builder.model.Entry"
+        ],
+    ),
     "binary-tag.topic.yaml": (1, [f"{BAD}:6:13: 'answer' must be text, not a value tagged !!binary"]),
     "huge-field.generated": (1, [f"{BAD}:6:13: 'answer' has 5,000,000 characters; the limit is {MAX_TEXT_CHARS:,}"]),
     "huge-file.generated": (1, [f"{BAD}: is larger than 8 MB (limit)"]),
     # card rules
     "cloze-no-deletion.topic.yaml": (1, [f"{BAD}:5:11: cloze text has no deletion; mark one like {{{{c1::answer}}}}"]),
     "cloze-c0.topic.yaml": (1, [f"{BAD}:5:11: cloze numbers start at c1, not c0"]),
-    "tag-with-space.topic.yaml": (1, [
-        f"{BAD}:2:18: tag 'bad tag' contains a space; Anki tags cannot (use '-' or '::' instead)"]),
+    "tag-with-space.topic.yaml": (
+        1,
+        [f"{BAD}:2:18: tag 'bad tag' contains a space; Anki tags cannot (use '-' or '::' instead)"],
+    ),
     # files that are not files
     "topic-is-directory.generated": (1, [f"{BAD}: is a folder, not a YAML file"]),
     "broken-symlink.generated": (1, [f"{BAD}: is a broken symbolic link"]),
-    "unreadable.generated": (1, [
-        f"{BAD}: cannot be read: " + ("Input/output error" if IS_ROOT else "permission denied")]),
+    "unreadable.generated": (
+        1,
+        [f"{BAD}: cannot be read: " + ("Input/output error" if IS_ROOT else "permission denied")],
+    ),
     "named-pipe.generated": (1, [f"{BAD}: is not a regular file"]),
     # templates
     "template-syntax-error.front.html": (1, ["templates/qa/front.html:1: template syntax error: unexpected '}'"]),
-    "template-undefined-variable.front.html": (1, [
-        "templates/qa/front.html:1: template error: 'no_such_value' is undefined"]),
+    "template-undefined-variable.front.html": (
+        1,
+        ["templates/qa/front.html:1: template error: 'no_such_value' is undefined"],
+    ),
     # the project config
     "config-id-zero.deck.yaml": (1, ["deck.yaml:6:7: note_types.qa: id must be between 2 and 2^63-1, not 0"]),
     "config-id-one.deck.yaml": (1, ["deck.yaml:6:7: note_types.qa: id must be between 2 and 2^63-1, not 1"]),
-    "config-id-2-63.deck.yaml": (1, [
-        "deck.yaml:6:7: note_types.qa: id must be between 2 and 2^63-1, not 9223372036854775808"]),
+    "config-id-2-63.deck.yaml": (
+        1,
+        ["deck.yaml:6:7: note_types.qa: id must be between 2 and 2^63-1, not 9223372036854775808"],
+    ),
     "config-id-not-number.deck.yaml": (1, ["deck.yaml:6:7: 'note_types.qa' must be a whole number, not text"]),
     "config-id-same.deck.yaml": (1, ["deck.yaml:6:7: note_types.qa: same id as note_types.claim"]),
     "config-missing-note-types.deck.yaml": (1, ["deck.yaml:1:1: missing required key 'note_types'"]),
@@ -149,9 +190,15 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     "config-empty.deck.yaml": (1, ["deck.yaml: is empty; it needs project, root_deck and note_types"]),
     # usage errors: exit 2
     "unknown-topic.args": (2, ["unknown topic 'no-such-topic'; topics are: all-kinds"]),
-    "unknown-option.args": (2, [
-        "Usage: decks build [OPTIONS]", "Try 'decks build --help' for help.", "",
-        "Error: No such option '--no-such-option'."]),
+    "unknown-option.args": (
+        2,
+        [
+            "Usage: decks build [OPTIONS]",
+            "Try 'decks build --help' for help.",
+            "",
+            "Error: No such option '--no-such-option'.",
+        ],
+    ),
 }
 
 # Valid files that look like trouble: (question, answer) text Anki must show for each entry, exactly.
@@ -159,18 +206,23 @@ VALID: dict[str, dict[str, tuple[str, str]]] = {
     "bom.valid.yaml": {"v-bom": ("Does a byte-order mark break the file?", "No; it is dropped.")},
     "crlf.valid.yaml": {"v-crlf": ("Do CRLF line endings work?", "Yes,\non two lines.")},
     "template-syntax-in-text.valid.yaml": {
-        "v-jinja": ("What does {{ 7*7 }} print in Jinja?",
-                    "{% if true %}49{% endif %} — but here it stays {{ 7*7 }} and {# a comment #}."),
-        "v-cloze-braces": ("In Jinja, [...] print a value: {{ name }} and {{Front}}.",
-                           "In Jinja, double braces print a value: {{ name }} and {{Front}}."),
+        "v-jinja": (
+            "What does {{ 7*7 }} print in Jinja?",
+            "{% if true %}49{% endif %} — but here it stays {{ 7*7 }} and {# a comment #}.",
+        ),
+        "v-cloze-braces": (
+            "In Jinja, [...] print a value: {{ name }} and {{Front}}.",
+            "In Jinja, double braces print a value: {{ name }} and {{Front}}.",
+        ),
     },
     "html-in-text.valid.yaml": {
-        "v-script": ("What does <script>alert('x')</script> do on a card?",
-                     "Nothing: it is shown as text, and so is </div> & <b>bold</b>."),
+        "v-script": (
+            "What does <script>alert('x')</script> do on a card?",
+            "Nothing: it is shown as text, and so is </div> & <b>bold</b>.",
+        ),
     },
     "math-and-money.valid.yaml": {
-        "v-money": ("What do $5 and $6 add up to?",
-                    r"$11, written \(x\) = 11 or \[x\] in MathJax; C:\path\to stays."),
+        "v-money": ("What do $5 and $6 add up to?", r"$11, written \(x\) = 11 or \[x\] in MathJax; C:\path\to stays."),
     },
 }
 
@@ -254,17 +306,29 @@ def test_bad_input_fails_cleanly(case: str, built: Project):
     assert list(built.tmpdir.iterdir()) == []
 
 
-@pytest.mark.parametrize("case", [
-    "alias-bomb.topic.yaml", "deep-nesting.topic.yaml", "python-object-tag.topic.yaml",
-    "not-utf8.topic.yaml", "named-pipe.generated", "config-id-2-63.deck.yaml", "unknown-topic.args",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "alias-bomb.topic.yaml",
+        "deep-nesting.topic.yaml",
+        "python-object-tag.topic.yaml",
+        "not-utf8.topic.yaml",
+        "named-pipe.generated",
+        "config-id-2-63.deck.yaml",
+        "unknown-topic.args",
+    ],
+)
 def test_bad_input_as_a_real_process(case: str, built: Project):
     args = _place(case, built)
     before = _tree(built.root)
     env = {**os.environ, "TMPDIR": str(built.tmpdir)}
     proc = subprocess.run(
         [sys.executable, "-m", "builder", "-C", str(built.root), *args],
-        capture_output=True, text=True, timeout=60, env=env, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO,
     )
     code, lines = EXPECTED[case]
     assert proc.returncode == code
