@@ -1,0 +1,279 @@
+"""Re-import safety in real Anki: a collection with review history takes every kind of project change.
+
+Each scenario builds the project, imports it with Anki's default options, reviews cards and edits a
+note inside Anki, changes the project, rebuilds and re-imports. Then: no duplicate notes, the new text
+shown, every existing card's scheduling and review log kept, Anki-side edits to unchanged notes kept.
+Where Anki cannot do the right thing itself, the build says so and the advice it gives is followed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from builder.cli import cli
+from builder.package import note_guid
+from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards, review_first_due
+from tests.conftest import TOPIC_ALL_KINDS, Project
+
+TOPIC_TWO = """\
+title: Second Topic
+entries:
+  - kind: qa
+    id: two-first
+    question: What comes first?
+    answer: The first answer.
+  - kind: qa
+    id: two-second
+    question: What comes second?
+    answer: The second answer.
+"""
+ROOT = "Test Root"
+DECK_ALL = f"{ROOT}::All Kinds"
+DECK_TWO = f"{ROOT}::Second Topic"
+# The Anki-side edit made to a note the project leaves unchanged.
+MY_NOTE = " (my own words)"
+
+
+class Scenario:
+    """A project and an Anki collection that has imported it, reviewed it and edited one note."""
+
+    def __init__(self, project: Project, col_path: Path):
+        self.project = project
+        project.write("cards/two.yaml", TOPIC_TWO)
+        self.stderr = self.build()
+        self.col = open_collection(col_path)
+        self.import_all()
+        for deck in (DECK_ALL, DECK_TWO):
+            did = self.col.decks.id_for_name(deck)
+            for _ in range(2):
+                review_first_due(self.col, did)
+        self.sched = self.scheduling()
+        self.revlog = self.col.db.all("select id, cid, ease, ivl, lastIvl, factor, type from revlog order by id")
+        assert len(self.revlog) == 4
+
+    def build(self) -> str:
+        result = CliRunner().invoke(cli, ["-C", str(self.project.root), "build"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    def import_all(self) -> list:
+        # The decks of the current topic files (a renamed file leaves its old .apkg behind).
+        slugs = sorted(p.stem for p in (self.project.root / "cards").glob("*.yaml"))
+        return [import_package(self.col, self.project.output / f"{slug}.apkg").log for slug in slugs]
+
+    def nid(self, entry_id: str) -> int:
+        return note_id_for_guid(self.col, note_guid("test-project", entry_id))
+
+    def edit_in_anki(self, entry_id: str) -> None:
+        note = self.col.get_note(self.nid(entry_id))
+        note.fields[-1] += MY_NOTE
+        self.col.update_note(note)
+        self.sched = self.scheduling()
+
+    def scheduling(self) -> dict[int, tuple]:
+        rows = self.col.db.all("select id, nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left from cards")
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def reimport(self) -> tuple[str, list]:
+        stderr = self.build()
+        return stderr, self.import_all()
+
+    def assert_kept(self, *, moved: dict[int, int] | None = None) -> None:
+        """No duplicates; every card's scheduling (its deck too, unless moved) and the review log kept."""
+        guids = self.col.db.list("select guid from notes")
+        assert len(guids) == len(set(guids)), "duplicate notes"
+        after = self.scheduling()
+        for cid, before in self.sched.items():
+            expected = before
+            if moved and cid in moved:
+                expected = (before[0], moved[cid], *before[2:])
+            assert after.get(cid) == expected, f"card {cid} changed"
+        revlog = self.col.db.all("select id, cid, ease, ivl, lastIvl, factor, type from revlog order by id")
+        assert revlog == self.revlog
+
+    def field(self, entry_id: str, index: int = -1) -> str:
+        return self.col.get_note(self.nid(entry_id)).fields[index]
+
+    def answer(self, entry_id: str) -> str:
+        return rendered_cards(self.col, f"nid:{self.nid(entry_id)}")[0]["answer"]
+
+
+@pytest.fixture
+def scenario(project: Project, tmp_path: Path):
+    s = Scenario(project, tmp_path / "collection.anki2")
+    s.edit_in_anki("c-term")
+    yield s
+    s.col.close()
+
+
+def test_first_build_says_it_has_no_state(scenario):
+    assert "no earlier build state here (.decks-build.json)" in scenario.stderr
+    assert scenario.col.note_count() == 6
+
+
+def test_edit_text(scenario):
+    scenario.project.write("cards/all-kinds.yaml", TOPIC_ALL_KINDS.replace("answer: 2017", "answer: 2018"))
+    stderr, logs = scenario.reimport()
+    assert stderr == ""
+    assert sum(len(log.updated) for log in logs) == 1
+    assert scenario.answer("qa-year").endswith("2018\nSection One")
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    assert scenario.col.note_count() == 6
+    scenario.assert_kept()
+
+
+def test_add_and_remove_entries(scenario):
+    text = TOPIC_TWO.replace(
+        "  - kind: qa\n    id: two-second\n    question: What comes second?\n    answer: The second answer.\n",
+        "  - kind: qa\n    id: two-third\n    question: What comes third?\n    answer: The third answer.\n",
+    )
+    scenario.project.write("cards/two.yaml", text)
+    gone = scenario.nid("two-second")
+    stderr, logs = scenario.reimport()
+    assert stderr == (
+        "note: 1 note no longer in any topic: Anki never deletes notes on import, so it stays in your "
+        "collection with its review history. To remove it, delete in Anki (Browse, search "
+        f"nid:{gone}).\n"
+    )
+    assert sum(len(log.new) for log in logs) == 1
+    assert scenario.answer("two-third").endswith("The third answer.")
+    # Anki keeps the removed note: the advice finds exactly it.
+    assert scenario.col.find_notes(f"nid:{gone}") == [gone]
+    assert scenario.col.note_count() == 7
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
+    # Told once: the next build is quiet about it.
+    assert scenario.build() == ""
+
+
+def test_reorder_entries_and_files(scenario):
+    entries = TOPIC_ALL_KINDS.split("  - kind: ")
+    reordered = entries[0] + "  - kind: " + "  - kind: ".join(reversed(entries[1:]))
+    scenario.project.write("cards/all-kinds.yaml", reordered)
+    (scenario.project.root / "cards/two.yaml").rename(scenario.project.root / "cards/00-two.yaml")
+    stderr, logs = scenario.reimport()
+    assert stderr == ""
+    assert [len(log.updated) + len(log.new) for log in logs] == [0, 0]
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    assert scenario.col.note_count() == 6
+    scenario.assert_kept()
+
+
+def test_rename_topic_title(scenario):
+    scenario.project.write("cards/two.yaml", TOPIC_TWO.replace("title: Second Topic", "title: Topic Two"))
+    new = f"{ROOT}::Topic Two"
+    stderr = scenario.build()
+    assert stderr == (
+        f"note: deck '{DECK_TWO}' is now '{new}': on import Anki adds new cards to '{new}' and leaves "
+        f"existing cards in '{DECK_TWO}'. Rename that deck to '{new}' in Anki before importing.\n"
+    )
+    # Following the advice: rename, then import.
+    old_did = scenario.col.decks.id_for_name(DECK_TWO)
+    deck = scenario.col.decks.get(old_did)
+    scenario.col.decks.rename(deck, new)
+    logs = scenario.import_all()
+    assert sum(len(log.new) for log in logs) == 0
+    cards = rendered_cards(scenario.col, f'"deck:{new}"')
+    assert len(cards) == 2 and all(c["question"].startswith("Topic Two\n") for c in cards)
+    assert scenario.col.decks.id_for_name(DECK_TWO) is None
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
+
+
+def test_rename_topic_title_without_the_advice_leaves_cards_behind(scenario):
+    scenario.project.write("cards/two.yaml", TOPIC_TWO.replace("title: Second Topic", "title: Topic Two"))
+    stderr, _ = scenario.reimport()
+    assert "Rename that deck" in stderr
+    # Anki's own behaviour: the existing cards stay in the old deck; the new one gets none of them.
+    assert len(rendered_cards(scenario.col, f'"deck:{DECK_TWO}"')) == 2
+    assert rendered_cards(scenario.col, f'"deck:{ROOT}::Topic Two"') == []
+    scenario.assert_kept()
+
+
+def test_change_template_html_and_css(scenario):
+    project = scenario.project
+    note_types = len(scenario.col.models.all_names_and_ids())
+    project.write("templates/qa/back.html", '<div class="answer">{{ answer }}</div>\n<p class="mark">checked</p>\n')
+    css = (Path(__file__).resolve().parents[1] / "templates/style.css").read_text(encoding="utf-8")
+    project.write("templates/style.css", css + "\n.mark { color: rebeccapurple; }\n")
+    stderr, logs = scenario.reimport()
+    assert stderr == ""
+    assert sum(len(log.updated) for log in logs) == 3  # the three qa notes
+    assert scenario.answer("qa-year").endswith("2017\nchecked")
+    card = scenario.col.get_card(scenario.col.find_cards(f"nid:{scenario.nid('c-term')}")[0])
+    assert "rebeccapurple" in card.render_output().css
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    assert scenario.col.note_count() == 6
+    # One note type per kind: no "Basic+"-style copies.
+    assert len(scenario.col.models.all_names_and_ids()) == note_types
+    scenario.assert_kept()
+
+
+def test_move_entry_to_another_topic(scenario):
+    entries = TOPIC_ALL_KINDS.split("  - kind: ")
+    (moving,) = [e for e in entries if e.startswith("qa\n")]
+    scenario.project.write("cards/all-kinds.yaml", TOPIC_ALL_KINDS.replace("  - kind: " + moving, ""))
+    scenario.project.write("cards/two.yaml", TOPIC_TWO + "  - kind: " + moving)
+    nid = scenario.nid("qa-year")
+    stderr, logs = scenario.reimport()
+    assert stderr == (
+        f"note: 1 note moved from '{DECK_ALL}' to '{DECK_TWO}': Anki keeps their existing cards in "
+        f"'{DECK_ALL}'. Move them in Anki after importing (Browse, search nid:{nid}).\n"
+    )
+    assert scenario.col.note_count() == 6
+    (cid,) = scenario.col.find_cards(f"nid:{nid}")
+    assert scenario.col.decks.name(scenario.col.get_card(cid).did) == DECK_ALL
+    scenario.assert_kept()
+    # The advice: search the note ids and change their deck.
+    two = scenario.col.decks.id_for_name(DECK_TWO)
+    scenario.col.set_deck(scenario.col.find_cards(f"nid:{nid}"), two)
+    scenario.assert_kept(moved={cid: two})
+    assert scenario.field("c-term").endswith(MY_NOTE)
+
+
+def test_add_a_tag(scenario):
+    scenario.project.write(
+        "cards/two.yaml", TOPIC_TWO.replace("title: Second Topic", "title: Second Topic\ntags: [new-tag]")
+    )
+    stderr, logs = scenario.reimport()
+    assert stderr == ""
+    assert sum(len(log.updated) for log in logs) == 2
+    assert sorted(scenario.col.find_notes("tag:new-tag")) == sorted(
+        [scenario.nid("two-first"), scenario.nid("two-second")]
+    )
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
+
+
+def test_build_in_a_fresh_clone(scenario, tmp_path, monkeypatch):
+    """No build state: every note is re-stamped. Anki keeps scheduling but takes the files' text."""
+    # The clone is built later than the Anki-side edit (not within the same second).
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    clone = Project(tmp_path / "clone")
+    shutil.copytree(scenario.project.root, clone.root, ignore=shutil.ignore_patterns("output"))
+    scenario.project = clone
+    stderr, logs = scenario.reimport()
+    assert "no earlier build state here (.decks-build.json)" in stderr
+    assert sum(len(log.updated) for log in logs) == 6
+    assert sum(len(log.new) for log in logs) == 0
+    assert scenario.col.note_count() == 6
+    # What the notice warns about: the Anki-side edit is replaced by the file's text.
+    assert not scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
+
+
+def test_fresh_clone_with_the_build_state_kept_is_quiet(scenario, tmp_path):
+    """Carrying output/.decks-build.json along (the advice) keeps Anki-side edits."""
+    clone = Project(tmp_path / "clone")
+    shutil.copytree(scenario.project.root, clone.root, ignore=shutil.ignore_patterns("*.apkg"))
+    scenario.project = clone
+    stderr, logs = scenario.reimport()
+    assert stderr == ""
+    assert sum(len(log.updated) for log in logs) == 0
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
