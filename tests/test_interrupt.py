@@ -1,0 +1,146 @@
+"""Builds killed at any moment, and builds running at once, never leave a broken or mixed output.
+
+The real ``decks build`` runs as a process on a synthetic project large enough to take about a second,
+and is killed with SIGKILL after delays spread over that second: while starting, loading, rendering and
+writing. Builds are deterministic for a fixed SOURCE_DATE_EPOCH, so every output file must hold either
+its bytes from before or the bytes a completed build writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONFIG, REPO
+
+TOPICS, ENTRIES = 20, 300
+OLD_EPOCH, NEW_EPOCH = 1_700_000_000, 1_700_100_000
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+
+def make_project(root: Path, version: str) -> None:
+    (root / "cards").mkdir(parents=True, exist_ok=True)
+    (root / "deck.yaml").write_text(CONFIG, encoding="utf-8")
+    for t in range(TOPICS):
+        lines = [f"title: Topic {t}", "entries:"]
+        for i in range(ENTRIES):
+            lines += [
+                "  - kind: qa",
+                f"    id: t{t}-e{i}",
+                f"    question: Question {i} of topic {t}?",
+                f"    answer: Answer {i}, {version}.",
+            ]
+        (root / f"cards/t{t:02d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def start_build(root: Path, epoch: int, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "builder", "-C", str(root), "build", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def run_build(root: Path, epoch: int) -> float:
+    started = time.monotonic()
+    proc = start_build(root, epoch)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    return time.monotonic() - started
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def states(tmp_path: Path) -> tuple[Path, dict[str, bytes], dict[str, bytes], float]:
+    """A built project with edited files: its output now ("old") and after a completed build ("new")."""
+    root = tmp_path / "proj"
+    make_project(root, "first version")
+    run_build(root, OLD_EPOCH)
+    old = files(root / "output")
+    make_project(root, "second version")
+    reference = tmp_path / "reference"
+    shutil.copytree(root, reference)
+    duration = run_build(reference, NEW_EPOCH)
+    new = files(reference / "output")
+    assert old.keys() == new.keys() and all(old[k] != new[k] for k in old)
+    return root, old, new, duration
+
+
+def test_sigkill_at_any_moment_leaves_old_or_new_files(states):
+    root, old, new, duration = states
+    out = root / "output"
+    seen = {"old": 0, "new": 0, "mixed": 0, "temps": 0}
+    kills = 8
+    for n in range(kills):
+        proc = start_build(root, NEW_EPOCH)
+        time.sleep(duration * (0.25 + 0.8 * n / kills))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        present = files(out)
+        temps = [name for name in present if name.endswith(".tmp")]
+        seen["temps"] += bool(temps)
+        finished = {name: data for name, data in present.items() if name not in temps}
+        assert finished.keys() == new.keys(), "a deck is missing"
+        for name, data in finished.items():
+            assert data in (old[name], new[name]), f"{name} is neither the old nor the new file"
+        states_now = {"new" if finished[k] == new[k] else "old" for k in finished}
+        seen["mixed" if len(states_now) == 2 else states_now.pop()] += 1
+        # Restart from the old state half the time, to kill early writes more than once.
+        if n % 2 and finished != old:
+            for name in new:
+                (out / name).write_bytes(old[name])
+    print(f"\n{kills} kills: {seen}")
+    # The next build completes, writes the new files and sweeps up what the killed ones left.
+    run_build(root, NEW_EPOCH)
+    assert files(out) == new
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_two_builds_at_once_do_not_corrupt_each_other(states):
+    root, old, new, duration = states
+    procs = [start_build(root, NEW_EPOCH), start_build(root, NEW_EPOCH)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err.decode() for _, err in results]
+    # One wrote everything, the other waited for it and found nothing left to write.
+    written = sorted(out.decode().split(" written,")[0].rsplit("(", 1)[1] for out, _ in results)
+    assert written == ["0", str(TOPICS)]
+    assert files(root / "output") == new
+
+
+def test_the_lock_leaves_no_file_behind(tmp_path):
+    root = tmp_path / "proj"
+    make_project(root, "only")
+    run_build(root, OLD_EPOCH)
+    names = sorted(p.name for p in (root / "output").iterdir())
+    assert names == sorted([".decks-build.json", *(f"t{t:02d}.apkg" for t in range(TOPICS))])
+
+
+def test_temp_files_of_a_killed_writer_are_swept_up(tmp_path):
+    root = tmp_path / "proj"
+    make_project(root, "only")
+    out = root / "output"
+    out.mkdir()
+    # What SIGKILL during write_atomic leaves: a half-written temp beside its target.
+    stale = [out / ".t00.apkg.k3j_9x2a.tmp", out / ".decks-build.json.abcdefgh.tmp"]
+    for path in stale:
+        path.write_bytes(b"PK\x03\x04 half a file")
+    keep = [out / ".gitkeep", out / "notes.tmp", out / ".t00.apkg.backup"]
+    for path in keep:
+        path.write_bytes(b"not ours")
+    run_build(root, OLD_EPOCH)
+    assert not any(path.exists() for path in stale)
+    assert all(path.read_bytes() == b"not ours" for path in keep)
