@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from builder.build import reimport_preview
 from builder.cli import cli
+from builder.config import load_config
 from builder.package import note_guid
 from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards, review_first_due
 from tests.conftest import TOPIC_ALL_KINDS, Project
@@ -277,3 +279,17 @@ def test_fresh_clone_with_the_build_state_kept_is_quiet(scenario, tmp_path):
     assert sum(len(log.updated) for log in logs) == 0
     assert scenario.field("c-term").endswith(MY_NOTE)
     scenario.assert_kept()
+
+
+def test_notices_can_be_read_before_building(scenario):
+    """A check command can warn before the build (and the import) happens; it writes nothing."""
+    scenario.project.write("cards/two.yaml", TOPIC_TWO.replace("title: Second Topic", "title: Topic Two"))
+    before = scenario.project.snapshot()
+    notices = reimport_preview(load_config(scenario.project.root))
+    assert notices == [
+        f"deck '{DECK_TWO}' is now '{ROOT}::Topic Two': on import Anki adds new cards to '{ROOT}::Topic Two' "
+        f"and leaves existing cards in '{DECK_TWO}'. Rename that deck to '{ROOT}::Topic Two' in Anki "
+        "before importing."
+    ]
+    assert scenario.project.snapshot() == before
+    assert scenario.build() == "note: " + notices[0] + "\n"
