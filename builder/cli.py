@@ -135,8 +135,8 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
     )
     for path in result.written:
         obj.say(f"  wrote {config.rel(path)}")
-    # Shown even with --quiet: each tells of something Anki will not do on import.
-    for notice in result.notices:
+    # Each tells of something Anki will not do on import; --quiet keeps to errors only.
+    for notice in [] if obj.quiet else result.notices:
         click.echo(f"note: {notice}", err=True)
 
 

@@ -81,8 +81,10 @@ def expansion_problem(root: yaml.Node) -> tuple[yaml.Node, str] | None:
             open_.discard(key)
             total = 1 + sum(size[id(c)] for c in children)
             if total > MAX_EXPANDED_NODES:
-                return node, (f"aliases expand this value to more than {MAX_EXPANDED_NODES:,} values "
-                              "(limit); write the values out instead")
+                return node, (
+                    f"aliases expand this value to more than {MAX_EXPANDED_NODES:,} values "
+                    "(limit); write the values out instead"
+                )
             size[key] = total
             continue
         if key in size:

@@ -32,7 +32,7 @@ def test_init_builds_at_once_and_imports_into_anki(tmp_path, monkeypatch):
     assert run("-C", str(folder), "check", "--strict").exit_code == 0
     build = run("-C", str(folder), "build")
     assert build.exit_code == 0, build.output
-    assert build.output == (
+    assert build.stdout == (
         "Built 1 topic: 4 notes, 5 cards -> output/ (1 written, 0 unchanged)\n  wrote output/01-getting-started.apkg\n"
     )
     col = open_collection(tmp_path / "col.anki2")
