@@ -14,7 +14,7 @@ from builder.manifest import MANIFEST_NAME, Manifest, build_time
 from builder.media import resolve_media
 from builder.model import Topic
 from builder.package import PackagePlan, Packager, deck_name, note_guid, write_package
-from builder.reimport import previous_placement, reimport_notices
+from builder.reimport import previous_placement, reimport_notices, reimport_notices_for
 from builder.render import Renderer, template_dirs
 
 
@@ -114,10 +114,6 @@ def _write(config, out, chosen, media, fields, css, single, progress, *, complet
 
 
 def reimport_preview(config: Config, output_dir: Path | None = None) -> list[str]:
-    """What the next full build will say about re-importing into Anki, without writing anything."""
+    """What the next full build will say about renamed, moved and removed notes, writing nothing."""
     out = (output_dir or config.output_dir).resolve()
-    topics = load_project(config)
-    manifest = Manifest.load(out / MANIFEST_NAME)
-    placed = {note_guid(config.project, e.id): deck_name(config, t) for t in topics for e in t.entries}
-    # The manifest is changed in memory only, and never saved here.
-    return reimport_notices(manifest, previous_placement(manifest), placed, complete=True)
+    return reimport_notices_for(config, load_project(config), Manifest.load(out / MANIFEST_NAME))

@@ -19,6 +19,7 @@ from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames
 from builder.media import resolve_media
 from builder.model import Entry, Location, Topic
 from builder.package import deck_name, note_guid, note_hash
+from builder.reimport import reimport_notices_for
 from builder.render import Renderer, template_dirs
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.yamlfile import YamlFile
@@ -122,6 +123,12 @@ def check(config: Config) -> Report:
     if fields is not None and not problems:
         raw += _id_changes(config, topics, fields, versions, manifest)
     raw += _note_type_changes(config, manifest)
+    if not problems:
+        where = config.rel(config.output_dir / MANIFEST_NAME)
+        # A changed id is reported as such, not also as a removed note.
+        removals = not any(r.rule == "id-changed" for r in raw)
+        notices = reimport_notices_for(config, topics, manifest, removals=removals)
+        raw += [_Raw(None, where, "reimport", notice) for notice in notices]
     findings = _from_problems(problems) + _apply(config, raw)
     return Report(sorted(set(findings)), topics=len(topics), entries=len(entries))
 

@@ -117,9 +117,9 @@ class Manifest:
         return stamp
 
     def place(self, guid: str, deck: str) -> None:
-        """Record the deck a stamped note was built into."""
-        stamp = self.notes[guid]
-        if stamp.deck != deck:
+        """Record the deck a stamped note was built into (notes never stamped are left alone)."""
+        stamp = self.notes.get(guid)
+        if stamp is not None and stamp.deck != deck:
             stamp.deck = deck
             self.changed = True
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from builder.config import Config
 from builder.manifest import MANIFEST_NAME, Manifest
+from builder.model import Topic
+from builder.package import deck_name, note_guid
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,22 @@ def reimport_notices(
             # Told once: the build state forgets them, so later builds stay quiet.
             manifest.forget(gone)
     return notices
+
+
+def reimport_notices_for(
+    config: Config, topics: list[Topic], manifest: Manifest, *, removals: bool = True
+) -> list[str]:
+    """What the next full build of these topics will say about moves, renames and (optionally) removals.
+
+    The manifest is changed in memory only; the notice about missing build state is left out,
+    since before the first build (in CI, say) it would be noise.
+    """
+    placed = {note_guid(config.project, e.id): deck_name(config, t) for t in topics for e in t.entries}
+    previous = previous_placement(manifest)
+    if not removals:
+        previous = {guid: p for guid, p in previous.items() if guid in placed}
+    notices = reimport_notices(manifest, previous, placed, complete=True)
+    return notices[1:] if manifest.fresh and placed else notices
 
 
 def _notes(count: int) -> str:

@@ -53,5 +53,11 @@ RULES: dict[str, Rule] = {
             "a note type's fields or templates differ from the last build under the same id: Anki "
             "would import a copy of the note type instead of updating it",
         ),
+        Rule(
+            "reimport",
+            WARNING,
+            "since the last build, a topic was renamed, an entry moved to another topic or removed: "
+            "Anki will not rename, move or delete on import; the build says what to do in Anki",
+        ),
     )
 }

@@ -292,4 +292,9 @@ def test_notices_can_be_read_before_building(scenario):
         "before importing."
     ]
     assert scenario.project.snapshot() == before
+    # `decks check` warns before the build, and the build says the same.
+    check = scenario.project.run("check")
+    assert check.exit_code == 0
+    assert f"output/.decks-build.json: warning: {notices[0]} [reimport]" in check.stdout.splitlines()
+    assert scenario.project.snapshot() == before
     assert scenario.build() == "note: " + notices[0] + "\n"
