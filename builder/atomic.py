@@ -7,7 +7,6 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 try:
@@ -54,15 +53,13 @@ def remove_stale_temps(folder: Path) -> list[Path]:
     except OSError:
         return removed
     for path in names:
-        try:
+        with contextlib.suppress(OSError):
             path.unlink()
             removed.append(path)
-        except OSError:
-            pass
     return removed
 
 
-@contextmanager
+@contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` itself, so no lock file ever appears among the outputs.
 
