@@ -18,7 +18,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check builder tests benchmarks
 
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_build.py
+	$(BIN)/python benchmarks/bench_build.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

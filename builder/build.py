@@ -1,21 +1,48 @@
-"""The build: load and validate every topic, render, package, write. Nothing is written on any error."""
+"""The build: load and validate every topic, render, package, write. Nothing is written on any error.
+
+Topics go through the pipeline one at a time, so memory holds one topic's entries at once, not the
+project's. A rebuild reads again only the topic files whose fingerprint changed, and packages only
+what those feed (see incremental.py); checks across files still see every topic.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import gc
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.atomic import folder_lock, remove_stale_temps
 from builder.config import Config
-from builder.errors import DecksError
-from builder.load import load_project
-from builder.manifest import MANIFEST_NAME, Manifest, build_time
-from builder.media import resolve_media
+from builder.errors import DecksError, Problem, ProblemsError
+from builder.incremental import (
+    TopicMedia,
+    build_stamp,
+    is_current,
+    media_clash_problems,
+    media_unchanged,
+    package_fingerprint,
+    record_for,
+    topic_fingerprint,
+    topic_key,
+    topic_media,
+)
+from builder.kinds import KINDS
+from builder.load import TopicSummary, check_topic, cross_file_problems, load_project, no_topics_error, topic_files
+from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord, build_time
 from builder.model import Topic
-from builder.package import PackagePlan, Packager, deck_name, note_guid, write_package
-from builder.reimport import previous_placement, reimport_notices, reimport_notices_for
-from builder.render import Renderer, template_dirs
+from builder.templatedirs import template_dirs
+from builder.yamlfile import YamlFile
+
+if TYPE_CHECKING:
+    from builder.package import PackagePlan, TopicDraft
+
+STAGES = ("load", "validate", "render", "package", "write")
 
 
 class UnknownTopicError(DecksError):
@@ -34,26 +61,70 @@ class BuildResult:
     topics: int = 0
     notes: int = 0
     cards: int = 0
+    # Topic files read this time (the rest were known unchanged from the last build).
+    read: int = 0
     # What a re-import into Anki will not do by itself, and what to do about it.
     notices: list[str] = field(default_factory=list)
+    # Seconds spent in each stage, in STAGES order (summed over processes when there are two).
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @property
     def files(self) -> list[Path]:
         return sorted(self.written + self.unchanged)
 
+    @contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the block to a stage."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] += time.perf_counter() - start
+
 
 def select_topics(topics: list[Topic], slugs: Sequence[str]) -> list[Topic]:
     """The topics named by slug, in project order; all of them when none are named."""
+    chosen = set(select_slugs([t.slug for t in topics], slugs))
+    return [t for t in topics if t.slug in chosen]
+
+
+def select_slugs(known: Sequence[str], slugs: Sequence[str]) -> list[str]:
+    """The slugs asked for, in project order; all of them when none are named."""
     if not slugs:
-        return topics
-    known = {t.slug for t in topics}
+        return list(known)
     unknown = [s for s in dict.fromkeys(slugs) if s not in known]
     if unknown:
         raise UnknownTopicError(
             f"unknown topic {', '.join(repr(s) for s in unknown)}; topics are: {', '.join(sorted(known))}"
         )
     wanted = set(slugs)
-    return [t for t in topics if t.slug in wanted]
+    return [s for s in known if s in wanted]
+
+
+@dataclass(eq=False)
+class _Package:
+    """One .apkg to produce: the topics it holds, packed once the last of them is in."""
+
+    path: Path
+    slugs: list[str]
+    plan: PackagePlan | None = None
+    data: bytes | None = None
+    media: dict[str, Path] = field(default_factory=dict)
+    waiting: int = 0
+
+
+@dataclass
+class _Outcome:
+    """What reading (and, when asked, rendering) one topic file gave."""
+
+    summary: TopicSummary | None
+    problems: list[Problem]
+    media: TopicMedia | None = None
+    guids: list[str] = field(default_factory=list)
+    media_problems: list[Problem] = field(default_factory=list)
+    template_problems: list[Problem] = field(default_factory=list)
+    draft: TopicDraft | None = None
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
 def build(
@@ -63,57 +134,335 @@ def build(
     single: bool = False,
     output_dir: Path | None = None,
     progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None = None,
+    jobs: int = 0,
 ) -> BuildResult:
     """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all.
 
-    ``progress`` wraps the list of packages to write, to report as each one is done.
+    ``progress`` wraps the list of packages to write, to report as each one is done. ``jobs`` is how
+    many processes read and render topics: 0 picks one or two by the size of the work.
     """
-    out = (output_dir or config.output_dir).resolve()
-    chosen, media = resolve_media(config, select_topics(load_project(config), topics))
-    renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
-    css = renderer.stylesheet()
-    fields = renderer.render_all(chosen)
-
-    # Everything that can fail on bad input has run: only now is the output folder touched.
+    gc_was_enabled = gc.isenabled()
+    # A build makes millions of small objects and no garbage cycles worth finding: the cyclic
+    # collector would spend a third of the build walking them.
+    gc.disable()
     try:
-        with folder_lock(out):
-            remove_stale_temps(out)
-            return _write(config, out, chosen, media, fields, css, single, progress, complete=not topics)
+        out = (output_dir or config.output_dir).resolve()
+        with contextlib.ExitStack() as lock:
+            # The manifest is read and saved holding the output folder's lock, so a concurrent build
+            # reads it only after this one saved it. A folder that does not exist yet is made (and
+            # locked) only once nothing can fail on bad input.
+            if out.is_dir():
+                _lock(lock, config, out)
+            result = _build(config, out, topics, single, progress, jobs, lock)
+        if result is None:  # another build made the folder meanwhile: build again against its manifest
+            return build(config, topics=topics, single=single, output_dir=out, progress=progress, jobs=jobs)
+        return result
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _lock(stack: contextlib.ExitStack, config: Config, out: Path) -> None:
+    try:
+        stack.enter_context(folder_lock(out))
     except OSError as exc:
-        where = config.rel(Path(exc.filename)) if exc.filename else config.rel(out)
-        raise DecksError(f"cannot write {where}: {exc.strerror or exc}") from exc
+        raise _write_error(config, out, exc) from exc
 
 
-def _write(config, out, chosen, media, fields, css, single, progress, *, complete: bool) -> BuildResult:
-    # Holding the folder lock: a concurrent build reads the manifest only after this one saved it.
+def _write_error(config: Config, out: Path, exc: OSError) -> DecksError:
+    where = config.rel(Path(exc.filename)) if exc.filename else config.rel(out)
+    return DecksError(f"cannot write {where}: {exc.strerror or exc}")
+
+
+def _build(
+    config: Config,
+    out: Path,
+    slugs: Sequence[str],
+    single: bool,
+    progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None,
+    jobs: int,
+    lock: contextlib.ExitStack,
+) -> BuildResult | None:
+    locked = out.is_dir()
+    files = topic_files(config)
+    if not files:
+        raise no_topics_error(config)
+    by_slug = {path.stem: path for path in files}
+    chosen = select_slugs(list(by_slug), slugs)
+
     manifest_path = out / MANIFEST_NAME
     manifest = Manifest.load(manifest_path)
-    previous = previous_placement(manifest)
-    packager = Packager(config, css, manifest, build_time())
-    if single:
-        groups = [(out / f"{config.project}.apkg", chosen)]
-    else:
-        groups = [(out / f"{topic.slug}.apkg", [topic]) for topic in chosen]
-    plans = []
-    for path, group in groups:
-        plan = packager.plan(path, group, fields, media.versions)
-        plan.media = [(f.name, f.path) for f in media.for_topics(group)]
-        plans.append(plan)
-    placed = {note_guid(config.project, e.id): deck_name(config, t) for t in chosen for e in t.entries}
+    # Recorded even when nothing is packaged (a manifest from before they were kept gets them).
+    for name, kind in KINDS.items():
+        names = NoteTypeNames(kind.note_fields, tuple(card.name for card in kind.cards))
+        manifest.record_note_type_names(config.note_type_ids[name], names)
+    stamp = build_stamp(config, template_dirs(config.templates_dir))
+    fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
+    # Topics known unchanged since the last build: same file, same everything else, same media.
+    cached = {
+        slug: record
+        for slug, record in manifest.topics.items()
+        if slug in by_slug and record.fingerprint == fingerprints[slug] and media_unchanged(config, record)
+    }
 
     result = BuildResult(out, topics=len(chosen))
-    result.notices = reimport_notices(manifest, previous, placed, complete=complete)
+    groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
+    stale: dict[str, _Package] = {}
+    for name, group in groups:
+        record = manifest.packages.get(name)
+        if all(s in cached for s in group) and is_current(
+            record, package_fingerprint(name, [topic_key(cached[s]) for s in group]), out / name
+        ):
+            result.unchanged.append(out / name)
+            result.notes += record.notes
+            result.cards += record.cards
+        else:
+            package = _Package(out / name, group, waiting=len(group))
+            for slug in group:
+                stale[slug] = package
+
+    # Topics to read: those packaged now, and those changed since the last build (for their problems).
+    to_read = [slug for slug in by_slug if slug in stale or slug not in cached]
+    result.read = len(to_read)
+    worker = _Worker(config, by_slug, stale, manifest) if to_read else None
+    outcomes = worker.run_all(to_read, jobs) if worker else iter(())
+
+    summaries: list[TopicSummary] = []
+    media: list[tuple[str, list[tuple]]] = []
+    problems: list[Problem] = []
+    media_problems: list[Problem] = []
+    template_problems: list[Problem] = []
+    records: dict[str, TopicRecord] = {}
+    for slug, path in by_slug.items():
+        if slug not in to_read:
+            record = records[slug] = cached[slug]
+            summaries.append(TopicSummary(config.rel(path), record.title, record.ids))
+            if slug in chosen:
+                media.append((config.rel(path), record.media))
+            continue
+        outcome = next(outcomes)
+        for stage, seconds in outcome.timings.items():
+            result.timings[stage] += seconds
+        problems.extend(outcome.problems)
+        if outcome.summary is not None:
+            summaries.append(outcome.summary)
+        if slug in chosen:
+            media_problems.extend(outcome.media_problems)
+            if outcome.media is not None:
+                media.append((config.rel(path), outcome.media.uses))
+        if not outcome.problems and not outcome.media_problems and outcome.media is not None:
+            summary = outcome.summary
+            records[slug] = TopicRecord(
+                fingerprints[slug], summary.title, list(summary.ids), outcome.media.uses, outcome.guids
+            )
+        # Once anything is wrong nothing will be written: the rest is only read for its problems.
+        if outcome.draft is not None and not (problems or media_problems or template_problems):
+            with result.timing("package"):
+                worker.pack(stale[slug], outcome.draft, outcome.media)
+        template_problems.extend(outcome.template_problems)
+
+    problems.extend(cross_file_problems(summaries))
+    if problems:
+        raise ProblemsError(problems)
+    media_problems.extend(media_clash_problems(media))
+    if media_problems:
+        raise ProblemsError(media_problems)
+    if template_problems:
+        raise ProblemsError(template_problems)
+
+    # Nothing can fail on bad input any more: only now is the output folder touched.
+    if not locked:
+        _lock(lock, config, out)
+        if (out / MANIFEST_NAME).exists():
+            return None
+    result.notices = _notices(config, manifest, records, chosen, complete=not slugs, nothing_read=not to_read)
+    try:
+        remove_stale_temps(out)
+        _write(config, out, manifest, result, stale, records, by_slug, progress)
+    except OSError as exc:
+        raise _write_error(config, out, exc) from exc
+    return result
+
+
+def _notices(
+    config: Config,
+    manifest: Manifest,
+    records: dict[str, TopicRecord],
+    chosen: list[str],
+    *,
+    complete: bool,
+    nothing_read: bool,
+) -> list[str]:
+    """What a re-import will not do by itself (see reimport.py), with the manifest updated to this build."""
+    placed_guids = [guid for slug in chosen for guid in records[slug].guids]
+    if nothing_read and (not complete or manifest.guids() == set(placed_guids)):
+        # Every package is the one written last time, which placed each of its notes, and no
+        # note has gone: there is nothing to tell, and no need to read every note's stamp.
+        return []
+    from builder.package import topic_deck_name
+    from builder.reimport import previous_placement, reimport_notices
+
+    placed = {guid: topic_deck_name(config, records[slug].title) for slug in chosen for guid in records[slug].guids}
+    return reimport_notices(manifest, previous_placement(manifest), placed, complete=complete)
+
+
+def _write(
+    config: Config,
+    out: Path,
+    manifest: Manifest,
+    result: BuildResult,
+    stale: dict[str, _Package],
+    records: dict[str, TopicRecord],
+    by_slug: dict[str, Path],
+    progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None,
+) -> None:
+    """Write the packed packages and the manifest, holding the output folder's lock."""
+    from builder.atomic import write_atomic
+
+    manifest_path = out / MANIFEST_NAME
+    packages = {id(package.plan): package for package in stale.values()}
+    plans = [package.plan for package in packages.values()]
     for plan in progress(plans) if progress else plans:
-        result.notes += len(plan.notes)
-        result.cards += len(plan.cards)
-        (result.written if write_package(plan) else result.unchanged).append(plan.path)
+        package = packages[id(plan)]
+        with result.timing("write"):
+            written = write_atomic(package.path, package.data)
+        (result.written if written else result.unchanged).append(package.path)
+        fingerprint = package_fingerprint(package.path.name, [topic_key(records[s]) for s in package.slugs])
+        manifest.packages[package.path.name] = record_for(
+            package.data, fingerprint, len(package.plan.notes), len(package.plan.cards)
+        )
+        result.notes += len(package.plan.notes)
+        result.cards += len(package.plan.cards)
+        manifest.changed = True
+    if records != manifest.topics:
+        manifest.topics = records
+        manifest.changed = True
+    # Forget packages of topics that are gone: a build from scratch would not know them either.
+    names = {f"{config.project}.apkg", *(f"{slug}.apkg" for slug in by_slug)}
+    for name in [n for n in manifest.packages if n not in names]:
+        del manifest.packages[name]
+        manifest.changed = True
     # Saved last: a build cut short before here stamps its changed notes again, never older.
     if manifest.changed:
         manifest.save(manifest_path)
-    return result
 
 
 def reimport_preview(config: Config, output_dir: Path | None = None) -> list[str]:
     """What the next full build will say about renamed, moved and removed notes, writing nothing."""
+    from builder.reimport import reimport_notices_for
+
     out = (output_dir or config.output_dir).resolve()
     return reimport_notices_for(config, load_project(config), Manifest.load(out / MANIFEST_NAME))
+
+
+# Below this much YAML to render, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 1_000_000
+# The worker of the build running in this process, for forked worker processes to find.
+_current: _Worker | None = None
+
+
+class _Worker:
+    """Reads, validates, renders and drafts topics, in this process or in forked ones.
+
+    Made only when some topic is to be read: its imports (Jinja2, genanki) cost time.
+    """
+
+    def __init__(self, config: Config, paths: dict[str, Path], stale: dict[str, _Package], manifest: Manifest):
+        from builder.package import Packager
+        from builder.render import Renderer
+
+        self.config = config
+        self.paths = paths
+        self.stale = stale
+        self.renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
+        self.packager = Packager(config, self.renderer.stylesheet(), manifest, build_time())
+        self._failed = False
+
+    def run_all(self, slugs: list[str], jobs: int) -> Iterator[_Outcome]:
+        """Outcomes of the given topics, in order; read in ``jobs`` processes (0: as the work deserves)."""
+        rendered = [s for s in slugs if s in self.stale]
+        if jobs == 0:
+            size = sum(self.paths[s].stat().st_size for s in rendered if self.paths[s].is_file())
+            jobs = 2 if size >= PARALLEL_MIN_BYTES and _idle_cores() >= 0.5 else 1
+        jobs = min(jobs, len(rendered))
+        if jobs < 2 or not _can_fork():
+            # One at a time, rendering only while nothing is wrong.
+            return (self.outcome(s, render=not self._failed) for s in slugs)
+        return self._in_processes(slugs, jobs)
+
+    def _in_processes(self, slugs: list[str], jobs: int) -> Iterator[_Outcome]:
+        global _current
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        # Forked workers inherit this object, its compiled templates and note types included.
+        self.renderer.warm()
+        _current = self
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+                yield from pool.map(_outcome_in_worker, slugs)
+        finally:
+            _current = None
+
+    def outcome(self, slug: str, render: bool = True) -> _Outcome:
+        """Read and validate one topic file; resolve its media; render and draft it if it is packaged."""
+        path = self.paths[slug]
+        timings = dict.fromkeys(STAGES, 0.0)
+        clock = time.perf_counter
+        start = clock()
+        doc = YamlFile(path, self.config.rel(path)).read()
+        timings["load"] = (now := clock()) - start
+        topic, problems, ids = check_topic(doc, path)
+        del doc
+        summary = TopicSummary.of(topic, ids) if topic is not None else None
+        outcome = _Outcome(summary, problems, timings=timings)
+        if not problems:
+            topic, outcome.media, outcome.media_problems = topic_media(self.config, topic)
+        if problems or outcome.media_problems:
+            timings["validate"] = clock() - now
+            self._failed = True
+            return outcome
+        from builder.package import note_guid
+
+        outcome.guids = [note_guid(self.config.project, entry.id) for entry in topic.entries]
+        timings["validate"] = (start := clock()) - now
+        if render and slug in self.stale:
+            fields: dict[str, tuple[str, ...]] = {}
+            outcome.template_problems = self.renderer.render_topic(topic, fields)
+            timings["render"] = (now := clock()) - start
+            if not outcome.template_problems:
+                outcome.draft = self.packager.draft(topic, fields, outcome.media.versions)
+                timings["package"] = clock() - now
+        return outcome
+
+    def pack(self, package: _Package, draft: TopicDraft, media: TopicMedia) -> None:
+        """Add a drafted topic to its package; pack the package once its last topic is in."""
+        from builder.package import PackagePlan, package_bytes
+
+        if package.plan is None:
+            package.plan = PackagePlan(package.path)
+        self.packager.add_draft(package.plan, draft)
+        package.media.update(media.files)
+        package.waiting -= 1
+        if not package.waiting:
+            package.plan.media = sorted(package.media.items())
+            package.data = package_bytes(package.plan)
+
+
+def _outcome_in_worker(slug: str) -> _Outcome:
+    return _current.outcome(slug)
+
+
+def _idle_cores() -> float:
+    # A second process only pays when a core is free: on a busy machine it just adds the cost of
+    # handing results over. The load average counts this build too.
+    try:
+        return (os.cpu_count() or 1) - os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
+def _can_fork() -> bool:
+    from multiprocessing import get_all_start_methods
+
+    return "fork" in get_all_start_methods()

@@ -7,20 +7,20 @@ import json
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from builder import __version__
-from builder import add as adding
 from builder.build import build
-from builder.catalog import list_entries, prompt, stats
 from builder.config import Config, find_root, load_config
 from builder.errors import DecksError, ProblemsError
 from builder.kinds import FLAG, KINDS
-from builder.lint import check, config_report
-from builder.preview import PreviewResult, build_preview
-from builder.scaffold import init_project, new_topic
-from builder.schema import schema_text
+
+# Each command imports what only it uses, when it runs: `decks build` with nothing to rebuild
+# should not pay at start-up for the linter, the preview, Jinja2 or genanki.
+if TYPE_CHECKING:
+    from builder.preview import PreviewResult
 
 
 class Context:
@@ -92,8 +92,19 @@ def cli(ctx: click.Context, project: Path | None, quiet: bool) -> None:
     help="Folder for the .apkg files. Default: output/ in the project.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (same as `decks -q build`).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes that read and render topics; 0: two when there is enough to do and a core is idle.",
+)
+@click.option("--timings", is_flag=True, help="Print on stderr how long each stage of the build took.")
 @click.pass_obj
-def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: Path | None, quiet: bool) -> None:
+def build_command(
+    obj: Context, single: bool, topics: tuple[str, ...], output: Path | None, quiet: bool, jobs: int, timings: bool
+) -> None:
     """Build the decks: validate every topic file, then write .apkg files.
 
     Every problem in every file is reported as FILE:LINE:COL: message, and
@@ -126,7 +137,7 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
                     )
                 )
 
-        result = build(config, topics=topics, single=single, output_dir=output, progress=track)
+        result = build(config, topics=topics, single=single, output_dir=output, progress=track, jobs=jobs)
     where = config.rel(result.output_dir)
     obj.say(
         f"Built {result.topics} topic{'s' if result.topics != 1 else ''}: "
@@ -138,6 +149,9 @@ def build_command(obj: Context, single: bool, topics: tuple[str, ...], output: P
     # Each tells of something Anki will not do on import; --quiet keeps to errors only.
     for notice in [] if obj.quiet else result.notices:
         click.echo(f"note: {notice}", err=True)
+    if timings:
+        stages = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in result.timings.items())
+        click.echo(f"Timings (s): {stages}; {result.read} topic files read", err=True)
 
 
 def _terminal_stderr():
@@ -162,6 +176,8 @@ def check_command(obj: Context, strict: bool) -> None:
       decks check --strict          in CI: warnings fail too
       decks -q check                print errors only
     """
+    from builder.lint import check, config_report
+
     try:
         config = obj.config
     except ProblemsError as exc:
@@ -246,6 +262,8 @@ def add_command(
       decks add 01-deepseek --from new.yaml  several entries at once
       cat new.yaml | decks add 01-deepseek --from -
     """
+    from builder import add as adding
+
     config = obj.config
     path = adding.resolve_topic(config, topic)
     given = {k: v for k, v in values.items() if v is not None}
@@ -275,6 +293,8 @@ def _entry_from_options(
             f"{', '.join('--' + k for k in foreign)} does not apply to a {kind} entry "
             f"(its fields: {', '.join(spec.key_names)})"
         )
+    from builder import add as adding
+
     missing = adding.missing_keys(kind, given)
     if missing and not interactive:
         raise click.UsageError(
@@ -310,6 +330,8 @@ def list_command(
       decks list --tag economics --kind claim
       decks list -t 01-deepseek --json
     """
+    from builder.catalog import list_entries, prompt
+
     listed = list_entries(obj.config, tags=tags, kinds=kinds, topics=topics)
     if as_json:
         click.echo(json.dumps([item.as_json() for item in listed], indent=2, ensure_ascii=False))
@@ -340,6 +362,8 @@ def stats_command(obj: Context, as_json: bool) -> None:
       decks stats
       decks stats --json | jq .total
     """
+    from builder.catalog import stats
+
     counts = stats(obj.config)
     if as_json:
         click.echo(json.dumps(counts, indent=2, ensure_ascii=False))
@@ -379,6 +403,8 @@ def new_command(obj: Context, title: str, slug: str | None, description: str | N
       decks new "Scaling Laws" --slug scaling --source "Part 3"
     """
     config = obj.config
+    from builder.scaffold import new_topic
+
     created = new_topic(config, title, slug=slug, description=description, source=source)
     obj.say(f"Created {config.rel(created.path)}; add entries with: decks add {created.slug}")
 
@@ -403,6 +429,8 @@ def init_command(obj: Context, folder: Path, project_name: str | None, root_deck
       decks init ~/decks/biology --root-deck "Biology 101"
       cd my-deck && decks build
     """
+    from builder.scaffold import init_project
+
     files = init_project(folder, project=project_name, root_deck=root_deck)
     obj.say(f"Created a deck project in {folder} ({len(files)} files); build it with: decks -C {folder} build")
 
@@ -420,6 +448,8 @@ def schema_command() -> None:
       decks schema
       decks schema > schema/topic.schema.json
     """
+    from builder.schema import schema_text
+
     click.echo(schema_text(), nl=False)
 
 
@@ -452,6 +482,8 @@ def preview_command(obj: Context, open_browser: bool, serve: bool, port: int) ->
     if serve:
         _serve(config, port, open_browser)
         return
+    from builder.preview import build_preview
+
     result = build_preview(config)
     obj.say(_preview_line(config, result))
     if open_browser:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -32,10 +34,7 @@ def load_project(config: Config) -> list[Topic]:
     """Load and validate every topic file; raise ProblemsError listing every problem."""
     files = topic_files(config)
     if not files:
-        raise ProblemsError(
-            [Problem(config.rel(config.cards_dir), None, None, "no topic files (*.yaml) found")],
-            "nothing was built",
-        )
+        raise no_topics_error(config)
     topics, problems = collect(files, config)
     if problems:
         raise ProblemsError(problems)
@@ -46,15 +45,23 @@ def collect(files: list[Path], config: Config) -> tuple[list[Topic], list[Proble
     """Load the given topic files: each topic that could be read (with its valid entries), every problem."""
     problems: list[Problem] = []
     topics: list[Topic] = []
-    ids: list[tuple[str, Location]] = []
+    summaries: list[TopicSummary] = []
     for path in files:
         topic, found, topic_ids = _load_topic(path, config.rel(path))
         problems.extend(found)
-        ids.extend(topic_ids)
         if topic is not None:
             topics.append(topic)
-    problems.extend(_cross_file_problems(topics, ids))
+            summaries.append(TopicSummary.of(topic, topic_ids))
+    problems.extend(cross_file_problems(summaries))
     return topics, problems
+
+
+def no_topics_error(config: Config) -> ProblemsError:
+    """The error for a project whose cards folder holds no topic file."""
+    return ProblemsError(
+        [Problem(config.rel(config.cards_dir), None, None, "no topic files (*.yaml) found")],
+        "nothing was built",
+    )
 
 
 def load_topic(path: Path, display: str, text: str | None = None) -> tuple[Topic | None, list[Problem]]:
@@ -66,8 +73,16 @@ def load_topic(path: Path, display: str, text: str | None = None) -> tuple[Topic
 def _load_topic(
     path: Path, display: str, text: str | None = None
 ) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
+    return check_topic(YamlFile(path, display).read(text), path)
+
+
+def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
+    """Validate a read topic file: the topic (None if not a topic), its problems, every entry id and its place.
+
+    Ids are listed even for entries with problems, so that duplicates are still reported.
+    """
+    display = doc.display
     ids: list[tuple[str, Location]] = []
-    doc = YamlFile(path, display).read(text)
     if doc.root is None:
         if doc.empty:
             doc.problems.append(Problem(display, None, None, "is empty; a topic needs a title and entries"))
@@ -203,15 +218,35 @@ def _tags(doc: YamlFile, node: yaml.Node) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _cross_file_problems(topics: list[Topic], ids: list[tuple[str, Location]]) -> list[Problem]:
+@dataclass(frozen=True)
+class TopicSummary:
+    """What checks across files need of a topic: its file, deck title, and entry ids with their places."""
+
+    path: str
+    title: str
+    # (entry id, line, column) in file order.
+    ids: Sequence[tuple[str, int, int]]
+
+    @classmethod
+    def of(cls, topic: Topic, ids: Iterable[tuple[str, Location]]) -> TopicSummary:
+        """The summary of a loaded topic, from the ids its loading listed."""
+        return cls(topic.path, topic.title, [(entry_id, loc.line, loc.col) for entry_id, loc in ids])
+
+
+def cross_file_problems(topics: Iterable[TopicSummary]) -> list[Problem]:
+    """Problems no single entry shows: an entry id used twice, a deck title used by two topics."""
     problems = []
-    first_use: dict[str, Location] = {}
-    for entry_id, loc in ids:
-        first = first_use.setdefault(entry_id, loc)
-        if first is not loc:
-            problems.append(Problem(loc.path, loc.line, loc.col, f"duplicate id '{entry_id}' (first used at {first})"))
+    # (path, line, col) of each id's first use; a Location is made only for a message.
+    first_use: dict[str, tuple[str, int, int]] = {}
     titles: dict[str, str] = {}
     for topic in topics:
+        for entry_id, line, col in topic.ids:
+            here = (topic.path, line, col)
+            first = first_use.setdefault(entry_id, here)
+            if first is not here:
+                problems.append(
+                    Problem(topic.path, line, col, f"duplicate id '{entry_id}' (first used at {Location(*first)})")
+                )
         if topic.title and topic.title in titles:
             problems.append(
                 Problem(

@@ -8,6 +8,7 @@ Note and card ids are drawn once and kept, so they stay stable across builds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -49,19 +50,74 @@ class NoteTypeNames:
 
 
 @dataclass
+class TopicRecord:
+    """What an incremental build needs of a topic file without reading it again.
+
+    Kept only for files that built cleanly: their fingerprint, deck title, entry ids with where
+    each is written, and media files, so checks across files still see them.
+    """
+
+    fingerprint: str
+    title: str
+    ids: list[tuple[str, int, int]]
+    # Media files the topic uses: (Anki name, path in media/, sha256, line, column, reference).
+    media: list[tuple] = field(default_factory=list)
+    # The GUIDs of its notes, to tell where each note went without hashing every id again.
+    guids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PackageRecord:
+    """A package as last written: the fingerprint of its inputs and a hash of the file's bytes."""
+
+    fingerprint: str
+    sha256: str
+    notes: int
+    cards: int
+
+
+@dataclass
 class Manifest:
     """Stamps of every note and note type built into one output folder."""
 
-    notes: dict[str, NoteStamp] = field(default_factory=dict)
     note_types: dict[int, tuple[str, int]] = field(default_factory=dict)
     # Field and template names each note type was built with: `decks check` compares them,
     # since Anki copies a note type whose names changed instead of updating it. Older
     # manifests lack this key and readers that predate it ignore it.
     note_type_names: dict[int, NoteTypeNames] = field(default_factory=dict)
+    topics: dict[str, TopicRecord] = field(default_factory=dict)
+    packages: dict[str, PackageRecord] = field(default_factory=dict)
     changed: bool = False
     # True when there was no usable manifest: every note is then stamped as new.
     fresh: bool = False
     _next_id: int = 0
+    # Notes as read from the file ([hash, mod, id, {ord: card id}, deck]) become stamps one by one when a
+    # build asks for them: a rebuild of one topic touches few of them, and at 100,000 notes making
+    # every stamp costs a third of a second.
+    _raw_notes: dict = field(default_factory=dict, repr=False)
+    _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
+
+    @property
+    def notes(self) -> dict[str, NoteStamp]:
+        """Stamps of every note, by GUID."""
+        for guid in list(self._raw_notes):
+            self._old_stamp(guid)
+        return self._stamps
+
+    def guids(self) -> set[str]:
+        """The GUID of every note, without making their stamps."""
+        return {*self._raw_notes, *self._stamps}
+
+    def _old_stamp(self, guid: str) -> NoteStamp | None:
+        stamp = self._stamps.get(guid)
+        if stamp is None and guid in self._raw_notes:
+            try:
+                h, mod, nid, cards, *deck = self._raw_notes.pop(guid)
+                stamp = NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, *deck)
+            except (ValueError, TypeError, AttributeError):
+                return None  # a damaged record: the note is new again, with ids newer than any given
+            self._stamps[guid] = stamp
+        return stamp
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -70,10 +126,9 @@ class Manifest:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("version") != _VERSION:
                 return cls(fresh=True)
-            notes = {
-                guid: NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, *deck)
-                for guid, (h, mod, nid, cards, *deck) in data["notes"].items()
-            }
+            notes = data["notes"]
+            if not isinstance(notes, dict):
+                return cls(fresh=True)
             types = {int(mid): (h, mod) for mid, (h, mod) in data["note_types"].items()}
             names = {
                 int(mid): NoteTypeNames(tuple(map(str, n["fields"])), tuple(map(str, n["templates"])))
@@ -81,7 +136,16 @@ class Manifest:
             }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(fresh=True)
-        return cls(notes=notes, note_types=types, note_type_names=names)
+        try:
+            # Older manifests have no build cache: every topic is then read and packaged again.
+            topics = {
+                slug: TopicRecord(fp, title, [tuple(i) for i in ids], [tuple(m) for m in media], list(guids))
+                for slug, (fp, title, ids, media, guids) in data.get("topics", {}).items()
+            }
+            packages = {name: PackageRecord(*values) for name, values in data.get("packages", {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            topics, packages = {}, {}
+        return cls(note_types=types, note_type_names=names, topics=topics, packages=packages, _raw_notes=notes)
 
     def record_note_type_names(self, model_id: int, names: NoteTypeNames) -> None:
         """Remember the field and template names a note type is built with."""
@@ -101,24 +165,25 @@ class Manifest:
 
     def stamp_note(self, guid: str, content_hash: str, ords: list[int], now: int) -> NoteStamp:
         """The stamp for a note with this content and these card ordinals."""
-        old = self.notes.get(guid)
+        old = self._old_stamp(guid)
         if old is None:
             stamp = NoteStamp(content_hash, now, self._new_id(now))
         elif old.hash != content_hash:
-            stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards))
+            # The deck stays until place() records this build's: reimport.py compares the two.
+            stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards), old.deck)
         else:
             stamp = old
         for ord_ in ords:
             if ord_ not in stamp.cards:
                 stamp.cards[ord_] = self._new_id(now)
         if stamp is not old or len(stamp.cards) != len(old.cards):
-            self.notes[guid] = stamp
+            self._stamps[guid] = stamp
             self.changed = True
         return stamp
 
     def place(self, guid: str, deck: str) -> None:
         """Record the deck a stamped note was built into (notes never stamped are left alone)."""
-        stamp = self.notes.get(guid)
+        stamp = self._old_stamp(guid)
         if stamp is not None and stamp.deck != deck:
             stamp.deck = deck
             self.changed = True
@@ -126,15 +191,19 @@ class Manifest:
     def forget(self, guids: list[str]) -> None:
         """Drop notes that are no longer built (after telling the user about them)."""
         for guid in guids:
-            if self.notes.pop(guid, None) is not None:
+            if self._old_stamp(guid) is not None:
+                del self._stamps[guid]
                 self.changed = True
 
     def _new_id(self, now: int) -> int:
         # Anki reads ids as creation times in milliseconds; keep them plausible and unique.
         if not self._next_id:
-            used = [s.id for s in self.notes.values()]
-            used += [c for s in self.notes.values() for c in s.cards.values()]
-            self._next_id = max([now * 1000, *(u + 1 for u in used)])
+            used = [s.id for s in self._stamps.values()]
+            used += [c for s in self._stamps.values() for c in s.cards.values()]
+            for raw in self._raw_notes.values():
+                with contextlib.suppress(IndexError, TypeError, AttributeError):
+                    used.extend((raw[2], *raw[3].values()))
+            self._next_id = max([now * 1000, *(u + 1 for u in used if isinstance(u, int))])
         self._next_id += 1
         return self._next_id - 1
 
@@ -147,9 +216,22 @@ class Manifest:
                 str(mid): {"fields": list(n.fields), "templates": list(n.templates)}
                 for mid, n in sorted(self.note_type_names.items())
             },
-            "notes": {
-                guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}, s.deck]
-                for guid, s in sorted(self.notes.items())
+            "notes": dict(
+                sorted(
+                    {
+                        **self._raw_notes,
+                        **{
+                            guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}, s.deck]
+                            for guid, s in self._stamps.items()
+                        },
+                    }.items()
+                )
+            ),
+            "topics": {
+                slug: [t.fingerprint, t.title, t.ids, t.media, t.guids] for slug, t in sorted(self.topics.items())
+            },
+            "packages": {
+                name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())
             },
         }
         write_atomic(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))

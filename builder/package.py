@@ -14,6 +14,7 @@ import sqlite3
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _json_str
 from pathlib import Path
 
 import genanki
@@ -34,7 +35,9 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 def note_guid(project: str, entry_id: str) -> str:
     """A note's GUID: a hash of an unambiguous encoding of (project, entry id)."""
-    encoded = json.dumps(["decks-note/v1", project, entry_id], ensure_ascii=False)
+    # The bytes of json.dumps(["decks-note/v1", project, entry_id], ensure_ascii=False), built without
+    # the encoder's per-call overhead.
+    encoded = f'["decks-note/v1", {_json_str(project)}, {_json_str(entry_id)}]'
     number = int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest()[:8], "big")
     chars = []
     while number:
@@ -52,7 +55,12 @@ def deck_id(name: str) -> int:
 
 def deck_name(config: Config, topic: Topic) -> str:
     """The Anki deck a topic's cards go to."""
-    return f"{config.root_deck}::{topic.title}"
+    return topic_deck_name(config, topic.title)
+
+
+def topic_deck_name(config: Config, title: str) -> str:
+    """The Anki deck of a topic with this title."""
+    return f"{config.root_deck}::{title}"
 
 
 def note_type(kind: Kind, config: Config, css: str) -> genanki.Model:
@@ -80,6 +88,15 @@ class PackagePlan:
     media: list[tuple[str, Path]] = field(default_factory=list)
 
 
+@dataclass
+class TopicDraft:
+    """One topic's deck and notes, each note as (kind, guid, fields, sort field, tags, hash, card ords)."""
+
+    deck_id: int
+    deck: dict
+    notes: list[tuple]
+
+
 class Packager:
     """Turns rendered topics into package plans, stamping notes through the manifest."""
 
@@ -95,6 +112,7 @@ class Packager:
         for name, kind in KINDS.items():
             names = NoteTypeNames(kind.note_fields, tuple(c.name for c in kind.cards))
             manifest.record_note_type_names(self.models[name].model_id, names)
+        self._ords: dict[tuple, list[int]] = {}
 
     def plan(
         self,
@@ -110,48 +128,78 @@ class Packager:
         """
         plan = PackagePlan(path)
         for topic in topics:
-            name = deck_name(self.config, topic)
-            did = deck_id(name)
-            plan.decks.append(genanki.Deck(did, name, _deck_description(topic)).to_json())
-            for position, entry in enumerate(topic.entries):
-                model = self.models[entry.kind]
-                if model.model_id not in plan.models:
-                    plan.models[model.model_id] = model.to_json(self._model_mods[entry.kind], did)
-                guid = note_guid(self.config.project, entry.id)
-                note = genanki.Note(model=model, fields=list(fields[entry.id]), tags=entry.tags, guid=guid)
-                ords = sorted(card.ord for card in note.cards)
-                flds = "\x1f".join(note.fields)
-                tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
-                version = media_versions.get(entry.id) if media_versions else None
-                stamp = self.manifest.stamp_note(
-                    guid, note_hash(model.model_id, name, flds, tags, version), ords, self.now
-                )
-                plan.notes.append((stamp.id, guid, model.model_id, stamp.mod, -1, tags, flds, note.fields[0], 0, 0, ""))
-                for ord_ in ords:
-                    # New cards are due in the order the entries are written.
-                    plan.cards.append(
-                        (
-                            stamp.cards[ord_],
-                            stamp.id,
-                            did,
-                            ord_,
-                            stamp.mod,
-                            -1,
-                            0,
-                            0,
-                            position,
-                            0,
-                            0,
-                            0,
-                            0,
-                            0,
-                            0,
-                            0,
-                            0,
-                            "",
-                        )
-                    )
+            self.add_topic(plan, topic, fields, media_versions)
         return plan
+
+    def add_topic(
+        self,
+        plan: PackagePlan,
+        topic: Topic,
+        fields: dict[str, tuple[str, ...]],
+        media_versions: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add one topic's deck, notes and cards to a package plan."""
+        self.add_draft(plan, self.draft(topic, fields, media_versions))
+
+    def draft(
+        self, topic: Topic, fields: dict[str, tuple[str, ...]], media_versions: Mapping[str, str] | None = None
+    ) -> TopicDraft:
+        """A topic's deck and notes without the ids and times the manifest gives them.
+
+        Depends on nothing but the topic, its fields and its media, so topics can be drafted in any
+        order or process.
+        """
+        name = deck_name(self.config, topic)
+        did = deck_id(name)
+        project, models = self.config.project, self.models
+        versions = media_versions or {}
+        notes = []
+        for entry in topic.entries:
+            model = models[entry.kind]
+            values = fields[entry.id]
+            flds = "\x1f".join(values)
+            tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
+            content = note_hash(model.model_id, name, flds, tags, versions.get(entry.id))
+            notes.append(
+                (
+                    entry.kind,
+                    note_guid(project, entry.id),
+                    flds,
+                    values[0],
+                    tags,
+                    content,
+                    self._card_ords(model, values),
+                )
+            )
+        return TopicDraft(did, genanki.Deck(did, name, _deck_description(topic)).to_json(), notes)
+
+    def add_draft(self, plan: PackagePlan, draft: TopicDraft) -> None:
+        """Add a drafted topic to a package plan, stamping its notes through the manifest."""
+        plan.decks.append(draft.deck)
+        did, now, stamp_note = draft.deck_id, self.now, self.manifest.stamp_note
+        for position, (kind, guid, flds, sort_field, tags, content, ords) in enumerate(draft.notes):
+            model_id = self.models[kind].model_id
+            if model_id not in plan.models:
+                plan.models[model_id] = self.models[kind].to_json(self._model_mods[kind], did)
+            stamp = stamp_note(guid, content, ords, now)
+            plan.notes.append((stamp.id, guid, model_id, stamp.mod, -1, tags, flds, sort_field, 0, 0, ""))
+            for ord_ in ords:
+                # New cards are due in the order the entries are written.
+                plan.cards.append(
+                    (stamp.cards[ord_], stamp.id, did, ord_, stamp.mod, -1, 0, 0, position, 0, 0, 0, 0, 0, 0, 0, 0, "")
+                )
+
+    def _card_ords(self, model: genanki.Model, values: tuple[str, ...]) -> list[int]:
+        # genanki decides which cards a note has. For a front/back note type that depends only on
+        # which fields are empty, so one genanki Note per pattern answers for every note like it.
+        key = None if model.model_type == genanki.Model.CLOZE else (model.model_id, *map(bool, values))
+        ords = self._ords.get(key) if key else None
+        if ords is None:
+            note = genanki.Note(model=model, fields=list(values))
+            ords = sorted(card.ord for card in note.cards)
+            if key:
+                self._ords[key] = ords
+        return ords
 
 
 def write_package(plan: PackagePlan) -> bool:
@@ -187,16 +235,18 @@ def package_bytes(plan: PackagePlan) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
+            # Level 1 deflates four times faster than the default 6, for files about 15% larger.
+            archive.writestr(info, data, compresslevel=1)
     return buffer.getvalue()
 
 
 def note_hash(model_id: int, deck: str, flds: str, tags: str, media_version: str | None = None) -> str:
     """What a note's manifest stamp records of its content: note type, deck, fields, tags, and media."""
-    content = [model_id, deck, flds, tags]
-    if media_version:
-        content.append(media_version)
-    return _hash(content)
+    # The bytes of json.dumps of that list, as _hash makes them, built without the encoder's
+    # per-call overhead: this runs for every note.
+    media = f", {_json_str(media_version)}" if media_version else ""
+    encoded = f"[{model_id}, {_json_str(deck)}, {_json_str(flds)}, {_json_str(tags)}{media}]"
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:32]
 
 
 def _deck_description(topic: Topic) -> str:

@@ -7,6 +7,7 @@ file. Card text is data passed to templates and is never itself rendered as a te
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,25 +18,10 @@ from markupsafe import Markup, escape
 from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS, Kind
 from builder.model import Entry, Topic
+from builder.templatedirs import packaged_templates, template_dirs  # noqa: F401 (imported from here too)
 
 STYLESHEET = "style.css"
 _BR = Markup("<br>")
-
-
-def packaged_templates() -> Path:
-    """The default templates: inside the installed package, or the checkout's templates/ in development."""
-    here = Path(__file__).resolve().parent
-    inside = here / "templates"
-    return inside if inside.is_dir() else here.parent / "templates"
-
-
-def template_dirs(project_templates: Path | None) -> list[Path]:
-    """Folders searched for templates, first match wins."""
-    dirs = [project_templates] if project_templates is not None and project_templates.is_dir() else []
-    default = packaged_templates()
-    if default not in dirs:
-        dirs.append(default)
-    return dirs
 
 
 def _finalize(value: object) -> object:
@@ -43,8 +29,16 @@ def _finalize(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return escape(value.rstrip("\n")).replace("\n", _BR)
+        value = value.rstrip("\n")
+        return escape(value).replace("\n", _BR) if "\n" in value else escape(value)
     return value
+
+
+class _Environment(jinja2.Environment):
+    def make_globals(self, d):
+        # A plain dict, not Jinja2's default ChainMap: every render copies a template's globals, and
+        # copying a ChainMap key by key was half the render time. Ours never change after start-up.
+        return {**self.globals, **(d or {})}
 
 
 class Renderer:
@@ -53,13 +47,15 @@ class Renderer:
     def __init__(self, dirs: Iterable[Path], display: Callable[[Path], str] = str):
         self.dirs = [Path(d) for d in dirs]
         self._display = display
-        self.env = jinja2.Environment(
+        self.env = _Environment(
             loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
             undefined=jinja2.StrictUndefined,
             autoescape=True,
             finalize=_finalize,
             trim_blocks=True,
             lstrip_blocks=True,
+            # A build reads each template once: checking its mtime at every include costs a stat per card.
+            auto_reload=False,
         )
         self._templates: dict[str, jinja2.Template] = {}
 
@@ -76,14 +72,27 @@ class Renderer:
         problems: list[Problem] = []
         out: dict[str, tuple[str, ...]] = {}
         for topic in topics:
-            for entry in topic.entries:
-                try:
-                    out[entry.id] = self.render(topic, entry)
-                except _TemplateProblem as exc:
-                    problems.append(exc.problem)
+            problems.extend(self.render_topic(topic, out))
         if problems:
             raise ProblemsError(problems)
         return out
+
+    def render_topic(self, topic: Topic, out: dict[str, tuple[str, ...]]) -> list[Problem]:
+        """Add the note field values of a topic's entries to ``out``; returns the template problems."""
+        problems: list[Problem] = []
+        for entry in topic.entries:
+            try:
+                out[entry.id] = self.render(topic, entry)
+            except _TemplateProblem as exc:
+                problems.append(exc.problem)
+        return problems
+
+    def warm(self) -> None:
+        """Compile every note-field template now; a broken one is reported when an entry needs it."""
+        for kind in KINDS.values():
+            for field in kind.note_fields:
+                with contextlib.suppress(_TemplateProblem):
+                    self._template(kind.template_name(field))
 
     def render(self, topic: Topic, entry: Entry) -> tuple[str, ...]:
         """The HTML of each note field of one entry, in the note type's field order."""

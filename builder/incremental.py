@@ -1,0 +1,151 @@
+"""Fingerprints of a build's inputs, so that a rebuild skips the topics and packages they show unchanged.
+
+A topic's fingerprint covers its file's bytes and everything else its package is made from: the config,
+every template file, and the builder's own code. Equal fingerprints and an output file untouched since it
+was written mean the package would come out byte for byte the same, so it is not built again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import builder
+from builder.config import CONFIG_NAME, Config
+from builder.errors import Problem, ProblemsError
+from builder.manifest import PackageRecord, TopicRecord
+from builder.model import Topic
+
+MEDIA_DIR = "media"  # as media.py names it; that module is imported only when a topic is read
+
+
+def build_stamp(config: Config, template_dirs: Sequence[Path]) -> str:
+    """A hash of everything besides the topic files that a package is made from."""
+    digest = hashlib.sha256(f"decks-build/v1\0{builder.__version__}\0".encode())
+    # The config file's bytes, not the loaded config: every setting counts, and the folder does not
+    # (a project moved elsewhere keeps its cache).
+    _add_files(digest, [config.root / CONFIG_NAME], config.root)
+    # The builder's own code: a changed builder rebuilds everything, even at the same version number.
+    _add_files(digest, sorted(Path(builder.__file__).parent.glob("*.py")), Path(builder.__file__).parent)
+    for index, folder in enumerate(template_dirs):
+        digest.update(f"templates\0{index}\0".encode())
+        _add_files(digest, sorted(p for p in folder.rglob("*") if p.is_file()), folder)
+    return digest.hexdigest()
+
+
+def _add_files(digest, files: Iterable[Path], base: Path) -> None:
+    for path in files:
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(base).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+
+
+def topic_fingerprint(stamp: str, path: Path) -> str | None:
+    """The fingerprint of one topic file under a build stamp; None when the file cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(f"{stamp}\0{path.name}\0".encode() + data).hexdigest()
+
+
+def package_fingerprint(name: str, topic_fingerprints: Sequence[str]) -> str:
+    """The fingerprint of a package from those of the topics it holds, in order."""
+    return hashlib.sha256("\0".join((name, *topic_fingerprints)).encode()).hexdigest()
+
+
+def is_current(record: PackageRecord | None, fingerprint: str, path: Path) -> bool:
+    """Whether the file at ``path`` is the package last written from inputs with this fingerprint."""
+    if record is None or record.fingerprint != fingerprint:
+        return False
+    # Hashing the file (milliseconds) rather than trusting its mtime keeps the manifest reproducible
+    # and catches a package replaced by hand.
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(data).hexdigest() == record.sha256
+
+
+def record_for(data: bytes, fingerprint: str, notes: int, cards: int) -> PackageRecord:
+    """The record of a package written with these bytes."""
+    return PackageRecord(fingerprint, hashlib.sha256(data).hexdigest(), notes, cards)
+
+
+def topic_key(record: TopicRecord) -> str:
+    """What a package's fingerprint takes of one of its topics: the file's fingerprint and its media's."""
+    return ":".join((record.fingerprint, *(use[2] for use in record.media)))
+
+
+@dataclass
+class TopicMedia:
+    """The media files one topic uses."""
+
+    # (Anki name, path in media/, sha256, line, column, reference) of each file, first use first.
+    uses: list[tuple] = field(default_factory=list)
+    # Entry id -> digest of its files: a note whose media changed counts as edited.
+    versions: dict[str, str] = field(default_factory=dict)
+    # Anki name -> the file to pack.
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def topic_media(config: Config, topic: Topic) -> tuple[Topic, TopicMedia, list[Problem]]:
+    """Resolve one topic's media references: the topic as rewritten, its media, and any problems."""
+    from builder.kinds import MEDIA_KEYS
+    from builder.media import media_dir, resolve_media
+
+    try:
+        [resolved], media = resolve_media(config, [topic])
+    except ProblemsError as exc:
+        return topic, TopicMedia(), list(exc.problems)
+    root = media_dir(config).resolve()
+    found = TopicMedia(versions=media.versions, files={f.name: f.path for f in media.files.values()})
+    for entry, before in zip(resolved.entries, topic.entries, strict=True):
+        for name in media.by_entry.get(entry.id, ()):
+            if any(use[0] == name for use in found.uses):
+                continue
+            key = next((k.name for k in MEDIA_KEYS if entry.values.get(k.name) == name), None)
+            loc = before.key_locs.get(key, before.loc) if key else before.loc
+            what = f"{key} '{before.values[key]}'" if key else f"sound '{name}'"
+            path = media.files[name].path
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found.uses.append((name, path.relative_to(root).as_posix(), digest, loc.line, loc.col, what))
+    return resolved, found, []
+
+
+def media_unchanged(config: Config, record: TopicRecord) -> bool:
+    """Whether every media file a topic used last time is still there, inside media/, with the same bytes."""
+    root = (config.root / MEDIA_DIR).resolve()
+    for _, relpath, digest, *_ in record.media:
+        path = (root / relpath).resolve()
+        try:
+            if not path.is_relative_to(root) or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def media_clash_problems(topics: Iterable[tuple[str, Sequence[tuple]]]) -> list[Problem]:
+    """Two different files used under one name by different topics: Anki keeps all media in one folder."""
+    problems = []
+    seen: dict[str, str] = {}
+    for display, uses in topics:
+        for name, relpath, _, line, col, what in uses:
+            known = seen.setdefault(unicodedata.normalize("NFC", name).casefold(), relpath)
+            if known != relpath:
+                problems.append(
+                    Problem(
+                        display,
+                        line,
+                        col,
+                        (
+                            f"{what}: another file has the same name ({MEDIA_DIR}/{known}); "
+                            "Anki keeps all media in one folder, so rename one of them"
+                        ),
+                    )
+                )
+    return problems

@@ -1,0 +1,322 @@
+"""Incremental and parallel builds: skip what did not change, and give the same bytes as a full build.
+
+"A full build" here is a build from the same manifest with the build cache taken out: it reads and
+packages every topic. (A build into an empty folder is not comparable after an edit: the manifest gives
+an edited note a newer `mod`, which is what makes Anki take the edit.)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from builder.build import build
+from builder.config import load_config
+from builder.manifest import MANIFEST_NAME
+from builder.package import _hash, note_guid, note_hash
+from tests.ankitools import import_package, open_collection, rendered_cards
+from tests.conftest import CONFIG, Project
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import synth  # noqa: E402
+
+EPOCH = "1700000000"
+EXTRA = "  - kind: qa\n    id: {id}\n    question: Q?\n    answer: A.\n"
+PICTURE = "  - {{kind: qa, id: {id}, question: Q?, answer: A, image: {image}}}\n"
+
+
+def topic(title: str, prefix: str, count: int = 3) -> str:
+    entries = "".join(
+        f"""\
+  - kind: qa
+    id: {prefix}-{n}
+    question: Question {n} of {title}?
+    answer: Answer {n}.
+"""
+        for n in range(count)
+    )
+    return f"title: {title}\nentries:\n{entries}"
+
+
+@pytest.fixture
+def multi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A project of three small topics, built with a fixed build time."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    p = Project(tmp_path / "multi")
+    p.write("deck.yaml", CONFIG)
+    for name, title in (("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")):
+        p.write(f"cards/{name}.yaml", topic(title, name))
+    return p
+
+
+def run_build(p: Project, *args: str):
+    """Build through the core, to see what was read."""
+    return build(load_config(p.root), **dict(args))
+
+
+def full_rebuild(p: Project, dest: Path) -> dict[str, bytes]:
+    """The output of building a copy of ``p`` whose manifest has no build cache (so everything is read)."""
+    copy = Project(dest)
+    shutil.copytree(p.root, copy.root)
+    manifest = copy.output / MANIFEST_NAME
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["topics"], data["packages"]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    result = build(load_config(copy.root))
+    assert result.read == len(list((copy.root / "cards").glob("*.yaml")))
+    return copy.snapshot()
+
+
+def test_no_change_rebuild_reads_nothing_and_writes_nothing(multi):
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    result = build(load_config(multi.root))
+    assert (result.read, result.written, len(result.unchanged)) == (0, [], 3)
+    assert (result.notes, result.cards) == (9, 9)
+    assert multi.snapshot() == before
+    out = multi.build()
+    assert out.output == "Built 3 topics: 9 notes, 9 cards -> output/ (0 written, 3 unchanged)\n"
+
+
+def test_one_edit_rebuilds_its_topic_only_and_matches_a_full_build(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    first = multi.snapshot()
+    multi.write("cards/b.yaml", topic("Beta", "b").replace("Answer 1.", "Answer one."))
+    before_build = tmp_path / "before"
+    shutil.copytree(multi.root, before_build)
+    result = build(load_config(multi.root))
+    assert result.read == 1
+    assert [p.name for p in result.written] == ["b.apkg"]
+    after = multi.snapshot()
+    assert after["a.apkg"] == first["a.apkg"] and after["c.apkg"] == first["c.apkg"]
+    assert after["b.apkg"] != first["b.apkg"]
+    # The same bytes, manifest included, as reading and packaging everything again.
+    assert full_rebuild(Project(before_build), tmp_path / "full") == after
+
+
+def test_incremental_build_equals_full_build_after_several_changes(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    multi.write("cards/a.yaml", topic("Alpha", "a", 5))  # two entries added
+    multi.write("cards/d.yaml", topic("Delta", "d"))  # a new topic
+    (multi.root / "cards/c.yaml").unlink()  # a topic removed (its old package stays)
+    shutil.copytree(multi.root, tmp_path / "before")
+    assert multi.build().exit_code == 0
+    assert full_rebuild(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_duplicate_id_against_an_unchanged_topic_is_still_found(multi):
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    # c.yaml (read again) takes an id that a.yaml (known from the manifest) uses at line 8.
+    multi.write("cards/c.yaml", topic("Gamma", "c") + EXTRA.format(id="a-1"))
+    result = multi.build()
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/c.yaml:16:9: duplicate id 'a-1' (first used at cards/a.yaml:8:9)\n"
+        "1 error in 1 file; nothing was written.\n"
+    )
+    assert multi.snapshot() == before
+    # And the other way round: the unchanged file comes later and is the one reported.
+    multi.write("cards/c.yaml", topic("Gamma", "c"))
+    assert multi.build().exit_code == 0
+    multi.write("cards/a.yaml", topic("Alpha", "a") + EXTRA.format(id="c-0"))
+    result = multi.build()
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/c.yaml:4:9: duplicate id 'c-0' (first used at cards/a.yaml:16:9)\n"
+        "1 error in 1 file; nothing was written.\n"
+    )
+
+
+def test_duplicate_title_against_an_unchanged_topic_is_still_found(multi):
+    assert multi.build().exit_code == 0
+    multi.write("cards/c.yaml", topic("Alpha", "c"))
+    result = multi.build()
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/c.yaml: title 'Alpha' is also the title of cards/a.yaml; each topic needs its own deck\n"
+        "1 error in 1 file; nothing was written.\n"
+    )
+
+
+def test_unselected_changed_topic_is_still_validated(multi):
+    assert multi.build().exit_code == 0
+    multi.write("cards/c.yaml", topic("Gamma", "a"))  # ids a-0.. clash with a.yaml
+    result = multi.build("-t", "b")
+    assert result.exit_code == 1
+    assert "cards/c.yaml:4:9: duplicate id 'a-0' (first used at cards/a.yaml:4:9)" in result.output
+
+
+@pytest.mark.parametrize("change", ["template", "stylesheet", "config"])
+def test_template_or_config_change_rebuilds_every_topic(multi, change):
+    assert multi.build().exit_code == 0
+    if change == "template":
+        multi.write("templates/qa/back.html", '<div class="answer">{{ answer }}!</div>\n')
+    elif change == "stylesheet":
+        multi.write("templates/style.css", ".card { color: red; }\n")
+    else:
+        multi.write("deck.yaml", CONFIG.replace("Test Root", "Other Root"))
+    result = build(load_config(multi.root))
+    assert result.read == 3
+    assert len(result.written) == 3
+
+
+def test_missing_or_altered_package_is_written_again(multi):
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    (multi.output / "a.apkg").unlink()
+    (multi.output / "b.apkg").write_bytes(b"not a package")
+    result = build(load_config(multi.root))
+    assert sorted(p.name for p in result.written) == ["a.apkg", "b.apkg"]
+    assert result.read == 2
+    assert multi.snapshot() == before
+
+
+def test_single_package_rebuilds_only_when_something_changed(multi):
+    assert multi.build("--single").exit_code == 0
+    before = multi.snapshot()
+    result = build(load_config(multi.root), single=True)
+    assert (result.read, result.written) == (0, [])
+    assert multi.snapshot() == before
+    multi.write("cards/a.yaml", topic("Alpha", "a", 4))
+    result = build(load_config(multi.root), single=True)
+    assert result.read == 3
+    assert [p.name for p in result.written] == ["test-project.apkg"]
+
+
+def test_old_manifest_without_cache_is_read(multi):
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    manifest = multi.output / MANIFEST_NAME
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["topics"] = {"a": "not a record"}
+    manifest.write_text(json.dumps(data))
+    result = build(load_config(multi.root))
+    assert result.read == 3
+    assert result.written == []
+    assert {k: v for k, v in multi.snapshot().items() if k != MANIFEST_NAME} == {
+        k: v for k, v in before.items() if k != MANIFEST_NAME
+    }
+
+
+def test_parallel_build_equals_serial_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    outputs = []
+    for jobs in (1, 2):
+        root = tmp_path / f"j{jobs}"
+        synth.write_project(root, 300, topics=6)
+        p = Project(root)
+        result = p.build("-j", str(jobs))
+        assert result.exit_code == 0, result.output
+        outputs.append(p.snapshot())
+        # An edit after the first build, again serial and parallel alike.
+        synth.edit_one_entry(root / "cards" / "topic-02.yaml")
+        synth.edit_one_entry(root / "cards" / "topic-04.yaml")
+        assert p.build("-j", str(jobs)).exit_code == 0
+        outputs.append(p.snapshot())
+    assert outputs[0] == outputs[2]
+    assert outputs[1] == outputs[3]
+    assert len(outputs[0]) == 7
+
+
+def test_parallel_build_reports_the_same_problems(tmp_path):
+    messages = []
+    for jobs in (1, 2):
+        root = tmp_path / f"j{jobs}"
+        synth.write_project(root, 60, topics=3)
+        text = (root / "cards/topic-01.yaml").read_text()
+        (root / "cards/topic-01.yaml").write_text(text.replace("kind: qa", "kind: qq", 1))
+        (root / "cards/topic-02.yaml").write_text(text.replace("id: e20", "id: e0"))
+        p = Project(root)
+        result = p.build("-j", str(jobs))
+        assert result.exit_code == 1
+        messages.append(result.output)
+        assert not (root / "output").exists()
+    assert messages[0] == messages[1]
+    assert "unknown kind 'qq'" in messages[0]
+
+
+def test_synthetic_project_builds_and_imports(tmp_path, monkeypatch):
+    """The benchmark's projects hold every entry kind and are valid."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    synth.write_project(tmp_path / "bench", 40, topics=2)
+    p = Project(tmp_path / "bench")
+    result = p.build("--timings")
+    assert result.exit_code == 0, result.output
+    assert "Timings (s): load " in result.output and "; 2 topic files read" in result.output
+    col = open_collection(tmp_path / "col.anki2")
+    for name in ("topic-00.apkg", "topic-01.apkg"):
+        import_package(col, p.output / name)
+    assert col.note_count() == 40
+    cards = rendered_cards(col)
+    assert {c["template"] for c in cards} == {"Card", "Definition", "Term", "Cloze"}
+    assert len(cards) == 44  # 8 concepts, half with a reverse card
+
+
+def test_edit_after_incremental_build_updates_the_note_in_anki(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    col = open_collection(tmp_path / "col.anki2")
+    import_package(col, multi.output / "b.apkg")
+    multi.write("cards/b.yaml", topic("Beta", "b").replace("Answer 1.", "Answer one."))
+    import os
+
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(EPOCH) + 10)
+    assert build(load_config(multi.root)).read == 1
+    log = import_package(col, multi.output / "b.apkg").log
+    assert len(log.updated) == 1 and len(log.new) == 0
+    answers = sorted(c["answer"] for c in rendered_cards(col))
+    assert any("Answer one." in a for a in answers)
+
+
+def test_fast_hashes_match_the_stored_formulas():
+    import hashlib
+
+    from builder.package import _BASE91
+
+    for project, text in (("p", "plain"), ("p-2", 'quote " and \\ and é and \x00 and \u2028 and 😀')):
+        encoded = json.dumps(["decks-note/v1", project, text], ensure_ascii=False)
+        number = int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest()[:8], "big")
+        digits = ""
+        while number:
+            number, digit = divmod(number, len(_BASE91))
+            digits = _BASE91[digit] + digits
+        assert note_guid(project, text) == digits
+        assert note_hash(12, project, text, " a b ") == _hash([12, project, text, " a b "])
+        assert note_hash(12, project, text, "", "f00d") == _hash([12, project, text, "", "f00d"])
+
+
+def test_media_change_rebuilds_the_topics_that_use_it(multi, tmp_path):
+    multi.write("media/cat.png", "one")
+    multi.write("cards/b.yaml", topic("Beta", "b") + PICTURE.format(id="b-pic", image="cat.png"))
+    assert multi.build().exit_code == 0
+    assert build(load_config(multi.root)).read == 0
+    multi.write("media/cat.png", "two")
+    shutil.copytree(multi.root, tmp_path / "before")
+    result = build(load_config(multi.root))
+    assert result.read == 1
+    assert [p.name for p in result.written] == ["b.apkg"]
+    with zipfile.ZipFile(multi.output / "b.apkg") as archive:
+        assert archive.read("0") == b"two"
+    assert full_rebuild(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_media_name_clash_with_an_unchanged_topic_is_still_found(multi):
+    multi.write("media/a/cat.png", "one")
+    multi.write("media/b/Cat.png", "two")
+    multi.write("cards/a.yaml", topic("Alpha", "a") + PICTURE.format(id="a-pic", image="a/cat.png"))
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    multi.write("cards/c.yaml", topic("Gamma", "c") + PICTURE.format(id="c-pic", image="b/Cat.png"))
+    result = multi.build()
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/c.yaml:15:59: image 'b/Cat.png': another file has the same name (media/a/cat.png); "
+        "Anki keeps all media in one folder, so rename one of them\n"
+        "1 error in 1 file; nothing was written.\n"
+    )
+    assert multi.snapshot() == before
