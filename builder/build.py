@@ -33,7 +33,7 @@ from builder.incremental import (
     topic_media,
 )
 from builder.kinds import KINDS
-from builder.load import TopicSummary, check_topic, cross_file_problems, load_project, no_topics_error, topic_files
+from builder.load import CrossFileCheck, TopicSummary, check_topic, load_project, no_topics_error, topic_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord, build_time
 from builder.model import Topic
 from builder.templatedirs import template_dirs
@@ -227,7 +227,8 @@ def _build(
     worker = _Worker(config, by_slug, stale, manifest) if to_read else None
     outcomes = worker.run_all(to_read, jobs) if worker else iter(())
 
-    summaries: list[TopicSummary] = []
+    # Checked as topics come, so that nothing is packed once two entries share an id.
+    across = CrossFileCheck()
     media: list[tuple[str, list[tuple]]] = []
     problems: list[Problem] = []
     media_problems: list[Problem] = []
@@ -236,7 +237,7 @@ def _build(
     for slug, path in by_slug.items():
         if slug not in to_read:
             record = records[slug] = cached[slug]
-            summaries.append(TopicSummary(config.rel(path), record.title, record.ids))
+            problems.extend(across.add(TopicSummary(config.rel(path), record.title, record.ids)))
             if slug in chosen:
                 media.append((config.rel(path), record.media))
             continue
@@ -245,7 +246,7 @@ def _build(
             result.timings[stage] += seconds
         problems.extend(outcome.problems)
         if outcome.summary is not None:
-            summaries.append(outcome.summary)
+            problems.extend(across.add(outcome.summary))
         if slug in chosen:
             media_problems.extend(outcome.media_problems)
             if outcome.media is not None:
@@ -261,7 +262,6 @@ def _build(
                 worker.pack(stale[slug], outcome.draft, outcome.media)
         template_problems.extend(outcome.template_problems)
 
-    problems.extend(cross_file_problems(summaries))
     if problems:
         raise ProblemsError(problems)
     media_problems.extend(media_clash_problems(media))

@@ -44,8 +44,11 @@ def _add_files(digest, files: Iterable[Path], base: Path) -> None:
 
 
 def topic_fingerprint(stamp: str, path: Path) -> str | None:
-    """The fingerprint of one topic file under a build stamp; None when the file cannot be read."""
+    """The fingerprint of one topic file under a build stamp; None when it is not a file that can be read."""
     try:
+        # Never open anything but a regular file: a named pipe would block the build.
+        if not path.is_file():
+            return None
         data = path.read_bytes()
     except OSError:
         return None
@@ -64,6 +67,8 @@ def is_current(record: PackageRecord | None, fingerprint: str, path: Path) -> bo
     # Hashing the file (milliseconds) rather than trusting its mtime keeps the manifest reproducible
     # and catches a package replaced by hand.
     try:
+        if not path.is_file():
+            return False
         data = path.read_bytes()
     except OSError:
         return False
@@ -122,7 +127,9 @@ def media_unchanged(config: Config, record: TopicRecord) -> bool:
     for _, relpath, digest, *_ in record.media:
         path = (root / relpath).resolve()
         try:
-            if not path.is_relative_to(root) or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            if not path.is_relative_to(root) or not path.is_file():
+                return False
+            if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
                 return False
         except OSError:
             return False

@@ -235,26 +235,37 @@ class TopicSummary:
 
 def cross_file_problems(topics: Iterable[TopicSummary]) -> list[Problem]:
     """Problems no single entry shows: an entry id used twice, a deck title used by two topics."""
-    problems = []
-    # (path, line, col) of each id's first use; a Location is made only for a message.
-    first_use: dict[str, tuple[str, int, int]] = {}
-    titles: dict[str, str] = {}
-    for topic in topics:
+    check = CrossFileCheck()
+    return [problem for topic in topics for problem in check.add(topic)]
+
+
+class CrossFileCheck:
+    """The checks of cross_file_problems, topic by topic, for a build that goes on only while all is well."""
+
+    def __init__(self) -> None:
+        # (path, line, col) of each id's first use; a Location is made only for a message.
+        self._first_use: dict[str, tuple[str, int, int]] = {}
+        self._titles: dict[str, str] = {}
+
+    def add(self, topic: TopicSummary) -> list[Problem]:
+        """The problems this topic makes with the topics added before it."""
+        problems = []
         for entry_id, line, col in topic.ids:
             here = (topic.path, line, col)
-            first = first_use.setdefault(entry_id, here)
+            first = self._first_use.setdefault(entry_id, here)
             if first is not here:
                 problems.append(
                     Problem(topic.path, line, col, f"duplicate id '{entry_id}' (first used at {Location(*first)})")
                 )
-        if topic.title and topic.title in titles:
+        if topic.title and topic.title in self._titles:
             problems.append(
                 Problem(
                     topic.path,
                     None,
                     None,
-                    f"title '{topic.title}' is also the title of {titles[topic.title]}; each topic needs its own deck",
+                    f"title '{topic.title}' is also the title of {self._titles[topic.title]}; "
+                    "each topic needs its own deck",
                 )
             )
-        titles.setdefault(topic.title, topic.path)
-    return problems
+        self._titles.setdefault(topic.title, topic.path)
+        return problems
