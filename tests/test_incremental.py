@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder.build import build
+from builder.cli import cli as cli_main
 from builder.config import load_config
 from builder.manifest import MANIFEST_NAME
 from builder.package import _hash, note_guid, note_hash
@@ -320,3 +321,23 @@ def test_media_name_clash_with_an_unchanged_topic_is_still_found(multi):
         "1 error in 1 file; nothing was written.\n"
     )
     assert multi.snapshot() == before
+
+
+def test_removed_topic_is_told_even_when_nothing_is_read(multi):
+    assert multi.build().exit_code == 0
+    (multi.root / "cards/c.yaml").unlink()
+    assert multi.build("-t", "a").exit_code == 0  # a partial build tells nothing of removals
+    result = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "note: 3 notes no longer in any topic" in result.stderr
+    again = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
+    assert "note:" not in again.stderr  # told once
+
+
+def test_moved_entry_is_told_after_an_incremental_build(multi):
+    assert multi.build().exit_code == 0
+    multi.write("cards/a.yaml", topic("Alpha", "a", 2))
+    multi.write("cards/b.yaml", topic("Beta", "b") + EXTRA.format(id="a-2"))
+    result = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "note: 1 note moved from 'Test Root::Alpha' to 'Test Root::Beta'" in result.stderr
