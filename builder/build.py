@@ -111,6 +111,8 @@ class _Package:
     data: bytes | None = None
     media: dict[str, Path] = field(default_factory=dict)
     waiting: int = 0
+    notes: int = 0
+    cards: int = 0
 
 
 @dataclass
@@ -151,9 +153,10 @@ def build(
             # The manifest is read and saved holding the output folder's lock, so a concurrent build
             # reads it only after this one saved it. A folder that does not exist yet is made (and
             # locked) only once nothing can fail on bad input.
-            if out.is_dir():
+            locked = out.is_dir()
+            if locked:
                 _lock(lock, config, out)
-            result = _build(config, out, topics, single, progress, jobs, lock)
+            result = _build(config, out, topics, single, progress, jobs, lock, locked)
         if result is None:  # another build made the folder meanwhile: build again against its manifest
             return build(config, topics=topics, single=single, output_dir=out, progress=progress, jobs=jobs)
         return result
@@ -182,8 +185,8 @@ def _build(
     progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None,
     jobs: int,
     lock: contextlib.ExitStack,
+    locked: bool,
 ) -> BuildResult | None:
-    locked = out.is_dir()
     files = topic_files(config)
     if not files:
         raise no_topics_error(config)
@@ -275,7 +278,7 @@ def _build(
         _lock(lock, config, out)
         if (out / MANIFEST_NAME).exists():
             return None
-    result.notices = _notices(config, manifest, records, chosen, complete=not slugs, nothing_read=not to_read)
+    result.notices = _notices(config, manifest, records, chosen, to_read, complete=not slugs)
     try:
         remove_stale_temps(out)
         _write(config, out, manifest, result, stale, records, by_slug, progress)
@@ -289,21 +292,31 @@ def _notices(
     manifest: Manifest,
     records: dict[str, TopicRecord],
     chosen: list[str],
+    read: list[str],
     *,
     complete: bool,
-    nothing_read: bool,
 ) -> list[str]:
-    """What a re-import will not do by itself (see reimport.py), with the manifest updated to this build."""
-    placed_guids = [guid for slug in chosen for guid in records[slug].guids]
-    if nothing_read and (not complete or manifest.guids() == set(placed_guids)):
-        # Every package is the one written last time, which placed each of its notes, and no
-        # note has gone: there is nothing to tell, and no need to read every note's stamp.
+    """What a re-import will not do by itself (see reimport.py), with the manifest updated to this build.
+
+    Only notes of topics read again can have moved: those of a topic known unchanged are where the
+    package written last time put them. So only they, and the notes gone, are looked up.
+    """
+    built = {guid for slug in chosen for guid in records[slug].guids}
+    gone = manifest.guids() - built if complete else set()
+    again = [slug for slug in chosen if slug in read]
+    if not again and not gone:
         return []
     from builder.package import topic_deck_name
-    from builder.reimport import previous_placement, reimport_notices
+    from builder.reimport import Previous, reimport_notices
 
-    placed = {guid: topic_deck_name(config, records[slug].title) for slug in chosen for guid in records[slug].guids}
-    return reimport_notices(manifest, previous_placement(manifest), placed, complete=complete)
+    placed = {guid: topic_deck_name(config, records[slug].title) for slug in again for guid in records[slug].guids}
+    previous = {}
+    for guid in [*placed, *gone]:
+        stamp = manifest.stamp_of(guid)
+        if stamp is not None:
+            previous[guid] = Previous(stamp.deck, stamp.id)
+    decks = {topic_deck_name(config, records[slug].title) for slug in chosen}
+    return reimport_notices(manifest, previous, placed, complete=complete, decks=decks)
 
 
 def _write(
@@ -328,11 +341,9 @@ def _write(
             written = write_atomic(package.path, package.data)
         (result.written if written else result.unchanged).append(package.path)
         fingerprint = package_fingerprint(package.path.name, [topic_key(records[s]) for s in package.slugs])
-        manifest.packages[package.path.name] = record_for(
-            package.data, fingerprint, len(package.plan.notes), len(package.plan.cards)
-        )
-        result.notes += len(package.plan.notes)
-        result.cards += len(package.plan.cards)
+        manifest.packages[package.path.name] = record_for(package.data, fingerprint, package.notes, package.cards)
+        result.notes += package.notes
+        result.cards += package.cards
         manifest.changed = True
     if records != manifest.topics:
         manifest.topics = records
@@ -447,6 +458,9 @@ class _Worker:
         if not package.waiting:
             package.plan.media = sorted(package.media.items())
             package.data = package_bytes(package.plan)
+            # The rows are in the packed bytes now; at 100,000 notes they would hold 100 MB more.
+            package.notes, package.cards = len(package.plan.notes), len(package.plan.cards)
+            package.plan.notes, package.plan.cards = [], []
 
 
 def _outcome_in_worker(slug: str) -> _Outcome:

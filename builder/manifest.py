@@ -108,6 +108,10 @@ class Manifest:
         """The GUID of every note, without making their stamps."""
         return {*self._raw_notes, *self._stamps}
 
+    def stamp_of(self, guid: str) -> NoteStamp | None:
+        """The stamp of one note (None when unknown), without making every other note's."""
+        return self._old_stamp(guid)
+
     def _old_stamp(self, guid: str) -> NoteStamp | None:
         stamp = self._stamps.get(guid)
         if stamp is None and guid in self._raw_notes:

@@ -36,11 +36,14 @@ def reimport_notices(
     placed: dict[str, str],
     *,
     complete: bool,
+    decks: set[str] | None = None,
 ) -> list[str]:
     """Notices for the user, and the manifest updated to this build's decks.
 
     ``placed`` maps the GUID of every note built now to its deck; ``complete`` is true when
-    every topic was built, so that a note missing from ``placed`` is really gone.
+    every topic was built, so that a note missing from ``placed`` is really gone. An incremental
+    build passes only the notes it read again (``previous`` then holds those and the gone ones),
+    with ``decks``, every deck built now.
     """
     notices = []
     if manifest.fresh and placed:
@@ -56,7 +59,7 @@ def reimport_notices(
         if old is not None and old.deck and old.deck != deck:
             moves[(old.deck, deck)].append(old.note_id)
         manifest.place(guid, deck)
-    current = set(placed.values())
+    current = decks if decks is not None else set(placed.values())
     destinations: dict[str, set[str]] = defaultdict(set)
     for old_deck, new_deck in moves:
         destinations[old_deck].add(new_deck)
