@@ -472,7 +472,7 @@ def _idle_cores() -> float:
     # handing results over. The load average counts this build too.
     try:
         return (os.cpu_count() or 1) - os.getloadavg()[0]
-    except OSError:
+    except (OSError, AttributeError):  # no load average to read (Windows)
         return 0.0
 
 
