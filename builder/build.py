@@ -442,7 +442,7 @@ class _Worker:
             outcome.template_problems = self.renderer.render_topic(topic, fields)
             timings["render"] = (now := clock()) - start
             if not outcome.template_problems:
-                outcome.draft = self.packager.draft(topic, fields, outcome.media.versions)
+                outcome.draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
                 timings["package"] = clock() - now
         return outcome
 

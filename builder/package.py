@@ -142,19 +142,25 @@ class Packager:
         self.add_draft(plan, self.draft(topic, fields, media_versions))
 
     def draft(
-        self, topic: Topic, fields: dict[str, tuple[str, ...]], media_versions: Mapping[str, str] | None = None
+        self,
+        topic: Topic,
+        fields: dict[str, tuple[str, ...]],
+        media_versions: Mapping[str, str] | None = None,
+        guids: Sequence[str] | None = None,
     ) -> TopicDraft:
         """A topic's deck and notes without the ids and times the manifest gives them.
 
         Depends on nothing but the topic, its fields and its media, so topics can be drafted in any
-        order or process.
+        order or process. ``guids``, when the caller has them, are the entries' note GUIDs in order.
         """
         name = deck_name(self.config, topic)
         did = deck_id(name)
         project, models = self.config.project, self.models
         versions = media_versions or {}
+        if guids is None:
+            guids = [note_guid(project, entry.id) for entry in topic.entries]
         notes = []
-        for entry in topic.entries:
+        for entry, guid in zip(topic.entries, guids, strict=True):
             model = models[entry.kind]
             values = fields[entry.id]
             flds = "\x1f".join(values)
@@ -163,7 +169,7 @@ class Packager:
             notes.append(
                 (
                     entry.kind,
-                    note_guid(project, entry.id),
+                    guid,
                     flds,
                     values[0],
                     tags,
