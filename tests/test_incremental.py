@@ -259,14 +259,12 @@ def test_synthetic_project_builds_and_imports(tmp_path, monkeypatch):
     assert len(cards) == 44  # 8 concepts, half with a reverse card
 
 
-def test_edit_after_incremental_build_updates_the_note_in_anki(multi, tmp_path):
+def test_edit_after_incremental_build_updates_the_note_in_anki(multi, tmp_path, monkeypatch):
     assert multi.build().exit_code == 0
     col = open_collection(tmp_path / "col.anki2")
     import_package(col, multi.output / "b.apkg")
     multi.write("cards/b.yaml", topic("Beta", "b").replace("Answer 1.", "Answer one."))
-    import os
-
-    os.environ["SOURCE_DATE_EPOCH"] = str(int(EPOCH) + 10)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(EPOCH) + 10))
     assert build(load_config(multi.root)).read == 1
     log = import_package(col, multi.output / "b.apkg").log
     assert len(log.updated) == 1 and len(log.new) == 0

@@ -104,7 +104,9 @@ def test_media_land_in_the_anki_collection_and_cards_use_them(media_project, tmp
         col.close()
 
 
-def test_media_build_is_reproducible_and_follows_file_content(media_project, tmp_path):
+def test_media_build_is_reproducible_and_follows_file_content(media_project, tmp_path, monkeypatch):
+    # Two clean builds into different folders share no manifest: a fixed build time makes them comparable.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     assert media_project.build("-o", str(tmp_path / "a")).exit_code == 0
     assert media_project.build("-o", str(tmp_path / "b")).exit_code == 0
     assert (tmp_path / "a/pictures.apkg").read_bytes() == (tmp_path / "b/pictures.apkg").read_bytes()
