@@ -313,7 +313,8 @@ def _notices(
     previous = {}
     for guid in [*placed, *gone]:
         stamp = manifest.stamp_of(guid)
-        if stamp is not None:
+        # A note built now that was never placed in a deck (new in this build) cannot have moved.
+        if stamp is not None and (stamp.deck or guid in gone):
             previous[guid] = Previous(stamp.deck, stamp.id)
     decks = {topic_deck_name(config, records[slug].title) for slug in chosen}
     return reimport_notices(manifest, previous, placed, complete=complete, decks=decks)
