@@ -177,10 +177,11 @@ class Manifest:
             stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards), old.deck)
         else:
             stamp = old
-        for ord_ in ords:
-            if ord_ not in stamp.cards:
-                stamp.cards[ord_] = self._new_id(now)
-        if stamp is not old or len(stamp.cards) != len(old.cards):
+        added = [ord_ for ord_ in ords if ord_ not in stamp.cards]
+        for ord_ in added:
+            stamp.cards[ord_] = self._new_id(now)
+        # A card added to an unchanged note changes its stamp in place: that too must be saved.
+        if stamp is not old or added:
             self._stamps[guid] = stamp
             self.changed = True
         return stamp
