@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +20,6 @@ from builder.atomic import folder_lock, remove_stale_temps
 from builder.config import Config
 from builder.errors import DecksError, Problem, ProblemsError
 from builder.incremental import (
-    TopicMedia,
     build_stamp,
     is_current,
     media_clash_problems,
@@ -30,19 +28,16 @@ from builder.incremental import (
     record_for,
     topic_fingerprint,
     topic_key,
-    topic_media,
 )
 from builder.kinds import KINDS
-from builder.load import CrossFileCheck, TopicSummary, check_topic, load_project, no_topics_error, topic_files
-from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord, build_time
+from builder.load import CrossFileCheck, TopicSummary, load_project, no_topics_error, topic_files
+from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
 from builder.model import Topic
 from builder.templatedirs import template_dirs
-from builder.yamlfile import YamlFile
+from builder.worker import STAGES, PendingPackage, TopicWorker
 
 if TYPE_CHECKING:
-    from builder.package import PackagePlan, TopicDraft
-
-STAGES = ("load", "validate", "render", "package", "write")
+    from builder.package import PackagePlan
 
 
 class UnknownTopicError(DecksError):
@@ -99,34 +94,6 @@ def select_slugs(known: Sequence[str], slugs: Sequence[str]) -> list[str]:
         )
     wanted = set(slugs)
     return [s for s in known if s in wanted]
-
-
-@dataclass(eq=False)
-class _Package:
-    """One .apkg to produce: the topics it holds, packed once the last of them is in."""
-
-    path: Path
-    slugs: list[str]
-    plan: PackagePlan | None = None
-    data: bytes | None = None
-    media: dict[str, Path] = field(default_factory=dict)
-    waiting: int = 0
-    notes: int = 0
-    cards: int = 0
-
-
-@dataclass
-class _Outcome:
-    """What reading (and, when asked, rendering) one topic file gave."""
-
-    summary: TopicSummary | None
-    problems: list[Problem]
-    media: TopicMedia | None = None
-    guids: list[str] = field(default_factory=list)
-    media_problems: list[Problem] = field(default_factory=list)
-    template_problems: list[Problem] = field(default_factory=list)
-    draft: TopicDraft | None = None
-    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
 def build(
@@ -210,7 +177,7 @@ def _build(
 
     result = BuildResult(out, topics=len(chosen))
     groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
-    stale: dict[str, _Package] = {}
+    stale: dict[str, PendingPackage] = {}
     for name, group in groups:
         record = manifest.packages.get(name)
         if all(s in cached for s in group) and is_current(
@@ -220,14 +187,14 @@ def _build(
             result.notes += record.notes
             result.cards += record.cards
         else:
-            package = _Package(out / name, group, waiting=len(group))
+            package = PendingPackage(out / name, group, waiting=len(group))
             for slug in group:
                 stale[slug] = package
 
     # Topics to read: those packaged now, and those changed since the last build (for their problems).
     to_read = [slug for slug in by_slug if slug in stale or slug not in cached]
     result.read = len(to_read)
-    worker = _Worker(config, by_slug, stale, manifest) if to_read else None
+    worker = TopicWorker(config, by_slug, stale, manifest) if to_read else None
     outcomes = worker.run_all(to_read, jobs) if worker else iter(())
 
     # Checked as topics come, so that nothing is packed once two entries share an id.
@@ -325,7 +292,7 @@ def _write(
     out: Path,
     manifest: Manifest,
     result: BuildResult,
-    stale: dict[str, _Package],
+    stale: dict[str, PendingPackage],
     records: dict[str, TopicRecord],
     by_slug: dict[str, Path],
     progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None,
@@ -365,119 +332,3 @@ def reimport_preview(config: Config, output_dir: Path | None = None) -> list[str
 
     out = (output_dir or config.output_dir).resolve()
     return reimport_notices_for(config, load_project(config), Manifest.load(out / MANIFEST_NAME))
-
-
-# Below this much YAML to render, starting worker processes costs more than it saves.
-PARALLEL_MIN_BYTES = 1_000_000
-# The worker of the build running in this process, for forked worker processes to find.
-_current: _Worker | None = None
-
-
-class _Worker:
-    """Reads, validates, renders and drafts topics, in this process or in forked ones.
-
-    Made only when some topic is to be read: its imports (Jinja2, genanki) cost time.
-    """
-
-    def __init__(self, config: Config, paths: dict[str, Path], stale: dict[str, _Package], manifest: Manifest):
-        from builder.package import Packager
-        from builder.render import Renderer
-
-        self.config = config
-        self.paths = paths
-        self.stale = stale
-        self.renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
-        self.packager = Packager(config, self.renderer.stylesheet(), manifest, build_time())
-        self._failed = False
-
-    def run_all(self, slugs: list[str], jobs: int) -> Iterator[_Outcome]:
-        """Outcomes of the given topics, in order; read in ``jobs`` processes (0: as the work deserves)."""
-        rendered = [s for s in slugs if s in self.stale]
-        if jobs == 0:
-            size = sum(self.paths[s].stat().st_size for s in rendered if self.paths[s].is_file())
-            jobs = 2 if size >= PARALLEL_MIN_BYTES and _idle_cores() >= 0.5 else 1
-        jobs = min(jobs, len(rendered))
-        if jobs < 2 or not _can_fork():
-            # One at a time, rendering only while nothing is wrong.
-            return (self.outcome(s, render=not self._failed) for s in slugs)
-        return self._in_processes(slugs, jobs)
-
-    def _in_processes(self, slugs: list[str], jobs: int) -> Iterator[_Outcome]:
-        global _current
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        # Forked workers inherit this object, its compiled templates and note types included.
-        self.renderer.warm()
-        _current = self
-        try:
-            with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
-                yield from pool.map(_outcome_in_worker, slugs)
-        finally:
-            _current = None
-
-    def outcome(self, slug: str, render: bool = True) -> _Outcome:
-        """Read and validate one topic file; resolve its media; render and draft it if it is packaged."""
-        path = self.paths[slug]
-        timings = dict.fromkeys(STAGES, 0.0)
-        clock = time.perf_counter
-        start = clock()
-        doc = YamlFile(path, self.config.rel(path)).read()
-        timings["load"] = (now := clock()) - start
-        topic, problems, ids = check_topic(doc, path)
-        del doc
-        summary = TopicSummary.of(topic, ids) if topic is not None else None
-        outcome = _Outcome(summary, problems, timings=timings)
-        if not problems:
-            topic, outcome.media, outcome.media_problems = topic_media(self.config, topic)
-        if problems or outcome.media_problems:
-            timings["validate"] = clock() - now
-            self._failed = True
-            return outcome
-        from builder.package import note_guid
-
-        outcome.guids = [note_guid(self.config.project, entry.id) for entry in topic.entries]
-        timings["validate"] = (start := clock()) - now
-        if render and slug in self.stale:
-            fields: dict[str, tuple[str, ...]] = {}
-            outcome.template_problems = self.renderer.render_topic(topic, fields)
-            timings["render"] = (now := clock()) - start
-            if not outcome.template_problems:
-                outcome.draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
-                timings["package"] = clock() - now
-        return outcome
-
-    def pack(self, package: _Package, draft: TopicDraft, media: TopicMedia) -> None:
-        """Add a drafted topic to its package; pack the package once its last topic is in."""
-        from builder.package import PackagePlan, package_bytes
-
-        if package.plan is None:
-            package.plan = PackagePlan(package.path)
-        self.packager.add_draft(package.plan, draft)
-        package.media.update(media.files)
-        package.waiting -= 1
-        if not package.waiting:
-            package.plan.media = sorted(package.media.items())
-            package.data = package_bytes(package.plan)
-            # The rows are in the packed bytes now; at 100,000 notes they would hold 100 MB more.
-            package.notes, package.cards = len(package.plan.notes), len(package.plan.cards)
-            package.plan.notes, package.plan.cards = [], []
-
-
-def _outcome_in_worker(slug: str) -> _Outcome:
-    return _current.outcome(slug)
-
-
-def _idle_cores() -> float:
-    # A second process only pays when a core is free: on a busy machine it just adds the cost of
-    # handing results over. The load average counts this build too.
-    try:
-        return (os.cpu_count() or 1) - os.getloadavg()[0]
-    except (OSError, AttributeError):  # no load average to read (Windows)
-        return 0.0
-
-
-def _can_fork() -> bool:
-    from multiprocessing import get_all_start_methods
-
-    return "fork" in get_all_start_methods()
