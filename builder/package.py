@@ -22,10 +22,9 @@ from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 from markupsafe import escape
 
-from builder.atomic import write_atomic
 from builder.config import Config
 from builder.kinds import KINDS, Kind
-from builder.manifest import Manifest, NoteTypeNames
+from builder.manifest import Manifest
 from builder.model import Topic
 
 _BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
@@ -109,37 +108,7 @@ class Packager:
             name: manifest.stamp_note_type(model.model_id, _hash(model.to_json(0, 0)), now)
             for name, model in self.models.items()
         }
-        for name, kind in KINDS.items():
-            names = NoteTypeNames(kind.note_fields, tuple(c.name for c in kind.cards))
-            manifest.record_note_type_names(self.models[name].model_id, names)
         self._ords: dict[tuple, list[int]] = {}
-
-    def plan(
-        self,
-        path: Path,
-        topics: Sequence[Topic],
-        fields: dict[str, tuple[str, ...]],
-        media_versions: Mapping[str, str] | None = None,
-    ) -> PackagePlan:
-        """The rows of one package holding the given topics, one deck each.
-
-        ``media_versions`` (entry id -> digest of its media files) makes a note count as
-        changed when only its media changed: Anki takes new media only with a newer note.
-        """
-        plan = PackagePlan(path)
-        for topic in topics:
-            self.add_topic(plan, topic, fields, media_versions)
-        return plan
-
-    def add_topic(
-        self,
-        plan: PackagePlan,
-        topic: Topic,
-        fields: dict[str, tuple[str, ...]],
-        media_versions: Mapping[str, str] | None = None,
-    ) -> None:
-        """Add one topic's deck, notes and cards to a package plan."""
-        self.add_draft(plan, self.draft(topic, fields, media_versions))
 
     def draft(
         self,
@@ -206,11 +175,6 @@ class Packager:
             if key:
                 self._ords[key] = ords
         return ords
-
-
-def write_package(plan: PackagePlan) -> bool:
-    """Write one .apkg atomically and reproducibly; False when the file already held these bytes."""
-    return write_atomic(plan.path, package_bytes(plan))
 
 
 def package_bytes(plan: PackagePlan) -> bytes:
