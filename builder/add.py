@@ -143,7 +143,7 @@ def add_entries(config: Config, path: Path, entries: Sequence[Mapping[str, Value
         raise ProblemsError(problems, f"fix {them} first; nothing was added")
 
     others, _ = collect([p for p in topic_files(config) if p.resolve() != path.resolve()], config)
-    taken = {e.id: str(e.key_locs.get("id", e.loc)) for t in [*others, topic] for e in t.entries}
+    taken = {e.id: str(e.key_loc("id")) for t in [*others, topic] for e in t.entries}
     prepared = [_with_id(dict(e), taken, n) for n, e in enumerate(entries, 1)]
     _validate_alone(prepared, display)
 

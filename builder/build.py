@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from builder.atomic import folder_lock, remove_stale_temps
 from builder.config import Config
@@ -35,9 +34,6 @@ from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
 from builder.model import Topic
 from builder.templatedirs import template_dirs
 from builder.worker import STAGES, PendingPackage, TopicWorker
-
-if TYPE_CHECKING:
-    from builder.package import PackagePlan
 
 
 class UnknownTopicError(DecksError):
@@ -102,7 +98,7 @@ def build(
     topics: Sequence[str] = (),
     single: bool = False,
     output_dir: Path | None = None,
-    progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None = None,
+    progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None = None,
     jobs: int = 0,
 ) -> BuildResult:
     """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all.
@@ -149,7 +145,7 @@ def _build(
     out: Path,
     slugs: Sequence[str],
     single: bool,
-    progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None,
+    progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
     jobs: int,
     lock: contextlib.ExitStack,
     locked: bool,
@@ -227,9 +223,12 @@ def _build(
                 fingerprints[slug], summary.title, list(summary.ids), outcome.media.uses, outcome.guids
             )
         # Once anything is wrong nothing will be written: the rest is only read for its problems.
-        if outcome.draft is not None and not (problems or media_problems or template_problems):
-            with result.timing("package"):
-                worker.pack(stale[slug], outcome.draft, outcome.media)
+        if not (problems or media_problems or template_problems):
+            if outcome.packed is not None:
+                worker.accept(stale[slug], outcome.packed)
+            elif outcome.draft is not None:
+                with result.timing("package"):
+                    worker.pack(stale[slug], outcome.draft, outcome.media)
         template_problems.extend(outcome.template_problems)
 
     if problems:
@@ -295,16 +294,14 @@ def _write(
     stale: dict[str, PendingPackage],
     records: dict[str, TopicRecord],
     by_slug: dict[str, Path],
-    progress: Callable[[list[PackagePlan]], Iterable[PackagePlan]] | None,
+    progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
 ) -> None:
     """Write the packed packages and the manifest, holding the output folder's lock."""
     from builder.atomic import write_atomic
 
     manifest_path = out / MANIFEST_NAME
-    packages = {id(package.plan): package for package in stale.values()}
-    plans = [package.plan for package in packages.values()]
-    for plan in progress(plans) if progress else plans:
-        package = packages[id(plan)]
+    packages = list(dict.fromkeys(stale.values()))
+    for package in progress(packages) if progress else packages:
         with result.timing("write"):
             written = write_atomic(package.path, package.data)
         (result.written if written else result.unchanged).append(package.path)

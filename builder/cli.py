@@ -133,7 +133,7 @@ def build_command(
                         packages,
                         label="Building",
                         file=terminal,
-                        item_show_func=lambda plan: plan.path.name if plan else None,
+                        item_show_func=lambda package: package.path.name if package else None,
                     )
                 )
 

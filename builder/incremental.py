@@ -113,7 +113,7 @@ def topic_media(config: Config, topic: Topic) -> tuple[Topic, TopicMedia, list[P
             if any(use[0] == name for use in found.uses):
                 continue
             key = next((k.name for k in MEDIA_KEYS if entry.values.get(k.name) == name), None)
-            loc = before.key_locs.get(key, before.loc) if key else before.loc
+            loc = before.key_loc(key) if key else before.loc
             what = f"{key} '{before.values[key]}'" if key else f"sound '{name}'"
             path = media.files[name].path
             digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -7,6 +7,7 @@ Adding a kind means adding one ``Kind`` here, its Jinja2 templates under
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 TEXT = "text"
 FLAG = "flag"
@@ -49,8 +50,9 @@ class Kind:
     cloze: bool = False
     summary: str = ""
 
-    @property
+    @cached_property
     def key_names(self) -> tuple[str, ...]:
+        """The names of the kind's own keys (asked for every entry read, so made once)."""
         return tuple(k.name for k in self.keys)
 
     def template_name(self, field: str) -> str:

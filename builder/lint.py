@@ -158,7 +158,7 @@ def _apply(config: Config, raw: Iterable[_Raw]) -> list[Finding]:
 
 
 def _at(entry: Entry, key: str, rule: str, message: str) -> _Raw:
-    loc = entry.key_locs.get(key, entry.loc)
+    loc = entry.key_loc(key)
     return _Raw(loc, loc.path, rule, message, entry)
 
 

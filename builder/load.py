@@ -20,6 +20,9 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_ID_LENGTH = 100
 CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)
 _COMMON = tuple(k.name for k in COMMON_KEYS)
+# Per kind: how its entries are named in messages, and the keys they may have.
+_ENTRY_KEYS = {name: (f"a {name} entry", _COMMON + kind.key_names) for name, kind in KINDS.items()}
+_SPACE = re.compile(r"\s")
 
 
 def topic_files(config: Config) -> list[Path]:
@@ -151,7 +154,8 @@ def _entry(
         return None
     kind = KINDS[kind_name]
     before = len(doc.problems)
-    keys = doc.mapping(node, f"a {kind.name} entry", _COMMON + kind.key_names)
+    what, allowed = _ENTRY_KEYS[kind.name]
+    keys = doc.mapping(node, what, allowed)
 
     entry_id = doc.text(keys["id"][1], "id") if "id" in keys else None
     if "id" not in keys:
@@ -192,7 +196,7 @@ def _entry(
         source=source,
         allow=allow,
         loc=doc.loc(node),
-        key_locs={name: doc.loc(value) for name, (_, value) in keys.items()},
+        marks={name: value.start_mark for name, (_, value) in keys.items()},
     )
 
 
@@ -211,7 +215,7 @@ def _check_cloze(doc: YamlFile, node: yaml.Node, text: str) -> None:
 def _tags(doc: YamlFile, node: yaml.Node) -> tuple[str, ...]:
     out = []
     for tag, item in doc.words(node, "tags"):
-        if any(ch.isspace() for ch in tag):
+        if _SPACE.search(tag):
             doc.error(item, f"tag '{tag}' contains a space; Anki tags cannot (use '-' or '::' instead)")
         else:
             out.append(tag)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,29 @@ class PackageRecord:
     cards: int
 
 
+class IdLane:
+    """New note and card ids for one package: base + k, base + k + n, base + k + 2n, ... (lane k of n).
+
+    A build gives each package it stamps a lane of its own, so packages can be stamped in any order
+    or process and still get the same ids. The base is the manifest's, fixed when first needed.
+    """
+
+    def __init__(self, manifest: Manifest, now: int, offset: int, step: int):
+        self._manifest = manifest
+        self._now = now
+        self._offset = offset
+        self._step = step
+        self._next: int | None = None
+
+    def take(self) -> int:
+        """The next id of this lane."""
+        if self._next is None:
+            self._next = self._manifest.id_base(self._now) + self._offset
+        value = self._next
+        self._next += self._step
+        return value
+
+
 @dataclass
 class Manifest:
     """Stamps of every note and note type built into one output folder."""
@@ -90,7 +114,11 @@ class Manifest:
     changed: bool = False
     # True when there was no usable manifest: every note is then stamped as new.
     fresh: bool = False
-    _next_id: int = 0
+    # The lane of stamps made without one, and the first id never given (see id_base).
+    _lane: IdLane | None = field(default=None, repr=False)
+    _id_base: int | None = field(default=None, repr=False)
+    # Stamps made or changed since take_touched() was last asked, for a worker process to hand back.
+    _touched: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
     # Notes as read from the file ([hash, mod, id, {ord: card id}, deck]) become stamps one by one when a
     # build asks for them: a rebuild of one topic touches few of them, and at 100,000 notes making
     # every stamp costs a third of a second.
@@ -167,11 +195,15 @@ class Manifest:
         self.changed = True
         return mod
 
-    def stamp_note(self, guid: str, content_hash: str, ords: list[int], now: int) -> NoteStamp:
-        """The stamp for a note with this content and these card ordinals."""
+    def stamp_note(
+        self, guid: str, content_hash: str, ords: list[int], now: int, lane: IdLane | None = None
+    ) -> NoteStamp:
+        """The stamp for a note with this content and these card ordinals; new ids come from ``lane``."""
+        if lane is None:
+            lane = self._lane = self._lane or IdLane(self, now, 0, 1)
         old = self._old_stamp(guid)
         if old is None:
-            stamp = NoteStamp(content_hash, now, self._new_id(now))
+            stamp = NoteStamp(content_hash, now, lane.take())
         elif old.hash != content_hash:
             # The deck stays until place() records this build's: reimport.py compares the two.
             stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards), old.deck)
@@ -179,12 +211,31 @@ class Manifest:
             stamp = old
         added = [ord_ for ord_ in ords if ord_ not in stamp.cards]
         for ord_ in added:
-            stamp.cards[ord_] = self._new_id(now)
+            stamp.cards[ord_] = lane.take()
         # A card added to an unchanged note changes its stamp in place: that too must be saved.
         if stamp is not old or added:
             self._stamps[guid] = stamp
+            self._touched[guid] = stamp
             self.changed = True
         return stamp
+
+    def take_touched(self) -> dict[str, tuple]:
+        """The stamps made or changed since this was last asked, as plain tuples for adopt().
+
+        A worker process hands them back to the build: tuples cross between processes several
+        times faster than dataclasses.
+        """
+        touched, self._touched = self._touched, {}
+        return {guid: (s.hash, s.mod, s.id, s.cards, s.deck) for guid, s in touched.items()}
+
+    def adopt(self, stamps: Mapping[str, tuple]) -> None:
+        """Take stamps made from a copy of this manifest (in a worker process) as this build's."""
+        raw_notes, own = self._raw_notes, self._stamps
+        for guid, values in stamps.items():
+            raw_notes.pop(guid, None)
+            own[guid] = NoteStamp(*values)
+        if stamps:
+            self.changed = True
 
     def place(self, guid: str, deck: str) -> None:
         """Record the deck a stamped note was built into (notes never stamped are left alone)."""
@@ -200,17 +251,25 @@ class Manifest:
                 del self._stamps[guid]
                 self.changed = True
 
-    def _new_id(self, now: int) -> int:
-        # Anki reads ids as creation times in milliseconds; keep them plausible and unique.
-        if not self._next_id:
+    def id_lanes(self, count: int, now: int) -> list[IdLane]:
+        """``count`` lanes of new ids that never meet: together they take the ids one lane alone would."""
+        return [IdLane(self, now, k, count) for k in range(count)]
+
+    def id_base(self, now: int) -> int:
+        """The first id after every id given before this build, fixed the first time it is asked.
+
+        Asked before any lane gives an id (in the main process before worker processes start), so
+        every process sees the same base.
+        """
+        if self._id_base is None:
+            # Anki reads ids as creation times in milliseconds; keep them plausible and unique.
             used = [s.id for s in self._stamps.values()]
             used += [c for s in self._stamps.values() for c in s.cards.values()]
             for raw in self._raw_notes.values():
                 with contextlib.suppress(IndexError, TypeError, AttributeError):
                     used.extend((raw[2], *raw[3].values()))
-            self._next_id = max([now * 1000, *(u + 1 for u in used if isinstance(u, int))])
-        self._next_id += 1
-        return self._next_id - 1
+            self._id_base = max([now * 1000, *(u + 1 for u in used if isinstance(u, int))])
+        return self._id_base
 
     def save(self, path: Path) -> None:
         """Write the manifest atomically."""

@@ -92,13 +92,13 @@ class _Resolver:
         for key, value in entry.values.items():
             if not isinstance(value, str):
                 continue
-            loc = entry.key_locs.get(key, entry.loc)
             if key in _MEDIA_KEY_NAMES:
-                name = self._reference(value, key, loc)
+                name = self._reference(value, key, entry.key_loc(key))
                 if name is not None:
                     values[key] = name
                     names.append(name)
             elif "[sound:" in value:
+                loc = entry.key_loc(key)
                 values[key] = SOUND_RE.sub(lambda m, loc=loc: self._sound(m, loc, names), value)
         if not names:
             return entry

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from builder.kinds import KINDS, Kind
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A place in a file, 1-based, as shown to users."""
 
+    # A named tuple rather than a dataclass: a build makes several for every entry, and this is
+    # the cheapest immutable record to make.
     path: str
     line: int
     col: int
@@ -30,8 +33,14 @@ class Entry:
     source: str | None
     allow: tuple[str, ...]
     loc: Location
-    # Where each key's value starts, for messages about that key.
-    key_locs: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    # Where each key's value starts, as the parser's 0-based marks (anything with .line and .column):
+    # turned into a Location only for a message, since most entries never need one.
+    marks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def key_loc(self, key: str) -> Location:
+        """Where the value of ``key`` starts (where the entry starts when it has no such key)."""
+        mark = self.marks.get(key)
+        return self.loc if mark is None else Location(self.loc.path, mark.line + 1, mark.column + 1)
 
     @property
     def spec(self) -> Kind:

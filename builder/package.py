@@ -24,10 +24,17 @@ from markupsafe import escape
 
 from builder.config import Config
 from builder.kinds import KINDS, Kind
-from builder.manifest import Manifest
+from builder.manifest import IdLane, Manifest
 from builder.model import Topic
 
 _BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+# Every two-digit base-91 string, by value: GUIDs are made for every note of a build.
+_BASE91_PAIRS = [high + low for high in _BASE91 for low in _BASE91]
+_PAIR_BASE = len(_BASE91) ** 2
+# genanki's schema, its indexes made after the rows are in: building an index at once is cheaper
+# than keeping it up to date row by row.
+_TABLES, _, _rest = APKG_SCHEMA.partition("CREATE INDEX")
+_INDEXES = "CREATE INDEX" + _rest
 # Zip entries carry a timestamp; a fixed one keeps identical builds byte-identical.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -37,12 +44,18 @@ def note_guid(project: str, entry_id: str) -> str:
     # The bytes of json.dumps(["decks-note/v1", project, entry_id], ensure_ascii=False), built without
     # the encoder's per-call overhead.
     encoded = f'["decks-note/v1", {_json_str(project)}, {_json_str(entry_id)}]'
-    number = int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest()[:8], "big")
-    chars = []
-    while number:
-        number, digit = divmod(number, len(_BASE91))
-        chars.append(_BASE91[digit])
-    return "".join(reversed(chars)) or _BASE91[0]
+    return _base91(int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest()[:8], "big"))
+
+
+def _base91(number: int) -> str:
+    # Most significant digit first, no leading zeros; two digits at a time, since every note needs one.
+    chars = ""
+    while number >= _PAIR_BASE:
+        number, pair = divmod(number, _PAIR_BASE)
+        chars = _BASE91_PAIRS[pair] + chars
+    if number >= len(_BASE91):
+        return _BASE91_PAIRS[number] + chars
+    return _BASE91[number] + chars if number or not chars else chars
 
 
 def deck_id(name: str) -> int:
@@ -148,15 +161,15 @@ class Packager:
             )
         return TopicDraft(did, genanki.Deck(did, name, _deck_description(topic)).to_json(), notes)
 
-    def add_draft(self, plan: PackagePlan, draft: TopicDraft) -> None:
-        """Add a drafted topic to a package plan, stamping its notes through the manifest."""
+    def add_draft(self, plan: PackagePlan, draft: TopicDraft, lane: IdLane) -> None:
+        """Add a drafted topic to a package plan, stamping its notes through the manifest (new ids from ``lane``)."""
         plan.decks.append(draft.deck)
         did, now, stamp_note = draft.deck_id, self.now, self.manifest.stamp_note
         for position, (kind, guid, flds, sort_field, tags, content, ords) in enumerate(draft.notes):
             model_id = self.models[kind].model_id
             if model_id not in plan.models:
                 plan.models[model_id] = self.models[kind].to_json(self._model_mods[kind], did)
-            stamp = stamp_note(guid, content, ords, now)
+            stamp = stamp_note(guid, content, ords, now, lane)
             plan.notes.append((stamp.id, guid, model_id, stamp.mod, -1, tags, flds, sort_field, 0, 0, ""))
             for ord_ in ords:
                 # New cards are due in the order the entries are written.
@@ -182,7 +195,7 @@ def package_bytes(plan: PackagePlan) -> bytes:
     # An in-memory database: nothing is left behind in the temp folder.
     conn = sqlite3.connect(":memory:")
     try:
-        conn.executescript(APKG_SCHEMA)
+        conn.executescript(_TABLES)
         conn.executescript(APKG_COL)
         decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
         decks.update({str(d["id"]): d for d in plan.decks})
@@ -190,6 +203,7 @@ def package_bytes(plan: PackagePlan) -> bytes:
         conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", plan.notes)
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.cards)
+        conn.executescript(_INDEXES)
         conn.commit()
         collection = conn.serialize()
     finally:

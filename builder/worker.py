@@ -1,7 +1,9 @@
 """Reading topics for a build: read, validate, render and draft each topic, in this process or two.
 
 A build (build.py) asks a TopicWorker for each topic's outcome in topic order; with large work and a free
-core the outcomes come from forked processes, which inherit the compiled templates and note types.
+core the outcomes come from forked processes, which inherit the compiled templates and note types. A package
+of one topic is packed where its topic is read, its notes stamped with ids from the package's own lane, so the
+bytes are the same in whichever process that happens; a package of several topics is packed by the build.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from builder.config import Config
 from builder.errors import Problem
 from builder.incremental import TopicMedia, topic_media
 from builder.load import TopicSummary, check_topic
-from builder.manifest import Manifest, build_time
+from builder.manifest import IdLane, Manifest, build_time
 from builder.templatedirs import template_dirs
 from builder.yamlfile import YamlFile
 
@@ -39,6 +41,19 @@ class PendingPackage:
     waiting: int = 0
     notes: int = 0
     cards: int = 0
+    # Where its new note and card ids come from (given by the TopicWorker).
+    lane: IdLane | None = None
+
+
+@dataclass
+class Packed:
+    """A package of one topic, packed where the topic was read: its bytes and the note stamps made for it."""
+
+    data: bytes
+    notes: int
+    cards: int
+    # Manifest.take_touched()'s tuples.
+    stamps: dict[str, tuple]
 
 
 @dataclass
@@ -52,6 +67,7 @@ class TopicOutcome:
     media_problems: list[Problem] = field(default_factory=list)
     template_problems: list[Problem] = field(default_factory=list)
     draft: TopicDraft | None = None
+    packed: Packed | None = None
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
@@ -76,6 +92,17 @@ class TopicWorker:
         self.stale = stale
         self.renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
         self.packager = Packager(config, self.renderer.stylesheet(), manifest, build_time())
+        # A package of one topic takes the lane of that topic's place among all topic files, whatever else
+        # is stale: an incremental build then gives the same ids as a build that reads everything.
+        packages = list(dict.fromkeys(stale.values()))
+        if all(len(package.slugs) == 1 for package in packages):
+            lanes = manifest.id_lanes(len(paths), self.packager.now)
+            place = {slug: n for n, slug in enumerate(paths)}
+            for package in packages:
+                package.lane = lanes[place[package.slugs[0]]]
+        else:
+            for package, lane in zip(packages, manifest.id_lanes(len(packages), self.packager.now), strict=True):
+                package.lane = lane
         self._failed = False
 
     def run_all(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
@@ -95,8 +122,10 @@ class TopicWorker:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        # Forked workers inherit this object, its compiled templates and note types included.
+        # Forked workers inherit this object, its compiled templates and note types included, and the
+        # manifest's first new id, fixed here so that every process numbers from the same one.
         self.renderer.warm()
+        self.packager.manifest.id_base(self.packager.now)
         _current = self
         try:
             with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
@@ -131,9 +160,29 @@ class TopicWorker:
             outcome.template_problems = self.renderer.render_topic(topic, fields)
             timings["render"] = (now := clock()) - start
             if not outcome.template_problems:
-                outcome.draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
+                draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
+                package = self.stale[slug]
+                if len(package.slugs) > 1:
+                    outcome.draft = draft
+                elif len(set(outcome.guids)) == len(outcome.guids):
+                    outcome.packed = self._pack_alone(package, draft, outcome.media)
+                # else an id is used twice in this file: the build reports it, and packs nothing.
                 timings["package"] = clock() - now
         return outcome
+
+    def _pack_alone(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> Packed:
+        from builder.package import PackagePlan, package_bytes
+
+        plan = PackagePlan(package.path, media=sorted(media.files.items()))
+        self.packager.add_draft(plan, draft, package.lane)
+        # Only the stamps: the rows are in the packed bytes, and at 100,000 notes they would hold 100 MB.
+        return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), self.packager.manifest.take_touched())
+
+    def accept(self, package: PendingPackage, packed: Packed) -> None:
+        """Take a package packed where its topic was read, and the note stamps made for it."""
+        self.packager.manifest.adopt(packed.stamps)
+        package.data, package.notes, package.cards = packed.data, packed.notes, packed.cards
+        package.waiting = 0
 
     def pack(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> None:
         """Add a drafted topic to its package; pack the package once its last topic is in."""
@@ -141,7 +190,7 @@ class TopicWorker:
 
         if package.plan is None:
             package.plan = PackagePlan(package.path)
-        self.packager.add_draft(package.plan, draft)
+        self.packager.add_draft(package.plan, draft, package.lane)
         package.media.update(media.files)
         package.waiting -= 1
         if not package.waiting:

@@ -289,6 +289,22 @@ def test_fast_hashes_match_the_stored_formulas():
         assert note_hash(12, project, text, "", "f00d") == _hash([12, project, text, "", "f00d"])
 
 
+def test_base91_digits_match_one_digit_at_a_time():
+    from builder.package import _BASE91, _base91
+
+    def one_at_a_time(number: int) -> str:
+        digits = ""
+        while number:
+            number, digit = divmod(number, len(_BASE91))
+            digits = _BASE91[digit] + digits
+        return digits or _BASE91[0]
+
+    edges = [91**k + d for k in range(11) for d in (-1, 0, 1)] + [2**64 - 1, 8281 * 91 - 1]
+    numbers = [*range(20_000), *edges, *(int.from_bytes(bytes([n]) * 8, "big") for n in range(256))]
+    for number in numbers:
+        assert _base91(number) == one_at_a_time(number), number
+
+
 def test_media_change_rebuilds_the_topics_that_use_it(multi, tmp_path):
     multi.write("media/cat.png", "one")
     multi.write("cards/b.yaml", topic("Beta", "b") + PICTURE.format(id="b-pic", image="cat.png"))

@@ -198,3 +198,28 @@ def test_tags_accept_a_single_word_and_hierarchy(project):
 def test_no_topic_files(project):
     (project.root / "cards/all-kinds.yaml").unlink()
     assert problems_of(project) == ["cards: no topic files (*.yaml) found"]
+
+
+def test_composer_resolves_tags_as_pyyaml_does():
+    import yaml
+
+    from builder.yamlfile import _Loader
+
+    scalars = [
+        "true", "Yes", "off", "~", "null", "", "0", "-12", "0x1F", "0o17", "1_000", "1.5", ".inf", "-.Inf", ".NaN",
+        "6.8523015e+5", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "=", "<<", "abc", "y", "kind", "  spaced  ",
+    ]  # fmt: skip
+    text = "".join(f"- {s}\n- '{s}'\n- \"{s}\"\n- {{{s or 'k'}: {s}}}\n- [{s}]\n" for s in scalars) + "- |\n  12\n"
+
+    def tree(node):
+        if isinstance(node, yaml.ScalarNode):
+            return (node.tag, node.value, node.start_mark.line, node.start_mark.column)
+        if isinstance(node, yaml.SequenceNode):
+            return (node.tag, [tree(n) for n in node.value])
+        return (node.tag, [(tree(k), tree(v)) for k, v in node.value])
+
+    # The loader it stands in for (libyaml's and PyYAML's own parsers place some empty values differently).
+    plain = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # Twice: the second time the tags of plain scalars come from what the first remembered.
+    for _ in range(2):
+        assert tree(yaml.compose(text, Loader=_Loader)) == tree(yaml.compose(text, Loader=plain))
