@@ -1,13 +1,15 @@
 """Time `decks build` on synthetic projects against a naive genanki baseline, and print a table.
 
     python benchmarks/bench_build.py                 # 1,000 and 10,000 entries, 5 runs each
-    python benchmarks/bench_build.py --sizes 100000  # the big one (about a minute)
+    python benchmarks/bench_build.py --sizes 100000  # the big one (about five minutes)
+    python benchmarks/bench_build.py --ankdown ~/peers/bin/ankdown   # and a peer tool, in the same rounds
     make bench                                       # the same as the first line
 
 Every figure is a whole process, timed from outside: wall and CPU seconds (median, min-max of the runs after
 one warm-up) and the peak resident memory of the largest process. Each clean build is paired with a baseline
 run right after it, and "x baseline" is the median of those per-pair ratios, so it holds when the machine's
 speed drifts. Stage seconds come from `decks build --timings` (summed over processes when the build uses two).
+With --ankdown, a peer tool is timed in the same rounds, on the same entries written as its markdown.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def decks(project: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "builder", "-C", str(project), "build", "--timings", *args]
 
 
-def bench_size(size: int, runs: int, root: Path, jobs: str) -> list[Row]:
+def bench_size(size: int, runs: int, root: Path, jobs: str, ankdown: str | None = None) -> list[Row]:
     """Every case for one project size."""
     project = root / f"p{size}"
     if not project.exists():
@@ -100,19 +102,28 @@ def bench_size(size: int, runs: int, root: Path, jobs: str) -> list[Row]:
     clean = Row(size, f"clean build (-j {jobs})")
     serial = Row(size, "clean build, one process (-j 1)")
     base = Row(size, "baseline: CSafeLoader + genanki")
+    cases = [
+        (clean, decks(project, "-j", jobs), output),
+        (serial, decks(project, "-j", "1"), output),
+        (base, baseline, baseline_out),
+    ]
+    if ankdown:
+        markdown, peer_out = root / f"ankdown-{size}", root / f"ankdown-out-{size}"
+        synth.write_ankdown(project, markdown)
+        peer = Row(size, "peer: ankdown (markdown, one .apkg)")
+        cases.append((peer, [ankdown, "-r", str(markdown), "-p", str(peer_out / "deck.apkg")], peer_out))
     for number in range(runs + 1):
-        for row, command, folder in (
-            (clean, decks(project, "-j", jobs), output),
-            (serial, decks(project, "-j", "1"), output),
-            (base, baseline, baseline_out),
-        ):
+        for row, command, folder in cases:
             shutil.rmtree(folder, ignore_errors=True)
+            if row.case.startswith("peer"):
+                folder.mkdir()
             result = run(command, root)
             if number:  # the first round warms caches and is not counted
                 row.runs.append(result)
         if number:
-            clean.ratios.append(clean.runs[-1].wall / base.runs[-1].wall)
-            serial.ratios.append(serial.runs[-1].wall / base.runs[-1].wall)
+            for row, _, _ in cases:
+                if row is not base:
+                    row.ratios.append(row.runs[-1].wall / base.runs[-1].wall)
 
     # Incremental builds start from the output of a clean build.
     nochange = Row(size, "no-change rebuild")
@@ -132,7 +143,7 @@ def bench_size(size: int, runs: int, root: Path, jobs: str) -> list[Row]:
             edited.runs.append(result)
     synth.write_project(project, size)  # undo the edits for the next run of this script
     shutil.rmtree(baseline_out, ignore_errors=True)
-    return [clean, serial, base, nochange, edited]
+    return [row for row, _, _ in cases] + [nochange, edited]
 
 
 def startup(runs: int, root: Path) -> Row:
@@ -177,6 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="counted runs of each case (default: 5)")
     parser.add_argument("--jobs", default="0", help="-j passed to decks build (default: 0, automatic)")
     parser.add_argument("--workdir", type=Path, help="where to write the projects (default: a temporary folder)")
+    parser.add_argument(
+        "--ankdown", metavar="PATH", help="also time this ankdown executable (pip install ankdown) on the same entries"
+    )
     args = parser.parse_args(argv)
 
     # Time the builder as an installed copy runs, from its bytecode: where PYTHONDONTWRITEBYTECODE is set,
@@ -192,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows = [startup(args.runs, root)]
         for size in (int(s) for s in args.sizes.split(",")):
-            rows += bench_size(size, args.runs, root, args.jobs)
+            rows += bench_size(size, args.runs, root, args.jobs, args.ankdown)
             print(f"... {size:,} entries done", file=sys.stderr, flush=True)
         print(table(rows))
     finally:

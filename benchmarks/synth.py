@@ -125,3 +125,30 @@ def edit_one_entry(path: Path) -> None:
     marker = '    answer: "'
     at = text.index(marker) + len(marker)
     path.write_text(text[:at] + "edited " + text[at:], encoding="utf-8")
+
+
+def write_ankdown(project: Path, folder: Path) -> int:
+    """Write a project's entries as ankdown markdown (one file per topic), for timing that peer tool.
+
+    ankdown's cards are ``front``, ``%``, ``back``, ``%``, ``tags``, separated by ``---`` lines. It has no
+    kinds: a concept is its term and definition, a cloze its text and extra, a claim's reasoning follows its
+    answer. The text is never a lone ``%`` or ``---`` line here. Returns the number of cards written.
+    """
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fronts = {"qa": ("question", "answer"), "claim": ("question", "answer"), "concept": ("term", "definition")}
+    count = 0
+    for path in sorted((project / "cards").glob("*.yaml")):
+        topic = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        cards = []
+        for entry in topic["entries"]:
+            front_key, back_key = fronts.get(entry["kind"], ("text", "extra"))
+            back = entry.get(back_key) or ""
+            if entry.get("reasoning"):
+                back += "\n\n" + entry["reasoning"]
+            tags = ", ".join(map(str, [*topic.get("tags", []), *entry.get("tags", [])]))
+            cards.append(f"{entry[front_key]}\n\n%\n\n{back}\n\n%\n\n{tags}\n")
+        (folder / f"{path.stem}.md").write_text("\n---\n\n".join(cards), encoding="utf-8")
+        count += len(cards)
+    return count
