@@ -205,24 +205,31 @@ def test_old_manifest_without_cache_is_read(multi):
     }
 
 
-def test_parallel_build_equals_serial_build(tmp_path, monkeypatch):
+@pytest.mark.parametrize("single", [False, True], ids=["per-topic", "single"])
+def test_parallel_build_equals_serial_build(tmp_path, monkeypatch, single):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    options = ["--single"] if single else []
     outputs = []
     for jobs in (1, 2):
         root = tmp_path / f"j{jobs}"
         synth.write_project(root, 300, topics=6)
         p = Project(root)
-        result = p.build("-j", str(jobs))
+        result = p.build("-j", str(jobs), *options)
         assert result.exit_code == 0, result.output
         outputs.append(p.snapshot())
-        # An edit after the first build, again serial and parallel alike.
+        # Edits and new entries (new ids) after the first build, again serial and parallel alike.
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(EPOCH) + 60))
         synth.edit_one_entry(root / "cards" / "topic-02.yaml")
-        synth.edit_one_entry(root / "cards" / "topic-04.yaml")
-        assert p.build("-j", str(jobs)).exit_code == 0
+        for name, new_id in (("topic-01.yaml", "new-1"), ("topic-04.yaml", "new-4")):
+            with open(root / "cards" / name, "a", encoding="utf-8") as topic_file:
+                topic_file.write(EXTRA.format(id=new_id))
+        assert p.build("-j", str(jobs), *options).exit_code == 0
         outputs.append(p.snapshot())
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     assert outputs[0] == outputs[2]
     assert outputs[1] == outputs[3]
-    assert len(outputs[0]) == 7
+    assert outputs[1] != outputs[0]
+    assert len(outputs[0]) == (2 if single else 7)
 
 
 def test_parallel_build_reports_the_same_problems(tmp_path):
@@ -247,12 +254,14 @@ def test_synthetic_project_builds_and_imports(tmp_path, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     synth.write_project(tmp_path / "bench", 40, topics=2)
     p = Project(tmp_path / "bench")
-    result = p.build("--timings")
+    # Two processes: each stamps and packs its topic, with ids from that topic's lane.
+    result = p.build("--timings", "-j", "2")
     assert result.exit_code == 0, result.output
     assert "Timings (s): load " in result.output and "; 2 topic files read" in result.output
     col = open_collection(tmp_path / "col.anki2")
     for name in ("topic-00.apkg", "topic-01.apkg"):
-        import_package(col, p.output / name)
+        log = import_package(col, p.output / name).log
+        assert (len(log.new), len(log.duplicate), len(log.conflicting)) == (20, 0, 0)
     assert col.note_count() == 40
     cards = rendered_cards(col)
     assert {c["template"] for c in cards} == {"Card", "Definition", "Term", "Cloze"}
