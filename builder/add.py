@@ -17,7 +17,7 @@ import yaml
 
 from builder.atomic import write_atomic
 from builder.config import Config
-from builder.errors import DecksError, Problem, ProblemsError
+from builder.errors import DecksError, Problem, ProblemsError, UsageError
 from builder.kinds import COMMON_KEYS, KINDS
 from builder.load import CLOZE_RE, ID_RE, MAX_ID_LENGTH, collect, load_topic, topic_files
 from builder.model import Entry, Topic
@@ -51,13 +51,7 @@ def resolve_topic(config: Config, topic: str) -> Path:
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path.resolve()
     known = ", ".join(sorted(by_slug)) or "none"
-    raise UsageProblem(f"no topic '{topic}': give a topic's file name without .yaml ({known}) or a path")
-
-
-class UsageProblem(DecksError):
-    """The command line asks for something impossible."""
-
-    exit_code = 2
+    raise UsageError(f"no topic '{topic}': give a topic's file name without .yaml ({known}) or a path")
 
 
 def slug_id(text: str) -> str:
@@ -168,7 +162,7 @@ def _with_id(entry: dict[str, Value | None], taken: dict[str, str], n: int) -> d
         base = base or (kind if isinstance(kind, str) and ID_RE.match(kind) else "entry")
         entry = {"id": unique_id(base[:MAX_ID_LENGTH], set(taken)), **entry}
     elif isinstance(given, str) and given in taken:
-        raise UsageProblem(f"entry {n}: id '{given}' is already used at {taken[given]}; nothing was added")
+        raise UsageError(f"entry {n}: id '{given}' is already used at {taken[given]}; nothing was added")
     taken[str(entry["id"])] = "this add"
     return entry
 
@@ -180,7 +174,7 @@ def _validate_alone(entries: list[dict[str, Value | None]], display: str) -> Non
         text = "title: t\nentries:\n" + _indent(_emit(entry), "  - ", "    ")
         _, found = load_topic(Path(display), display, text)
         label = f"new entry {n} ('{entry['id']}')" if len(entries) > 1 else f"new entry '{entry['id']}'"
-        problems += [Problem(display, None, None, f"{label}: {p.message}") for p in found]
+        problems += [Problem(display, None, None, f"{label}: {p.message}", p.rule) for p in found]
     if problems:
         raise ProblemsError(problems, "nothing was added")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from builder.atomic import folder_lock, remove_stale_temps
 from builder.config import Config
-from builder.errors import DecksError, Problem, ProblemsError
+from builder.errors import DecksError, Problem, ProblemsError, UsageError
 from builder.incremental import (
     build_stamp,
     is_current,
@@ -34,12 +34,6 @@ from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
 from builder.model import Topic
 from builder.templatedirs import template_dirs
 from builder.worker import STAGES, PendingPackage, TopicWorker
-
-
-class UnknownTopicError(DecksError):
-    """A topic asked for on the command line does not exist."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -85,9 +79,7 @@ def select_slugs(known: Sequence[str], slugs: Sequence[str]) -> list[str]:
         return list(known)
     unknown = [s for s in dict.fromkeys(slugs) if s not in known]
     if unknown:
-        raise UnknownTopicError(
-            f"unknown topic {', '.join(repr(s) for s in unknown)}; topics are: {', '.join(sorted(known))}"
-        )
+        raise UsageError(f"unknown topic {', '.join(repr(s) for s in unknown)}; topics are: {', '.join(sorted(known))}")
     wanted = set(slugs)
     return [s for s in known if s in wanted]
 

@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import click
+
+from builder.rules import INVALID
+
+
+class Location(NamedTuple):
+    """A place in a file, 1-based, as shown to users."""
+
+    # A named tuple rather than a dataclass: a build makes several for every entry, and this is
+    # the cheapest immutable record to make.
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One problem in one file, at a line and column when the file has them."""
+    """One problem in one file, at a line and column when the file has them, and the rule it breaks."""
 
     path: str
     line: int | None
     col: int | None
     message: str
+    # The rule name `decks check` reports and the project's `rules:` refer to.
+    rule: str = INVALID
+
+    @classmethod
+    def at(cls, loc: Location, message: str, rule: str = INVALID) -> Problem:
+        """A problem at a location."""
+        return cls(loc.path, loc.line, loc.col, message, rule)
 
     def __str__(self) -> str:
         if self.line is None:
@@ -29,6 +52,12 @@ class DecksError(click.ClickException):
 
     def show(self, file=None) -> None:  # noqa: D401 - click's signature
         click.echo(self.format_message(), err=True, file=file)
+
+
+class UsageError(DecksError):
+    """The command line asks for something impossible; shown without a traceback, exit code 2."""
+
+    exit_code = 2
 
 
 class ProblemsError(DecksError):

@@ -12,12 +12,12 @@ from pathlib import Path
 import yaml
 
 from builder.config import CONFIG_NAME, Config
-from builder.errors import Problem, ProblemsError
+from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import KINDS
 from builder.load import CLOZE_RE, collect, topic_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames
 from builder.media import resolve_media
-from builder.model import Entry, Location, Topic
+from builder.model import Entry, Topic
 from builder.package import deck_name, note_guid, note_hash
 from builder.reimport import reimport_notices_for
 from builder.render import Renderer, template_dirs
@@ -27,11 +27,6 @@ from builder.yamlfile import YamlFile
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
 NEAR_DUPLICATE = 0.9
 _WORD_RE = re.compile(r"\w+")
-# Loader messages that belong to a named rule rather than to "invalid".
-_BUILD_RULES = (
-    (re.compile(r"^tag '.*' contains a space"), "tag-spaces"),
-    (re.compile(r"^cloze (text has no deletion|deletion c\d+ is empty|numbers start at c1)"), "cloze-no-deletion"),
-)
 
 
 @dataclass(frozen=True, order=True)
@@ -141,8 +136,7 @@ def config_report(problems: Iterable[Problem]) -> Report:
 def _from_problems(problems: Iterable[Problem]) -> list[Finding]:
     out = []
     for p in problems:
-        rule = next((name for pattern, name in _BUILD_RULES if pattern.match(p.message)), "invalid")
-        out.append(Finding(p.path, p.line or 0, p.col or 0, ERROR, p.message, rule))
+        out.append(Finding(p.path, p.line or 0, p.col or 0, ERROR, p.message, p.rule))
     return out
 
 

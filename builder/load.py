@@ -10,9 +10,10 @@ from pathlib import Path
 import yaml
 
 from builder.config import Config
-from builder.errors import Problem, ProblemsError
+from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import COMMON_KEYS, FLAG, KINDS
-from builder.model import Entry, Location, Topic
+from builder.model import Entry, Topic
+from builder.rules import CLOZE_NO_DELETION, TAG_SPACES
 from builder.yamlfile import MAP, SEQ, YamlFile, describe, suggest
 
 TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
@@ -203,20 +204,20 @@ def _entry(
 def _check_cloze(doc: YamlFile, node: yaml.Node, text: str) -> None:
     deletions = CLOZE_RE.findall(text)
     if not deletions:
-        doc.error(node, "cloze text has no deletion; mark one like {{c1::answer}}")
+        doc.error(node, "cloze text has no deletion; mark one like {{c1::answer}}", CLOZE_NO_DELETION)
         return
     for number, body in deletions:
         if int(number) == 0:
-            doc.error(node, "cloze numbers start at c1, not c0")
+            doc.error(node, "cloze numbers start at c1, not c0", CLOZE_NO_DELETION)
         elif not body.split("::")[0].strip():
-            doc.error(node, f"cloze deletion c{number} is empty")
+            doc.error(node, f"cloze deletion c{number} is empty", CLOZE_NO_DELETION)
 
 
 def _tags(doc: YamlFile, node: yaml.Node) -> tuple[str, ...]:
     out = []
     for tag, item in doc.words(node, "tags"):
         if _SPACE.search(tag):
-            doc.error(item, f"tag '{tag}' contains a space; Anki tags cannot (use '-' or '::' instead)")
+            doc.error(item, f"tag '{tag}' contains a space; Anki tags cannot (use '-' or '::' instead)", TAG_SPACES)
         else:
             out.append(tag)
     return tuple(out)

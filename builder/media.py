@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from builder.config import Config
-from builder.errors import Problem, ProblemsError
+from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import MEDIA_KEYS
-from builder.model import Entry, Location, Topic
+from builder.model import Entry, Topic
 
 MEDIA_DIR = "media"
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif", ".bmp")
@@ -174,5 +174,5 @@ class _Resolver:
         return known.name
 
     def _problem(self, loc: Location, message: str) -> None:
-        self.problems.append(Problem(loc.path, loc.line, loc.col, message))
+        self.problems.append(Problem.at(loc, message))
         return None

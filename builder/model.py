@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
+from builder.errors import Location
 from builder.kinds import KINDS, Kind
-
-
-class Location(NamedTuple):
-    """A place in a file, 1-based, as shown to users."""
-
-    # A named tuple rather than a dataclass: a build makes several for every entry, and this is
-    # the cheapest immutable record to make.
-    path: str
-    line: int
-    col: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True)

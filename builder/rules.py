@@ -9,6 +9,11 @@ WARNING = "warning"
 ERROR = "error"
 SEVERITIES = (OFF, WARNING, ERROR)
 
+# Names of the rules the build itself enforces, given where each problem is found.
+INVALID = "invalid"
+TAG_SPACES = "tag-spaces"
+CLOZE_NO_DELETION = "cloze-no-deletion"
+
 # Answers longer than this are hard to recall in one go; split the fact instead.
 ANSWER_LIMIT = 200
 
@@ -27,9 +32,9 @@ class Rule:
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule("invalid", ERROR, "anything the build refuses: YAML syntax, unknown keys, bad values", build=True),
-        Rule("tag-spaces", ERROR, "a tag contains a space (Anki splits tags on spaces)", build=True),
-        Rule("cloze-no-deletion", ERROR, "a cloze has no {{c1::...}} deletion, or an empty one", build=True),
+        Rule(INVALID, ERROR, "anything the build refuses: YAML syntax, unknown keys, bad values", build=True),
+        Rule(TAG_SPACES, ERROR, "a tag contains a space (Anki splits tags on spaces)", build=True),
+        Rule(CLOZE_NO_DELETION, ERROR, "a cloze has no {{c1::...}} deletion, or an empty one", build=True),
         Rule("duplicate-question", ERROR, "two entries ask the same question (after case and punctuation)"),
         Rule("near-duplicate-question", WARNING, "two entries ask almost the same question"),
         Rule("long-answer", WARNING, f"an answer or definition is over {ANSWER_LIMIT} characters"),

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from builder.errors import Problem
-from builder.model import Location
+from builder.errors import INVALID, Location, Problem
 
 try:  # libyaml parses several times faster and keeps the same marks
     _Base = yaml.CSafeLoader
@@ -225,12 +224,12 @@ class YamlFile:
 
     # -- problems and places ---------------------------------------------
 
-    def _add(self, line: int | None, col: int | None, message: str) -> None:
-        self.problems.append(Problem(self.display, line, col, message))
+    def _add(self, line: int | None, col: int | None, message: str, rule: str = INVALID) -> None:
+        self.problems.append(Problem(self.display, line, col, message, rule))
 
-    def error(self, node: yaml.Node, message: str) -> None:
-        """Record a problem at a node."""
-        self._add(node.start_mark.line + 1, node.start_mark.column + 1, message)
+    def error(self, node: yaml.Node, message: str, rule: str = INVALID) -> None:
+        """Record a problem at a node, under the rule it breaks."""
+        self._add(node.start_mark.line + 1, node.start_mark.column + 1, message, rule)
 
     def loc(self, node: yaml.Node) -> Location:
         """Where a node starts."""

@@ -208,6 +208,7 @@ def _topic():
 
 
 def _entry(kind: str, **values):
-    from builder.model import Entry, Location
+    from builder.errors import Location
+    from builder.model import Entry
 
     return Entry(id="e", kind=kind, values=values, tags=(), source=None, allow=(), loc=Location("cards/t.yaml", 1, 1))
