@@ -223,3 +223,28 @@ def test_composer_resolves_tags_as_pyyaml_does():
     # Twice: the second time the tags of plain scalars come from what the first remembered.
     for _ in range(2):
         assert tree(yaml.compose(text, Loader=_Loader)) == tree(yaml.compose(text, Loader=plain))
+
+
+def test_each_problem_names_its_rule_where_it_is_found(project):
+    project.write(
+        "cards/all-kinds.yaml",
+        """\
+        title: A
+        entries:
+          - kind: cloze
+            id: one
+            text: no deletion here
+            tags: [two words]
+          - kind: qa
+            id: two
+            question: Q?
+        """,
+    )
+    with pytest.raises(ProblemsError) as info:
+        load_project(load_config(project.root))
+    rules = {p.message.split(";")[0]: p.rule for p in info.value.problems}
+    assert rules == {
+        "cloze text has no deletion": "cloze-no-deletion",
+        "tag 'two words' contains a space": "tag-spaces",
+        "qa entry 'two' has no 'answer'": "invalid",
+    }
