@@ -113,7 +113,7 @@ KINDS: dict[str, Kind] = {
             keys=(
                 Key("question", required=True, help="the question that tests the claim"),
                 Key("answer", required=True, help="the claim"),
-                Key("reasoning", help="the reasoning or evidence, shown on the back"),
+                Key("reasoning", help='why the claim holds, shown on the back after "Why:"'),
                 Key("extra", help="a note shown on the back"),
                 *MEDIA_KEYS,
             ),

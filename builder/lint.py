@@ -22,6 +22,7 @@ from builder.package import deck_name, note_guid, note_hash
 from builder.reimport import reimport_notices_for
 from builder.render import Renderer, template_dirs
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
+from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
 from builder.yamlfile import YamlFile
 
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
@@ -171,9 +172,11 @@ def _entry_rules(entry: Entry) -> Iterator[_Raw]:
                 "split the fact into smaller cards",
             )
     yield from _answer_in_question(entry)
+    yield from _wording(entry)
     text = entry.value("text")
     if entry.spec.cloze and isinstance(text, str):
         yield from _cloze_recall(entry, text)
+        yield from _cloze_shows_answer(entry, text)
     if entry.source is None:
         yield _at(
             entry, "id", "missing-source", f"entry '{entry.id}' has no source (give it 'source:', or the topic one)"
@@ -185,8 +188,16 @@ def _entry_rules(entry: Entry) -> Iterator[_Raw]:
 
 def _answer_in_question(entry: Entry) -> Iterator[_Raw]:
     question, answer = entry.value("question"), entry.value("answer")
-    if isinstance(question, str) and isinstance(answer, str) and _contains(question, answer):
-        yield _at(entry, "question", "answer-in-question", "the question contains its own answer")
+    if isinstance(question, str) and isinstance(answer, str):
+        if _contains(question, answer):
+            yield _at(entry, "question", "answer-in-question", "the question contains its own answer")
+        elif shown := repeated_words(question, answer):
+            yield _at(
+                entry,
+                "question",
+                "answer-in-question",
+                f"the question already shows most of its answer ({', '.join(shown)}); ask for what it does not say",
+            )
     term, definition = entry.value("term"), entry.value("definition")
     if entry.value("reverse") and isinstance(term, str) and isinstance(definition, str) and _contains(definition, term):
         yield _at(
@@ -194,6 +205,43 @@ def _answer_in_question(entry: Entry) -> Iterator[_Raw]:
             "definition",
             "answer-in-question",
             "the definition contains the term, so the reverse card shows its own answer",
+        )
+
+
+def _wording(entry: Entry) -> Iterator[_Raw]:
+    """Questions a learner answers by guessing or by position, and reasons that state no cause."""
+    question, answer = entry.value("question"), entry.value("answer")
+    if isinstance(question, str):
+        if is_yes_no_question(question):
+            yield _at(
+                entry,
+                "question",
+                "yes-no",
+                "the question is answered by yes or no; ask the open question whose answer is the claim",
+            )
+        elif isinstance(answer, str) and (word := yes_no_answer(answer)):
+            yield _at(
+                entry,
+                "answer",
+                "yes-no",
+                f"the answer is a '{word}'; ask the open question whose answer is the claim",
+            )
+        if phrase := ordinal_phrase(question):
+            yield _at(
+                entry,
+                "question",
+                "ordinal-question",
+                f"the question asks by place in a list ('{phrase}'); ask by content: the order is the "
+                "notes', not the fact's",
+            )
+    reasoning = entry.value("reasoning")
+    if isinstance(reasoning, str) and not has_causal_word(reasoning):
+        yield _at(
+            entry,
+            "reasoning",
+            "why-without-cause",
+            "the reasoning (shown as 'Why:') has no causal word (because, since, so, due to...); "
+            "state the reason the source gives, or move a caveat to 'extra'",
         )
 
 
@@ -222,6 +270,23 @@ def _cloze_recall(entry: Entry, text: str) -> Iterator[_Raw]:
                 "cloze-nothing-to-recall",
                 f"cloze card c{number} hides the whole text; leave some words as a cue",
             )
+
+
+def _cloze_shows_answer(entry: Entry, text: str) -> Iterator[_Raw]:
+    """A deletion whose words all stand elsewhere on the same card, where the learner can read them."""
+    deletions = CLOZE_RE.findall(text)
+    for number in sorted({n for n, _ in deletions}, key=int):
+        shown = _normal(CLOZE_RE.sub(lambda m, n=number: " " if m.group(1) == n else m.group(2).split("::")[0], text))
+        for n, body in deletions:
+            hidden = _normal(body.split("::")[0])
+            if n == number and hidden and f" {hidden} " in f" {shown} ":
+                yield _at(
+                    entry,
+                    "text",
+                    "answer-in-question",
+                    f"cloze card c{number} shows what it hides ('{body.split('::')[0]}') elsewhere in the text",
+                )
+                return
 
 
 def _has_word(text: str) -> bool:

@@ -38,7 +38,16 @@ RULES: dict[str, Rule] = {
         Rule("duplicate-question", ERROR, "two entries ask the same question (after case and punctuation)"),
         Rule("near-duplicate-question", WARNING, "two entries ask almost the same question"),
         Rule("long-answer", WARNING, f"an answer or definition is over {ANSWER_LIMIT} characters"),
-        Rule("answer-in-question", WARNING, "the question shows its own answer"),
+        Rule(
+            "answer-in-question",
+            WARNING,
+            "the question shows its own answer, or most of its words; a cloze shows what a deletion hides",
+        ),
+        Rule("yes-no", WARNING, "a question answered by yes or no, or an answer that is a yes or a no"),
+        Rule("ordinal-question", WARNING, "a question asks for a list item by its place ('the second role')"),
+        Rule(
+            "why-without-cause", WARNING, "a claim's reasoning ('Why:') has no causal word, so it may not be a reason"
+        ),
         Rule(
             "cloze-nothing-to-recall",
             ERROR,

@@ -38,7 +38,7 @@ entries:
     id: cl-cheap
     question: What happens when intelligence gets cheaper?
     answer: People use more of it.
-    reasoning: Cheaper goods get consumed more.
+    reasoning: Because cheaper goods get consumed more.
     tags: [economics]
   - kind: qa
     id: qa-year

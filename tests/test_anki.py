@@ -43,7 +43,9 @@ def test_every_kind_renders_in_anki(project, tmp_path):
     assert term["answer"].endswith("Capability overhang\nExample: Agents ready before processes are.\nSection One")
 
     claim = card(cards, "Card", "intelligence gets cheaper")
-    assert claim["answer"].endswith("People use more of it.\nWhy: Cheaper goods get consumed more.\nSection One")
+    assert claim["answer"].endswith(
+        "People use more of it.\nWhy: Because cheaper goods get consumed more.\nSection One"
+    )
     qa = card(cards, "Card", "which year")
     assert qa["answer"].endswith("2017\nSection One")
 

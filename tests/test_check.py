@@ -35,7 +35,7 @@ entries:
     source: s
   - kind: qa
     id: gives-away
-    question: Is the answer Nvidia, as in Nvidia's stock?
+    question: What is the answer, Nvidia, as in Nvidia's stock?
     answer: Nvidia
     source: s
   - kind: concept
@@ -256,6 +256,74 @@ def test_the_project_decks_are_clean():
 
     result = CliRunner().invoke(cli, ["-C", str(REPO), "check", "--strict"])
     assert result.exit_code == 0, result.output
+
+
+WORDING_TOPIC = """\
+title: Wording
+source: s
+entries:
+  - kind: claim
+    id: yes-no-question
+    question: According to the notes, will labs keep releasing their largest models?
+    answer: Increasingly not.
+  - kind: claim
+    id: yes-no-answer
+    question: How long will agents take, compared with self-driving cars?
+    answer: No — not nearly as long.
+    reasoning: Because the right tools now exist.
+  - kind: qa
+    id: ordinal
+    question: What is the second important role data labeling still serves?
+    answer: Teaching what good and bad look like.
+  - kind: claim
+    id: caveat
+    question: How far away is AGI?
+    answer: Not far away.
+    reasoning: He admits significant uncertainty.
+  - kind: cloze
+    id: cloze-shows
+    text: "{{c1::Adept}} raised over $400M; Adept trained its own models."
+  - kind: claim
+    id: good
+    question: Why won't agents take nearly as long as self-driving cars?
+    answer: The right tools now exist.
+    reasoning: Since tools exist, the remaining work is a recipe.
+"""
+
+
+def test_wording_rules(project):
+    project.write("cards/wording.yaml", WORDING_TOPIC)
+    result = project.run("check")
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "cards/wording.yaml:6:15: warning: the question is answered by yes or no; ask the open question whose "
+        "answer is the claim [yes-no]",
+        "cards/wording.yaml:11:13: warning: the answer is a 'No'; ask the open question whose answer is the claim "
+        "[yes-no]",
+        "cards/wording.yaml:15:15: warning: the question asks by place in a list ('the second important role'); "
+        "ask by content: the order is the notes', not the fact's [ordinal-question]",
+        "cards/wording.yaml:19:15: warning: the question already shows most of its answer (far, away); ask for "
+        "what it does not say [answer-in-question]",
+        "cards/wording.yaml:21:16: warning: the reasoning (shown as 'Why:') has no causal word (because, since, "
+        "so, due to...); state the reason the source gives, or move a caveat to 'extra' [why-without-cause]",
+        "cards/wording.yaml:24:11: warning: cloze card c1 shows what it hides ('Adept') elsewhere in the text "
+        "[answer-in-question]",
+        "0 errors, 6 warnings in 1 file.",
+    ]
+    assert project.run("check", "--strict").exit_code == 1
+
+
+def test_wording_rules_follow_config_and_allow(project):
+    project.write(
+        "cards/wording.yaml",
+        WORDING_TOPIC.replace("    id: caveat\n", "    id: caveat\n    allow: [why-without-cause]\n"),
+    )
+    project.write("deck.yaml", CONFIG + "rules:\n  yes-no: off\n  ordinal-question: error\n")
+    result = project.run("check")
+    assert "[yes-no]" not in result.output
+    assert "[why-without-cause]" not in result.output
+    assert "error: the question asks by place in a list" in result.output
+    assert result.exit_code == 1
 
 
 def test_media_problems_are_findings(project):
