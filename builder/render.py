@@ -3,16 +3,24 @@
 Templates are looked up in an ordered list of folders: the project's own
 ``templates/`` first, the packaged defaults last, so a project overrides them file by
 file. Card text is data passed to templates and is never itself rendered as a template.
+
+A project may come from a stranger, so its templates run in Jinja2's sandbox: no attribute
+that leads back to Python's internals, no unsafe call, and no value or field larger than
+``MAX_FIELD_CHARS``; whatever a template does wrong becomes a problem at its file and line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
+import re
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
 from builder.errors import Problem, ProblemsError
@@ -22,6 +30,12 @@ from builder.templatedirs import packaged_templates, template_dirs  # noqa: F401
 
 STYLESHEET = "style.css"
 _BR = Markup("<br>")
+# Ten times the longest value an entry may hold: room for any layout, far below what hurts.
+MAX_FIELD_CHARS = 1_000_000
+# A power whose result would have more bits than this is refused before it is computed.
+_MAX_POWER_BITS = 64 * 1024
+# A format width or precision of this many digits would make a string over the limit.
+_HUGE_WIDTH = re.compile(r"\d{" + str(len(str(MAX_FIELD_CHARS))) + ",}")
 
 
 def _finalize(value: object) -> object:
@@ -34,11 +48,110 @@ def _finalize(value: object) -> object:
     return value
 
 
-class _Environment(jinja2.Environment):
+class _TooLarge(SecurityError):
+    """A value a template is making would be larger than any card field may be."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the result would be over {MAX_FIELD_CHARS:,} characters (limit)")
+
+
+def _sized(value: object) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple, dict)) else 0
+
+
+def _check_arguments(args: Iterable[object]) -> None:
+    # A number this large as a width, a count or a repeat is never meant for a card.
+    for arg in args:
+        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_FIELD_CHARS:
+            raise _TooLarge()
+
+
+def _check_result(value: object) -> object:
+    if _sized(value) > MAX_FIELD_CHARS:
+        raise _TooLarge()
+    return value
+
+
+def _bounded(function: Callable) -> Callable:
+    """A filter or test that refuses huge numeric arguments and huge results."""
+
+    @functools.wraps(function)  # keeps Jinja2's pass_context/pass_environment marks
+    def wrapper(*args, **kwargs):
+        _check_arguments(args[1:])
+        _check_arguments(kwargs.values())
+        return _check_result(function(*args, **kwargs))
+
+    return wrapper
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox, with a ceiling on the size of anything a template makes."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.filters = {name: _bounded(f) for name, f in self.filters.items()}
+
     def make_globals(self, d):
         # A plain dict, not Jinja2's default ChainMap: every render copies a template's globals, and
         # copying a ChainMap key by key was half the render time. Ours never change after start-up.
         return {**self.globals, **(d or {})}
+
+    def call_binop(self, context, operator_: str, left, right):  # noqa: D102 - Jinja2's hook
+        if operator_ == "*":
+            count, seq = (right, left) if _sized(left) else (left, right)
+            if _sized(seq) and isinstance(count, int) and _sized(seq) * count > MAX_FIELD_CHARS:
+                raise _TooLarge()
+        elif operator_ == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+            if right * abs(left).bit_length() > _MAX_POWER_BITS:
+                raise _TooLarge()
+        elif operator_ == "%" and isinstance(left, str) and _HUGE_WIDTH.search(left):
+            raise _TooLarge()
+        return _check_result(_BINOPS[operator_](left, right))
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805, D102 - Jinja2's hook and names
+        _check_arguments(args)
+        _check_arguments(kwargs.values())
+        return _check_result(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value):  # noqa: D102 - Jinja2's hook
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        if _HUGE_WIDTH.search(value.__self__):
+            raise _TooLarge()
+        return _bounded(wrapped)
+
+
+_BINOPS = {"*": operator.mul, "**": operator.pow, "%": operator.mod, "+": operator.add}
+
+
+def _joined(parts: Iterator[str]) -> str:
+    """A template's output, refused as soon as it grows over the limit."""
+    out = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_FIELD_CHARS:
+            raise _OutputTooLarge(_innermost_frame(parts))
+        out.append(part)
+    return "".join(out)
+
+
+def _innermost_frame(generator) -> object | None:
+    # The template that was writing: follow `yield from` (includes, blocks) down to the last one.
+    frame = None
+    while generator is not None and getattr(generator, "gi_frame", None) is not None:
+        frame = generator.gi_frame
+        generator = generator.gi_yieldfrom
+    return frame
+
+
+class _OutputTooLarge(_TooLarge):
+    def __init__(self, frame) -> None:
+        super().__init__()
+        self.frame = frame
 
 
 class Renderer:
@@ -68,6 +181,8 @@ class Renderer:
             source, _, _ = self.env.loader.get_source(self.env, STYLESHEET)
         except jinja2.TemplateNotFound as exc:
             raise ProblemsError([self._missing(STYLESHEET)], "nothing was written") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProblemsError([self._unreadable(STYLESHEET, exc)], "nothing was written") from exc
         return source
 
     def render_all(self, topics: Iterable[Topic]) -> dict[str, tuple[str, ...]]:
@@ -109,11 +224,20 @@ class Renderer:
             # context shares them (a template's own {% set %} writes to its context, not to them).
             try:
                 try:
-                    html = self.env.concat(template.root_render_func(template.new_context(context, shared=True)))
+                    html = _joined(template.root_render_func(template.new_context(context, shared=True)))
                 except Exception:
                     # Rewrites the traceback so that template frames carry the template's file and line.
                     self.env.handle_exception()
-            except jinja2.TemplateError as exc:
+            except _TemplateProblem:
+                raise
+            except _OutputTooLarge as exc:
+                raise _TemplateProblem(self._output_problem(exc, name)) from exc
+            except RecursionError as exc:
+                raise _TemplateProblem(
+                    self._runtime_problem(exc, name, "a template or macro that includes or calls itself, without end")
+                ) from exc
+            # A template is code from the project: whatever it raises is the project's problem to fix.
+            except Exception as exc:
                 raise _TemplateProblem(self._runtime_problem(exc, name)) from exc
             fields.append(html.strip())
         return tuple(fields)
@@ -145,6 +269,10 @@ class Renderer:
                 ) from exc
             except jinja2.TemplateNotFound as exc:
                 raise _TemplateProblem(self._missing(name)) from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _TemplateProblem(self._unreadable(name, exc)) from exc
+            except RecursionError as exc:
+                raise _TemplateProblem(Problem(self._where(name), None, None, "template nested too deeply")) from exc
             self._templates[name] = template
         return template
 
@@ -152,13 +280,51 @@ class Renderer:
         where = ", ".join(self._display(d) for d in self.dirs)
         return Problem(name, None, None, f"template not found (looked in {where})")
 
-    def _runtime_problem(self, exc: Exception, name: str) -> Problem:
+    def _where(self, name: str) -> str:
+        """The file a template name stands for, as shown to users."""
+        for folder in self.dirs:
+            if (folder / name).exists():
+                return self._display(folder / name)
+        return name
+
+    def _unreadable(self, name: str, exc: Exception) -> Problem:
+        where = self._where(name)
+        if isinstance(exc, UnicodeDecodeError):
+            data = exc.object[: exc.start]
+            line = data.count(b"\n") + 1
+            col = exc.start - (data.rfind(b"\n") + 1) + 1
+            byte = exc.object[exc.start]
+            return Problem(where, line, col, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
+        if isinstance(exc, IsADirectoryError):
+            return Problem(where, None, None, "is a folder, not a template")
+        if isinstance(exc, PermissionError):
+            return Problem(where, None, None, "cannot be read: permission denied")
+        return Problem(where, None, None, f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+
+    def _output_problem(self, exc: _OutputTooLarge, name: str) -> Problem:
+        frame = exc.frame
+        template = frame.f_globals.get("__jinja_template__") if frame is not None else None
+        if frame is None or template is None or not template.filename:
+            return Problem(self._where(name), None, None, f"template error: {exc}")
+        line = template.get_corresponding_lineno(frame.f_lineno)
+        return Problem(self._display(Path(template.filename)), line, None, f"template error: {exc}")
+
+    def _runtime_problem(self, exc: Exception, name: str, message: str | None = None) -> Problem:
+        text = f"template error: {message or _describe(exc)}"
         # Jinja2 rewrites tracebacks so that template frames carry the template's file and line.
         files = {str(d / name) for d in self.dirs}
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             if frame.filename in files or frame.filename.endswith((".html", ".css", ".j2")):
-                return Problem(self._display(Path(frame.filename)), frame.lineno, None, f"template error: {exc}")
-        return Problem(name, None, None, f"template error: {exc}")
+                return Problem(self._display(Path(frame.filename)), frame.lineno, None, text)
+        return Problem(self._where(name), None, None, text)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError)) and str(exc):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class _TemplateProblem(Exception):

@@ -16,7 +16,29 @@ from builder.preview import PreviewResult, build_preview, preview_dir
 Report = Callable[[PreviewResult | DecksError], None]
 
 
+# The names a browser on this machine uses for the server. A page elsewhere can point its own name
+# at 127.0.0.1 (DNS rebinding) and read the site, unless requests under other names are refused.
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def is_local_host(header: str | None) -> bool:
+    """Whether a request's Host header names this machine (with or without a port)."""
+    if not header:
+        return False
+    name = header.strip().lower()
+    name = name[: name.find("]") + 1] if name.startswith("[") else name.partition(":")[0]
+    return name in _LOCAL_HOSTS
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
+    def parse_request(self) -> bool:  # noqa: D102 - the base class's hook
+        if not super().parse_request():
+            return False
+        if not is_local_host(self.headers.get("Host")):
+            self.send_error(403, "The preview answers only to localhost, 127.0.0.1 and [::1]")
+            return False
+        return True
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass  # the core does not print; the command reports builds, not requests
 

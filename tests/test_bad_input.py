@@ -26,6 +26,8 @@ from tests.conftest import REPO, Project
 
 CORPUS = Path(__file__).parent / "bad_input"
 BAD = "cards/bad.yaml"
+FRONT = "templates/qa/front.html"
+TOO_LARGE = "the result would be over 1,000,000 characters (limit)"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -175,6 +177,29 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
         1,
         ["templates/qa/front.html:1: template error: 'no_such_value' is undefined"],
     ),
+    # templates run sandboxed, bounded, and fail at their own file and line
+    "template-breakout-class.front.html": (
+        1,
+        [f"{FRONT}:1: template error: access to attribute '__class__' of 'str' object is unsafe."],
+    ),
+    "template-breakout-globals.front.html": (
+        1,
+        [f"{FRONT}:1: template error: access to attribute '__init__' of 'type' object is unsafe."],
+    ),
+    "template-divide-by-zero.front.html": (1, [f"{FRONT}:2: template error: integer division or modulo by zero"]),
+    "template-includes-itself.front.html": (
+        1,
+        [f"{FRONT}:2: template error: a template or macro that includes or calls itself, without end"],
+    ),
+    "template-macro-recursion.front.html": (
+        1,
+        [f"{FRONT}:1: template error: a template or macro that includes or calls itself, without end"],
+    ),
+    "template-huge-output.front.html": (1, [f"{FRONT}:3: template error: {TOO_LARGE}"]),
+    "template-huge-repeat.front.html": (1, [f"{FRONT}:1: template error: {TOO_LARGE}"]),
+    "template-huge-power.front.html": (1, [f"{FRONT}:1: template error: {TOO_LARGE}"]),
+    "template-huge-width.front.html": (1, [f"{FRONT}:1: template error: {TOO_LARGE}"]),
+    "template-not-utf8.front.html": (1, [f"{FRONT}:2:7: not valid UTF-8 (byte 0xe9); save the file as UTF-8"]),
     # the project config
     "config-id-zero.deck.yaml": (1, ["deck.yaml:6:7: note_types.qa: id must be between 2 and 2^63-1, not 0"]),
     "config-id-one.deck.yaml": (1, ["deck.yaml:6:7: note_types.qa: id must be between 2 and 2^63-1, not 1"]),
@@ -345,6 +370,19 @@ def test_unsafe_tag_is_never_run(built: Project, tmp_path: Path):
     _place("python-object-tag.topic.yaml", built)
     assert built.build().exit_code == 1
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", ["build", "check", "preview"])
+def test_template_breakout_never_runs(command: str, built: Project):
+    marker = Path("/tmp/decks-pwned")
+    marker.unlink(missing_ok=True)
+    _place("template-breakout-globals.front.html", built)
+    before = _tree(built.root)
+    result = built.run(command)
+    assert result.exit_code == 1
+    assert "access to attribute '__init__' of 'type' object is unsafe" in result.output
+    assert not marker.exists()
+    assert _tree(built.root) == before
 
 
 def test_valid_lookalikes_come_out_exactly_as_written(project: Project, tmp_path: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -60,6 +61,41 @@ def test_serves_and_rebuilds_on_save(project):
         stop.set()
         thread.join(timeout=20)
     assert not thread.is_alive() and not errors
+
+
+def _status(url: str, host: str | None) -> int:
+    request = urllib.request.Request(url)
+    if host is not None:
+        request.add_unredirected_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_answers_only_requests_for_localhost(project):
+    """A page on another site cannot read the preview by pointing its own name at 127.0.0.1."""
+    ready: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    config = load_config(project.root)
+    thread = threading.Thread(
+        target=serve_preview,
+        args=(config,),
+        kwargs={"port": 0, "report": lambda _: None, "on_ready": ready.put, "stop": stop, "interval": 0.05},
+    )
+    thread.start()
+    try:
+        url = ready.get(timeout=20) + "index.html"
+        port = url.split(":")[2].split("/")[0]
+        for host in ("localhost", f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+            assert _status(url, host) == 200, host
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", "localhost.evil", ""):
+            assert _status(url, host) == 403, host
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
 
 
 def test_port_in_use_is_a_clear_error(project):
