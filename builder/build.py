@@ -195,7 +195,9 @@ def _build(
     for slug, path in by_slug.items():
         if slug not in to_read:
             record = records[slug] = cached[slug]
-            problems.extend(across.add(TopicSummary(config.rel(path), record.title, record.ids)))
+            # Where the title is written is looked up only for a message, from the file itself.
+            summary = TopicSummary(config.rel(path), record.title, record.ids, locate=path)
+            problems.extend(across.add(summary))
             if slug in chosen:
                 media.append((config.rel(path), record.media))
             continue

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from builder.decknames import deck_name_problem
 from builder.errors import DecksError, Problem, ProblemsError
 from builder.kinds import KINDS
 from builder.rules import RULES, SEVERITIES
@@ -74,8 +75,12 @@ def load_config(root: Path) -> Config:
     if isinstance(project, str) and not SLUG_RE.match(project):
         doc.error(keys["project"][1], "'project' must be lowercase letters, digits and dashes")
     root_deck = values.get("root_deck")
-    if isinstance(root_deck, str) and ("::" in root_deck or root_deck != root_deck.strip()):
-        doc.error(keys["root_deck"][1], "'root_deck' must be one deck name, without '::' or outer spaces")
+    if isinstance(root_deck, str):
+        problem = deck_name_problem(root_deck, "root_deck", nested=False)
+        if problem is None and root_deck != root_deck.strip():
+            problem = "'root_deck' must be one deck name, without '::' or outer spaces"
+        if problem is not None:
+            doc.error(keys["root_deck"][1], problem)
 
     ids: dict[str, int] = {}
     if "note_types" in keys:

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from builder.config import Config
+from builder.decknames import deck_key, deck_name_problem
 from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import COMMON_KEYS, FLAG, KINDS
 from builder.model import Entry, Topic
@@ -100,6 +101,9 @@ def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem],
     title = doc.text(keys["title"][1], "title") if "title" in keys else None
     if title is not None and title != title.strip():
         doc.error(keys["title"][1], "'title' must not start or end with spaces")
+    elif title is not None and (problem := deck_name_problem(title, "title", nested=True)) is not None:
+        doc.error(keys["title"][1], problem)
+    title_at = doc.loc(keys["title"][1])[1:] if "title" in keys else None
     description = doc.text(keys["description"][1], "description") if "description" in keys else None
     source = doc.text(keys["source"][1], "source") if "source" in keys else None
     tags = _tags(doc, keys["tags"][1]) if "tags" in keys else ()
@@ -125,6 +129,7 @@ def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem],
         tags=tags,
         source=source,
         entries=tuple(entries),
+        title_at=title_at,
     )
     return topic, doc.problems, ids
 
@@ -231,11 +236,23 @@ class TopicSummary:
     title: str
     # (entry id, line, column) in file order.
     ids: Sequence[tuple[str, int, int]]
+    # (line, column) of the title; for a topic known from the last build, the file to find it in.
+    title_at: tuple[int, int] | None = None
+    locate: Path | None = None
+
+    def title_position(self) -> tuple[int, int] | None:
+        """(line, column) of the title, read from the file when not known."""
+        if self.title_at is None and self.locate is not None:
+            doc = YamlFile(self.locate, self.path).read()
+            if isinstance(doc.root, yaml.MappingNode):
+                found = [v for k, v in doc.root.value if isinstance(k, yaml.ScalarNode) and k.value == "title"]
+                return doc.loc(found[0])[1:] if found else None
+        return self.title_at
 
     @classmethod
     def of(cls, topic: Topic, ids: Iterable[tuple[str, Location]]) -> TopicSummary:
         """The summary of a loaded topic, from the ids its loading listed."""
-        return cls(topic.path, topic.title, [(entry_id, loc.line, loc.col) for entry_id, loc in ids])
+        return cls(topic.path, topic.title, [(entry_id, loc.line, loc.col) for entry_id, loc in ids], topic.title_at)
 
 
 def cross_file_problems(topics: Iterable[TopicSummary]) -> list[Problem]:
@@ -250,7 +267,8 @@ class CrossFileCheck:
     def __init__(self) -> None:
         # (path, line, col) of each id's first use; a Location is made only for a message.
         self._first_use: dict[str, tuple[str, int, int]] = {}
-        self._titles: dict[str, str] = {}
+        # Deck-name key -> the first topic with that title.
+        self._titles: dict[str, TopicSummary] = {}
 
     def add(self, topic: TopicSummary) -> list[Problem]:
         """The problems this topic makes with the topics added before it."""
@@ -262,15 +280,18 @@ class CrossFileCheck:
                 problems.append(
                     Problem(topic.path, line, col, f"duplicate id '{entry_id}' (first used at {Location(*first)})")
                 )
-        if topic.title and topic.title in self._titles:
-            problems.append(
-                Problem(
-                    topic.path,
-                    None,
-                    None,
-                    f"title '{topic.title}' is also the title of {self._titles[topic.title]}; "
-                    "each topic needs its own deck",
+        key = deck_key(topic.title)
+        first = self._titles.setdefault(key, topic)
+        if topic.title and first is not topic:
+            line, col = topic.title_position() or (None, None)
+            at = first.title_position()
+            where = first.path if at is None else f"{first.path}:{at[0]}:{at[1]}"
+            if first.title == topic.title:
+                message = f"title '{topic.title}' is also the title of {where}; each topic needs its own deck"
+            else:
+                message = (
+                    f"title '{topic.title}' is the same deck to Anki as '{first.title}' at {where} "
+                    "(Anki ignores case and Unicode normalization in deck names); each topic needs its own deck"
                 )
-            )
-        self._titles.setdefault(topic.title, topic.path)
+            problems.append(Problem(topic.path, line, col, message))
         return problems

@@ -50,3 +50,5 @@ class Topic:
     tags: tuple[str, ...]
     source: str | None
     entries: tuple[Entry, ...]
+    # (line, column) of the title's value, for messages about it.
+    title_at: tuple[int, int] | None = field(default=None, compare=False)

@@ -122,7 +122,9 @@ def _note(topic: Topic, entry: Entry, fields: tuple[str, ...], media: Media) -> 
     names = set(media.by_entry.get(entry.id, ()))
     cards = tuple(
         _Card(view.ord, view.name, _for_page(view.question, names), _for_page(view.answer, names))
-        for view in note_cards(kind, fields, topic.title)
+        # Anki inserts the deck name unescaped; titles that would be markup are refused when loading,
+        # and the preview escapes it as well, so that its pages hold only text from the project.
+        for view in note_cards(kind, fields, html.escape(topic.title, quote=False))
     )
     first = cards[0] if cards else None
     summary = _plain(_question_only(first.question)) if first else entry.id
@@ -133,21 +135,28 @@ def _note(topic: Topic, entry: Entry, fields: tuple[str, ...], media: Media) -> 
 def _for_page(side: str, media_names: set[str]) -> Markup:
     """One card side as the site shows it: media from the site's copy, math as MathML."""
     if media_names:
+        # Names reach the field HTML escaped; the link is the name itself, URL-encoded.
         side = _SRC_RE.sub(
             lambda m: (
-                m.group(1) + (f"media/{quote(m.group(2))}" if m.group(2) in media_names else m.group(2)) + m.group(3)
+                m.group(1)
+                + (_media_url(m.group(2)) if html.unescape(m.group(2)) in media_names else m.group(2))
+                + m.group(3)
             ),
             side,
         )
         side = SOUND_RE.sub(
             lambda m: (
-                f'<audio controls preload="none" src="media/{quote(m.group(1))}"></audio>'
-                if m.group(1) in media_names
+                f'<audio controls preload="none" src="{_media_url(m.group(1))}"></audio>'
+                if html.unescape(m.group(1)) in media_names
                 else m.group(0)
             ),
             side,
         )
     return Markup(render_math(side))
+
+
+def _media_url(escaped_name: str) -> str:
+    return "media/" + quote(html.unescape(escaped_name), safe="")
 
 
 def _question_only(side: str) -> str:
@@ -171,13 +180,20 @@ def _all_tags(topics: list[Topic]) -> list[str]:
 
 def _environment() -> jinja2.Environment:
     # The site's own pages; card HTML reaches them as Markup and is never re-rendered.
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(ASSETS)),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["page"] = page_url
+    return env
+
+
+def page_url(slug: str) -> str:
+    """The relative link to a topic's page: its file name URL-encoded, so that no name reads as a scheme."""
+    return quote(f"{slug}.html", safe="")
 
 
 def _write_site(out: Path, files: dict[str, bytes], media: Media) -> None:

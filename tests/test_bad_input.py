@@ -115,7 +115,7 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     ),
     "duplicate-title.topic.yaml": (
         1,
-        [f"{BAD}: title 'All Kinds' is also the title of cards/all-kinds.yaml; each topic needs its own deck"],
+        [f"{BAD}:1:8: title 'All Kinds' is also the title of cards/all-kinds.yaml:1:8; each topic needs its own deck"],
     ),
     "id-bad-characters.topic.yaml": (
         1,

@@ -140,7 +140,7 @@ def test_duplicate_title_against_an_unchanged_topic_is_still_found(multi):
     result = multi.build()
     assert result.exit_code == 1
     assert result.output == (
-        "cards/c.yaml: title 'Alpha' is also the title of cards/a.yaml; each topic needs its own deck\n"
+        "cards/c.yaml:1:8: title 'Alpha' is also the title of cards/a.yaml:1:8; each topic needs its own deck\n"
         "1 error in 1 file; nothing was written.\n"
     )
 

@@ -63,7 +63,7 @@ def test_preview_renders_formulas_as_mathml_and_leaves_dollars(math_project):
         (
             r"\(a &lt; b\)",
             '<span class="math" title="a &lt; b"><math display="inline"><mrow><mi>a</mi>'
-            "<mo>&#x0003C;</mo><mi>b</mi></mrow></math></span>",
+            "<mo>&lt;</mo><mi>b</mi></mrow></math></span>",
         ),
         # Markup inside a formula is left for Anki's MathJax.
         (r'\(x = <span class="cloze">[...]</span>\)', r'\(x = <span class="cloze">[...]</span>\)'),

@@ -1,0 +1,34 @@
+"""What makes a topic title or root deck a safe Anki deck name, and when Anki sees two names as one deck."""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+
+def deck_name_problem(name: str, key: str, *, nested: bool) -> str | None:
+    """Why ``name`` cannot be a deck name given under ``key``, or None when it can.
+
+    Anki inserts a topic's deck name into every card as HTML ({{Subdeck}}), unescaped; a name
+    is therefore refused when it holds what a browser reads as markup: ``<`` or a character
+    reference such as ``&lt;``. Plain ``&`` (as in "R&D") reads as itself and is kept.
+    """
+    if "\n" in name or "\r" in name:
+        return f"'{key}' must be on one line"
+    if "<" in name or html.unescape(name) != name:
+        return (
+            f"'{key}' must not contain '<' or a character reference such as '&lt;': Anki puts the deck "
+            "name into every card as HTML, where they would become markup"
+        )
+    if "::" in name:
+        if not nested:
+            return f"'{key}' must be one deck name, without '::' or outer spaces"
+        parts = name.split("::")
+        if any(not part.strip() or part != part.strip() for part in parts):
+            return f"'{key}' has an empty or space-padded deck name between '::' (Anki drops or merges those)"
+    return None
+
+
+def deck_key(name: str) -> str:
+    """The form under which Anki matches deck names: Unicode-normalized, case ignored."""
+    return unicodedata.normalize("NFC", name).casefold()
