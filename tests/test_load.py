@@ -116,7 +116,8 @@ def test_duplicate_id_reported_even_when_the_first_entry_has_other_problems(proj
 def test_same_title_twice_is_an_error(project):
     project.write("cards/zz.yaml", "title: All Kinds\nentries:\n  - {kind: qa, id: x, question: q, answer: a}\n")
     assert problems_of(project) == [
-        "cards/zz.yaml:1:8: title 'All Kinds' is also the title of cards/all-kinds.yaml:1:8; each topic needs its own deck",
+        "cards/zz.yaml:1:8: title 'All Kinds' is also the title of cards/all-kinds.yaml:1:8; "
+        "each topic needs its own deck",
     ]
 
 

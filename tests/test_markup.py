@@ -38,7 +38,8 @@ entries:
     reverse: true
   - kind: cloze
     id: z-markup
-    text: "A {{{{c1::secret::<img src=x onerror=alert(10)>}}}} and \\\\( \\\\text{{{IMG}}} \\\\) and \\\\( \\\\href{{javascript:alert(11)}}{{x}} \\\\)."
+    text: "A {{{{c1::secret::<img src=x onerror=alert(10)>}}}} and \\\\( \\\\text{{{IMG}}} \\\\) and \\
+      \\\\( \\\\href{{javascript:alert(11)}}{{x}} \\\\)."
   - kind: claim
     id: m-math
     question: "What is \\\\( \\\\mathrm{{<script>alert(12)</script>}} \\\\)?"
