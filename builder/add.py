@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from builder.atomic import write_atomic
+from builder.atomic import folder_lock, remove_stale_temps, write_atomic
 from builder.config import Config
 from builder.errors import DecksError, Problem, ProblemsError, UsageError
 from builder.kinds import COMMON_KEYS, KINDS
@@ -123,18 +123,32 @@ def _plain(node: yaml.Node) -> Value | None:
 
 
 def add_entries(config: Config, path: Path, entries: Sequence[Mapping[str, Value | None]]) -> list[Added]:
-    """Append entries to one topic file, atomically; every problem is raised before anything is written."""
+    """Append entries to one topic file, atomically; every problem is raised before anything is written.
+
+    The topic's folder is locked from the read to the write, as builds lock their output folder, so
+    that adds running at once each see the entries the others wrote.
+    """
     display = config.rel(path)
-    raw = path.read_bytes()
-    bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
+    # A symbolic link stays a link: its target is the file changed, and the one locked.
+    folder = path.resolve().parent
     try:
-        text = raw.decode("utf-8").removeprefix(bom)
-    except UnicodeDecodeError:
-        text = None
+        with folder_lock(folder):
+            remove_stale_temps(folder)
+            return _add_locked(config, path, display, entries)
+    except OSError as exc:
+        where = config.rel(Path(exc.filename)) if exc.filename else display
+        raise DecksError(f"cannot write {where}: {exc.strerror or exc}; nothing was added") from exc
+
+
+def _add_locked(config: Config, path: Path, display: str, entries: Sequence[Mapping[str, Value | None]]) -> list[Added]:
+    # Read as the build reads: a folder, a named pipe or a broken link is a problem, never a hang.
     topic, problems = load_topic(path, display)
-    if problems or topic is None or text is None:
+    if problems or topic is None:
         them = "them" if len(problems) != 1 else "it"
         raise ProblemsError(problems, f"fix {them} first; nothing was added")
+    raw = path.read_bytes()
+    bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
+    text = raw.decode("utf-8").removeprefix(bom)
 
     others, _ = collect([p for p in topic_files(config) if p.resolve() != path.resolve()], config)
     taken = {e.id: str(e.key_loc("id")) for t in [*others, topic] for e in t.entries}

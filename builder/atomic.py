@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,41 +17,96 @@ except ImportError:  # pragma: no cover - not on Windows
     fcntl = None
 
 
+# Every temp name the builder makes starts with this mark, so that a sweep never takes another program's
+# file; it holds no part of the target's name, so that a long name that fits also fits as a temp name.
+TEMP_PREFIX = ".decks-"
+
+
 def write_atomic(path: Path, data: bytes) -> bool:
-    """Replace ``path`` with ``data`` via a temp file in the same folder; False if already identical."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp makes the file private; a deck is an ordinary user file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return True
+    """Replace ``path`` with ``data`` via a temp file in the same folder; False if already identical.
+
+    A symbolic link is kept: its target is replaced. An existing file keeps its permissions.
+    """
+    with StagedWrites() as staged:
+        written = staged.add(path, data)
+        staged.commit()
+    return written
+
+
+class StagedWrites:
+    """Several files replaced together: every temp file is written first, then all are renamed.
+
+    Whatever fails (a name too long, a folder where a file should be, a full disk) fails before
+    the first rename, so the targets keep their old bytes; leaving the block removes unused temps.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, Path]] = []
+
+    def __enter__(self) -> StagedWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp, _ in self._pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self._pending = []
+
+    def add(self, path: Path, data: bytes) -> bool:
+        """Stage ``data`` for ``path``; False (and nothing staged) when the file already holds it."""
+        if path.is_symlink():
+            path = path.resolve()
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        try:
+            if path.read_bytes() == data:
+                return False
+        except OSError:
+            pass
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            # mkstemp makes the file private; a new file is an ordinary user file.
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
+        except OSError as exc:
+            # Name the file the user knows, not the temp file's name.
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        self._pending.append((tmp, path))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, mode)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        return True
+
+    def commit(self) -> None:
+        """Rename every staged file over its target."""
+        while self._pending:
+            tmp, path = self._pending[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+            self._pending.pop(0)
 
 
 # mkstemp's names: the prefix above, eight random characters, the suffix.
-_TEMP_RE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_TEMP_RE = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}\.tmp")
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
     """Delete temp files left in ``folder`` by a writer that was killed; call it holding the folder lock."""
     removed = []
     try:
-        names = [p for p in folder.iterdir() if _TEMP_RE.fullmatch(p.name) and p.is_file()]
+        names = [p for p in folder.iterdir() if _TEMP_RE.fullmatch(p.name) and p.is_file() and not p.is_symlink()]
     except OSError:
         return removed
     for path in names:

@@ -290,14 +290,34 @@ def _write(
     by_slug: dict[str, Path],
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
 ) -> None:
-    """Write the packed packages and the manifest, holding the output folder's lock."""
-    from builder.atomic import write_atomic
+    """Write the packed packages and the manifest, holding the output folder's lock.
 
+    Every file is staged before the first is renamed into place: a write that fails leaves them all as they were.
+    """
+    from builder.atomic import StagedWrites
+
+    with StagedWrites() as staged:
+        _stage(config, out, manifest, result, stale, records, by_slug, progress, staged)
+        with result.timing("write"):
+            staged.commit()
+
+
+def _stage(
+    config: Config,
+    out: Path,
+    manifest: Manifest,
+    result: BuildResult,
+    stale: dict[str, PendingPackage],
+    records: dict[str, TopicRecord],
+    by_slug: dict[str, Path],
+    progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
+    staged,
+) -> None:
     manifest_path = out / MANIFEST_NAME
     packages = list(dict.fromkeys(stale.values()))
     for package in progress(packages) if progress else packages:
         with result.timing("write"):
-            written = write_atomic(package.path, package.data)
+            written = staged.add(package.path, package.data)
         (result.written if written else result.unchanged).append(package.path)
         fingerprint = package_fingerprint(package.path.name, [topic_key(records[s]) for s in package.slugs])
         manifest.packages[package.path.name] = record_for(package.data, fingerprint, package.notes, package.cards)
@@ -314,7 +334,7 @@ def _write(
         manifest.changed = True
     # Saved last: a build cut short before here stamps its changed notes again, never older.
     if manifest.changed:
-        manifest.save(manifest_path)
+        staged.add(manifest_path, manifest.encoded())
 
 
 def reimport_preview(config: Config, output_dir: Path | None = None) -> list[str]:

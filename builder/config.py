@@ -105,6 +105,16 @@ def load_config(root: Path) -> Config:
             seen[value] = kind
 
     rules = _rules(doc, keys["rules"][1]) if "rules" in keys else {}
+    folders = {}
+    for name in ("cards", "templates", "output", "media"):
+        folders[name] = root / str(values.get(name) or name)
+        if _inside(root, folders[name]):
+            continue
+        if isinstance(values.get(name), str):
+            doc.error(keys[name][1], _outside_message(name))
+        else:  # the default folder is a symbolic link out of the project
+            message = f"{name}/ leads outside the project (a symbolic link); it must be a folder inside, so that {_WHY}"
+            doc.problems.append(Problem(CONFIG_NAME, None, None, message))
 
     if doc.problems:
         raise ProblemsError(doc.problems)
@@ -113,11 +123,27 @@ def load_config(root: Path) -> Config:
         project=str(project),
         root_deck=str(root_deck),
         note_type_ids=ids,
-        cards_dir=root / str(values.get("cards") or "cards"),
-        templates_dir=root / str(values.get("templates") or "templates"),
-        output_dir=root / str(values.get("output") or "output"),
+        cards_dir=folders["cards"],
+        templates_dir=folders["templates"],
+        output_dir=folders["output"],
         rules=rules,
     )
+
+
+def _inside(root: Path, path: Path) -> bool:
+    # Resolved, so that neither '..' nor a symbolic link leads out of the project.
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return False
+
+
+def _outside_message(key: str) -> str:
+    hint = " (give -o/--output on the command line for a folder elsewhere)" if key == "output" else ""
+    return f"'{key}' must be a folder inside the project, so that {_WHY}{hint}"
+
+
+_WHY = "a build reads and writes nothing else"
 
 
 def _rules(doc: YamlFile, node: yaml.Node) -> dict[str, str]:

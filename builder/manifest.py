@@ -273,6 +273,10 @@ class Manifest:
 
     def save(self, path: Path) -> None:
         """Write the manifest atomically."""
+        write_atomic(path, self.encoded())
+
+    def encoded(self) -> bytes:
+        """The manifest as the bytes of its file."""
         data = {
             "version": _VERSION,
             "note_types": {str(mid): [h, mod] for mid, (h, mod) in sorted(self.note_types.items())},
@@ -298,4 +302,4 @@ class Manifest:
                 name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())
             },
         }
-        write_atomic(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        return json.dumps(data, separators=(",", ":")).encode("utf-8")

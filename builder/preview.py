@@ -20,7 +20,9 @@ import jinja2
 from markupsafe import Markup
 
 from builder.anki_view import note_cards
+from builder.atomic import TEMP_PREFIX, folder_lock
 from builder.config import Config
+from builder.errors import DecksError
 from builder.kinds import KINDS
 from builder.load import load_project
 from builder.mathml import render_math
@@ -113,7 +115,7 @@ def build_preview(config: Config, output_dir: Path | None = None) -> PreviewResu
             )
             .encode("utf-8")
         )
-    _write_site(out, files, media)
+    _write_site(out, files, media, lambda p: config.rel(Path(p)))
     return result
 
 
@@ -196,10 +198,46 @@ def page_url(slug: str) -> str:
     return quote(f"{slug}.html", safe="")
 
 
-def _write_site(out: Path, files: dict[str, bytes], media: Media) -> None:
+# What a site holds; a folder holding anything else was not made by the preview and is never replaced.
+_SITE_FILES = re.compile(r"[^/]*\.html|cards\.css|preview\.css|preview\.js|media")
+
+
+def _write_site(out: Path, files: dict[str, bytes], media: Media, display) -> None:
+    """Write the site, holding the output folder's lock as builds do; every OSError is a clear error."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with folder_lock(out.parent):
+            _sweep(out)
+            _refuse_foreign(out, display)
+            _swap_in(out, files, media)
+    except OSError as exc:
+        where = display(Path(exc.filename)) if exc.filename else display(out)
+        raise DecksError(f"cannot write the preview to {where}: {exc.strerror or exc}") from exc
+
+
+def _sweep(out: Path) -> None:
+    # Folders of a preview that was killed while writing: named by _swap_in, removed under the lock.
+    mark = f".{out.name}{TEMP_PREFIX}"
+    for path in out.parent.iterdir():
+        if path.name.startswith(mark) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _refuse_foreign(out: Path, display) -> None:
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise DecksError(f"{display(out)} is not a folder the preview made; move it away or remove it first")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if not _SITE_FILES.fullmatch(p.name))
+        if foreign:
+            raise DecksError(
+                f"{display(out)} holds files the preview did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); it is never replaced: move them away first"
+            )
+
+
+def _swap_in(out: Path, files: dict[str, bytes], media: Media) -> None:
     """Write the site into a new folder, then swap it in, so the old site stays whole until then."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}{TEMP_PREFIX}"))
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
@@ -213,7 +251,7 @@ def _write_site(out: Path, files: dict[str, bytes], media: Media) -> None:
         os.chmod(tmp, 0o777 & ~umask)
         old = None
         if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            old = out.with_name(f".{out.name}{TEMP_PREFIX}old-{os.getpid()}")
             os.replace(out, old)
         os.replace(tmp, out)
         if old is not None:

@@ -154,6 +154,23 @@ class _OutputTooLarge(_TooLarge):
         self.frame = frame
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """Templates from the search folders only: a symbolic link out of them is not followed."""
+
+    def get_source(self, environment, template):  # noqa: D102 - Jinja2's hook
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(folder).resolve()) for folder in self.searchpath):
+            raise _LinkOutside(filename)
+        return source, filename, uptodate
+
+
+class _LinkOutside(Exception):
+    def __init__(self, filename: str) -> None:
+        super().__init__("is a symbolic link to a file outside its templates folder")
+        self.filename = filename
+
+
 class Renderer:
     """Turns entries into the HTML of their note fields."""
 
@@ -161,7 +178,7 @@ class Renderer:
         self.dirs = [Path(d) for d in dirs]
         self._display = display
         self.env = _Environment(
-            loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
+            loader=_ConfinedLoader([str(d) for d in self.dirs]),
             undefined=jinja2.StrictUndefined,
             autoescape=True,
             finalize=_finalize,
@@ -181,7 +198,7 @@ class Renderer:
             source, _, _ = self.env.loader.get_source(self.env, STYLESHEET)
         except jinja2.TemplateNotFound as exc:
             raise ProblemsError([self._missing(STYLESHEET)], "nothing was written") from exc
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, _LinkOutside) as exc:
             raise ProblemsError([self._unreadable(STYLESHEET, exc)], "nothing was written") from exc
         return source
 
@@ -269,7 +286,7 @@ class Renderer:
                 ) from exc
             except jinja2.TemplateNotFound as exc:
                 raise _TemplateProblem(self._missing(name)) from exc
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, _LinkOutside) as exc:
                 raise _TemplateProblem(self._unreadable(name, exc)) from exc
             except RecursionError as exc:
                 raise _TemplateProblem(Problem(self._where(name), None, None, "template nested too deeply")) from exc
@@ -297,6 +314,8 @@ class Renderer:
             return Problem(where, line, col, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
         if isinstance(exc, IsADirectoryError):
             return Problem(where, None, None, "is a folder, not a template")
+        if isinstance(exc, _LinkOutside):
+            return Problem(where, None, None, str(exc))
         if isinstance(exc, PermissionError):
             return Problem(where, None, None, "cannot be read: permission denied")
         return Problem(where, None, None, f"cannot be read: {getattr(exc, 'strerror', None) or exc}")

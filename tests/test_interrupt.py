@@ -135,10 +135,11 @@ def test_temp_files_of_a_killed_writer_are_swept_up(tmp_path):
     out = root / "output"
     out.mkdir()
     # What SIGKILL during write_atomic leaves: a half-written temp beside its target.
-    stale = [out / ".t00.apkg.k3j_9x2a.tmp", out / ".decks-build.json.abcdefgh.tmp"]
+    stale = [out / ".decks-k3j_9x2a.tmp", out / ".decks-abcdefgh.tmp"]
     for path in stale:
         path.write_bytes(b"PK\x03\x04 half a file")
-    keep = [out / ".gitkeep", out / "notes.tmp", out / ".t00.apkg.backup"]
+    # Temp files of other programs, even ones shaped like ours used to be, are never touched.
+    keep = [out / ".gitkeep", out / "notes.tmp", out / ".t00.apkg.backup", out / ".report.docx.k3j_9x2a.tmp"]
     for path in keep:
         path.write_bytes(b"not ours")
     run_build(root, OLD_EPOCH)

@@ -1,0 +1,254 @@
+"""Hostile and unlucky conditions: the builder loses nothing, touches no file it did not write, never hangs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder.load import load_project
+from tests.conftest import REPO, Project
+from tests.test_bad_input import IS_ROOT, _tree
+
+ADDERS = 8
+
+
+def _run(root: Path, *args: str, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "builder", "-C", str(root), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _temps(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".decks-*") if p.name != ".decks-build.json") + sorted(
+        p.name for p in folder.rglob(".preview.*")
+    )
+
+
+# -- concurrent adds -----------------------------------------------------------
+
+
+def test_parallel_adds_to_one_topic_keep_every_entry(project: Project):
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "builder",
+                "-C",
+                str(project.root),
+                "add",
+                "all-kinds",
+                "--kind",
+                "qa",
+                "--id",
+                f"parallel-{n}",
+                "--question",
+                f"Question number {n}?",
+                "--answer",
+                f"Answer {n}.",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+        )
+        for n in range(ADDERS)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert [code for code, _, _ in outcomes] == [0] * ADDERS, outcomes
+    from builder.config import load_config
+
+    (topic,) = load_project(load_config(project.root))
+    ids = [e.id for e in topic.entries]
+    assert sorted(i for i in ids if i.startswith("parallel-")) == [f"parallel-{n}" for n in range(ADDERS)]
+    assert len(ids) == 4 + ADDERS
+    assert _temps(project.root) == []
+
+
+def test_a_killed_add_leaves_no_temp_file_after_the_next(project: Project):
+    # What SIGKILL between the temp file and the rename leaves beside the topic.
+    stale = project.root / "cards/.decks-abcd1234.tmp"
+    stale.write_text("title: half\n", encoding="utf-8")
+    other = project.root / "cards/.notes.txt.abcd1234.tmp"
+    other.write_text("another program's temp file", encoding="utf-8")
+    result = project.run("add", "all-kinds", "--kind", "qa", "--question", "Why?", "--answer", "Because.")
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert other.read_text(encoding="utf-8") == "another program's temp file"
+
+
+def test_a_killed_preview_leaves_no_temp_folder_after_the_next(project: Project):
+    assert project.run("preview").exit_code == 0
+    for name in (".preview.decks-x1y2z3ab", ".preview.decks-old-4242"):
+        (project.output / name / "media").mkdir(parents=True)
+        (project.output / name / "index.html").write_text("half", encoding="utf-8")
+    assert project.run("preview").exit_code == 0
+    assert sorted(p.name for p in project.output.iterdir()) == ["preview"]
+
+
+# -- files the builder did not write -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "output: ../elsewhere",
+            "deck.yaml:8:9: 'output' must be a folder inside the project, so that a build reads and writes "
+            "nothing else (give -o/--output on the command line for a folder elsewhere)",
+        ),
+        (
+            "output: /tmp",
+            "deck.yaml:8:9: 'output' must be a folder inside the project, so that a build reads and writes "
+            "nothing else (give -o/--output on the command line for a folder elsewhere)",
+        ),
+        (
+            "templates: /",
+            "deck.yaml:8:12: 'templates' must be a folder inside the project, so that a build reads and writes "
+            "nothing else",
+        ),
+        (
+            "cards: sub/../../../etc",
+            "deck.yaml:8:8: 'cards' must be a folder inside the project, so that a build reads and writes nothing else",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["build", "preview", "check"])
+def test_config_paths_are_confined_to_the_project(project: Project, line: str, message: str, command: str):
+    project.write("deck.yaml", (project.root / "deck.yaml").read_text() + line + "\n")
+    before = _tree(project.root.parent)
+    result = project.run(command)
+    assert result.exit_code == 1
+    if command == "check":
+        assert result.stdout.splitlines()[0] == message.replace(": '", ": error: '", 1) + " [invalid]"
+    else:
+        assert result.stderr.splitlines() == [message, "1 error in 1 file; nothing was written."]
+    assert _tree(project.root.parent) == before
+
+
+@pytest.mark.parametrize("folder", ["output", "templates", "media", "cards"])
+def test_a_default_folder_linked_out_of_the_project_is_refused(project: Project, tmp_path: Path, folder: str):
+    outside = tmp_path / "users-own"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me", encoding="utf-8")
+    if folder == "cards":
+        (project.root / "cards/all-kinds.yaml").rename(outside / "all-kinds.yaml")
+        (project.root / "cards").rmdir()
+    (project.root / folder).symlink_to(outside)
+    before = _tree(tmp_path)
+    result = project.build()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"deck.yaml: {folder}/ leads outside the project (a symbolic link); it must be a folder inside, "
+        "so that a build reads and writes nothing else",
+        "1 error in 1 file; nothing was written.",
+    ]
+    assert _tree(tmp_path) == before
+
+
+def test_a_template_linked_out_of_its_folder_is_refused(project: Project, tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a private key", encoding="utf-8")
+    (project.root / "templates/qa").mkdir(parents=True)
+    (project.root / "templates/qa/front.html").symlink_to(secret)
+    result = project.build()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "templates/qa/front.html: is a symbolic link to a file outside its templates folder",
+        "1 error in 1 file; nothing was written.",
+    ]
+    assert not project.output.exists()
+
+
+def test_preview_never_replaces_a_folder_it_did_not_make(project: Project):
+    site = project.output / "preview"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text("my own page", encoding="utf-8")
+    (site / "holiday.jpg").write_bytes(b"\xff\xd8 photo")
+    before = _tree(project.root)
+    result = project.run("preview")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "output/preview holds files the preview did not write (holiday.jpg); it is never replaced: "
+        "move them away first\n"
+    )
+    assert _tree(project.root) == before
+
+
+def test_preview_into_an_output_that_is_a_file_is_an_error(project: Project):
+    project.output.write_text("not a folder", encoding="utf-8")
+    result = project.run("preview")
+    assert result.exit_code == 1
+    assert result.stderr == "cannot write the preview to output: File exists\n"
+    assert project.output.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_stale_temp_sweep_takes_only_the_builders_own(project: Project):
+    assert project.build().exit_code == 0
+    theirs = [".report.docx.k3j_9x2a.tmp", ".all-kinds.apkg.abcdefgh.tmp", ".decks-abc.tmp", "decks-abcdefgh.tmp"]
+    for name in theirs:
+        (project.output / name).write_bytes(b"another program's")
+    ours = project.output / ".decks-k3j_9x2a.tmp"
+    ours.write_bytes(b"PK half")
+    project.write("cards/all-kinds.yaml", (project.root / "cards/all-kinds.yaml").read_text().replace("2017", "2018"))
+    assert project.build().exit_code == 0
+    assert not ours.exists()
+    assert all((project.output / name).read_bytes() == b"another program's" for name in theirs)
+
+
+def test_a_failed_write_leaves_every_output_as_it_was(project: Project):
+    project.write("cards/second.yaml", "title: Second\nentries:\n  - {kind: qa, id: s1, question: Q?, answer: A.}\n")
+    assert project.build().exit_code == 0
+    state = project.output / ".decks-build.json"
+    state.unlink()
+    state.mkdir()  # the state file is a folder: its write fails, after the packages were staged
+    for name in ("all-kinds", "second"):
+        path = project.root / f"cards/{name}.yaml"
+        path.write_text(path.read_text().replace("?", "??"), encoding="utf-8")
+    before = _tree(project.root)
+    result = project.build()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "cannot write output/.decks-build.json: Is a directory"
+    assert _tree(project.root) == before
+    assert _temps(project.output) == []
+
+
+# -- the preview server ----------------------------------------------------------
+
+
+def test_add_keeps_a_symlinked_topic_a_link_and_its_mode(project: Project):
+    real = project.root / "shared/all-kinds.yaml"
+    real.parent.mkdir()
+    (project.root / "cards/all-kinds.yaml").rename(real)
+    real.chmod(0o640)
+    (project.root / "cards/all-kinds.yaml").symlink_to(real)
+    result = project.run("add", "all-kinds", "--kind", "qa", "--question", "Linked?", "--answer", "Yes.")
+    assert result.exit_code == 0, result.output
+    link = project.root / "cards/all-kinds.yaml"
+    assert link.is_symlink() and link.resolve() == real
+    assert "Linked?" in real.read_text(encoding="utf-8")
+    assert oct(real.stat().st_mode & 0o777) == oct(0o640)
+
+
+@pytest.mark.skipif(IS_ROOT, reason="permissions do not stop root")
+def test_add_to_a_read_only_cards_folder_is_an_error(project: Project):
+    before = _tree(project.root)
+    (project.root / "cards").chmod(0o555)
+    try:
+        result = project.run("add", "all-kinds", "--kind", "qa", "--question", "Why?", "--answer", "Because.")
+    finally:
+        (project.root / "cards").chmod(0o755)
+    assert result.exit_code == 1
+    assert result.stderr == "cannot write cards/all-kinds.yaml: Permission denied; nothing was added\n"
+    assert _tree(project.root) == before
