@@ -23,7 +23,7 @@ from builder.reimport import reimport_notices_for
 from builder.render import Renderer, template_dirs
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
-from builder.yamlfile import YamlFile
+from builder.yamlfile import YamlFile, comment_cuts, read_limited
 
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
 NEAR_DUPLICATE = 0.9
@@ -112,6 +112,7 @@ def check(config: Config) -> Report:
     except ProblemsError as exc:
         problems = problems + exc.problems
     entries = [(topic, entry) for topic in topics for entry in topic.entries]
+    raw += _comment_cuts(config, files)
     raw += _duplicates(entries)
     for _, entry in entries:
         raw += _entry_rules(entry)
@@ -184,6 +185,23 @@ def _entry_rules(entry: Entry) -> Iterator[_Raw]:
     for name in entry.allow:
         if name not in RULES:
             yield _at(entry, "allow", "unknown-rule", f"'allow' names an unknown rule '{name}'")
+
+
+def _comment_cuts(config: Config, files: list[Path]) -> Iterator[_Raw]:
+    for path in files:
+        display = config.rel(path)
+        try:
+            text = read_limited(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the load reported it
+        for cut in comment_cuts(text):
+            yield _Raw(
+                Location(display, cut.line, cut.col),
+                display,
+                "comment-in-value",
+                f"the value '{cut.kept}' ends here: YAML reads ' #{cut.comment}' as a comment; "
+                "put the whole value in quotes to keep it",
+            )
 
 
 def _answer_in_question(entry: Entry) -> Iterator[_Raw]:

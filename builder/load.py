@@ -15,7 +15,7 @@ from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import COMMON_KEYS, FLAG, KINDS
 from builder.model import Entry, Topic
 from builder.rules import CLOZE_NO_DELETION, TAG_SPACES
-from builder.yamlfile import MAP, SEQ, YamlFile, describe, suggest
+from builder.yamlfile import MAP, SEQ, YamlFile, describe, misspelt_keys, suggest
 
 TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -95,8 +95,10 @@ def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem],
     keys = doc.mapping(doc.root, "the topic", TOPIC_KEYS)
     if not isinstance(doc.root, yaml.MappingNode) or doc.root.tag != MAP:
         return None, doc.problems, ids
+    # A misspelt key is already reported as unknown, with the right spelling: not also as missing.
+    misspelt = misspelt_keys(doc.root, TOPIC_KEYS)
     for required in ("title", "entries"):
-        if required not in keys:
+        if required not in keys and required not in misspelt:
             doc.error(doc.root, f"missing required key '{required}'")
     title = doc.text(keys["title"][1], "title") if "title" in keys else None
     if title is not None and title != title.strip():
@@ -163,8 +165,9 @@ def _entry(
     what, allowed = _ENTRY_KEYS[kind.name]
     keys = doc.mapping(node, what, allowed)
 
+    misspelt = misspelt_keys(node, allowed)
     entry_id = doc.text(keys["id"][1], "id") if "id" in keys else None
-    if "id" not in keys:
+    if "id" not in keys and "id" not in misspelt:
         doc.error(node, "entry has no 'id'")
     elif entry_id is not None and (not ID_RE.match(entry_id) or len(entry_id) > MAX_ID_LENGTH):
         doc.error(
@@ -179,7 +182,7 @@ def _entry(
     values: dict[str, object] = {}
     for spec in kind.keys:
         if spec.name not in keys:
-            if spec.required:
+            if spec.required and spec.name not in misspelt:
                 doc.error(node, f"{kind.name} entry '{entry_id or '?'}' has no '{spec.name}'")
             continue
         value_node = keys[spec.name][1]

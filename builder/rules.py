@@ -56,6 +56,12 @@ RULES: dict[str, Rule] = {
         Rule("missing-source", WARNING, "an entry has no source, neither its own nor its topic's"),
         Rule("unknown-rule", WARNING, "an entry's `allow:` names a rule that does not exist"),
         Rule(
+            "comment-in-value",
+            WARNING,
+            "an unquoted value is cut at ` #` (YAML reads the rest of the line as a comment) and the kept "
+            "text looks unfinished",
+        ),
+        Rule(
             "id-changed",
             ERROR,
             "an entry's id changed since the last build while its text stayed: Anki would see a new "

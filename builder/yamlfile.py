@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 import gc
 import os
+import re
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -179,6 +181,9 @@ class YamlFile:
                 message = "YAML syntax error: " + (exc.problem or exc.context or "invalid YAML")
                 if exc.context and exc.problem:
                     message += f" ({exc.context})"
+                hint = syntax_hint(text, exc)
+                if hint:
+                    message += f"; {hint}"
             if "maximum nesting depth" in message:
                 message = f"YAML nested more than {MAX_DEPTH} levels deep (limit)"
             self._add(mark.line + 1 if mark else None, mark.column + 1 if mark else None, message)
@@ -193,7 +198,7 @@ class YamlFile:
 
     def _read_text(self) -> str | None:
         try:
-            data = _read_limited(self.path)
+            data = read_limited(self.path)
         except IsADirectoryError:
             self._add(None, None, "is a folder, not a YAML file")
             return None
@@ -271,6 +276,14 @@ class YamlFile:
             return value
         if isinstance(node, yaml.ScalarNode) and node.tag == NULL:
             self.error(node, f"'{key}' is empty")
+        elif isinstance(node, yaml.CollectionNode) and node.flow_style and node.tag in (MAP, SEQ):
+            # `text: {{c1::Paris}}` is valid YAML: a mapping inside a mapping, not the text it looks like.
+            brace = "{" if isinstance(node, yaml.MappingNode) else "["
+            self.error(
+                node,
+                f"'{key}' must be text, not {describe(node)}: a value starting with '{brace}' is read as "
+                f"a YAML {'mapping' if brace == '{' else 'list'}; put the whole value in quotes",
+            )
         else:
             self.error(node, f"'{key}' must be text, not {describe(node)}")
         return None
@@ -301,6 +314,200 @@ class YamlFile:
                 yield value, item
 
 
+# `key: value` at the start of a line, possibly as a list item: group 1 is the key, group 2 the value.
+_KEY_LINE = re.compile(r"^\s*(?:-\s+)?([^\s#'\"{\[][^:#]*?):(?:\s+(.*))?$")
+
+
+def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
+    """What most likely caused a YAML syntax error, in the author's terms; '' when unsure.
+
+    The parser reports where it gave up, in its own words; the usual causes are few: a value holding
+    ': ', a value starting with '{' or '[', a tab, or a line indented unlike its neighbours.
+    """
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    if not 0 <= mark.line < len(lines):
+        return ""
+    number = mark.line + 1
+    line = lines[mark.line]
+    indent = len(line) - len(line.lstrip(" "))
+    if "\t" in line[: len(line) - len(line.lstrip())]:
+        return f"line {number} is indented with a tab; YAML indents with spaces only"
+    # A value starting with '{' or '[' is read as a mapping or list; the error comes where it stops being one
+    # (inside it, the mapping or list is what the author meant, only unclosed).
+    for index in (mark.line, mark.line - 1) if "flow" not in (exc.context or "") else ():
+        if 0 <= index < len(lines):
+            found = _KEY_LINE.match(lines[index])
+            if found and found.group(2) and found.group(2)[0] in "{[":
+                key, value = found.group(1), found.group(2)
+                return (
+                    f"a value starting with '{value[0]}' is read as a YAML {'mapping' if value[0] == '{' else 'list'}; "
+                    f"put the whole value in quotes: {key}: {_quote_hint(value)}"
+                )
+    problem = exc.problem or ""
+    if problem.startswith("mapping values are not allowed"):
+        found = _KEY_LINE.match(line[: mark.column]) if mark.column < len(line) else None
+        if found and found.group(2):
+            # The colon the parser stopped at comes after this line's own key: it is inside the value.
+            key, value = found.group(1), line[line.index(found.group(2), len(line) - len(line.lstrip())) :]
+            return f"the value of '{key}' contains ': '; put the whole value in quotes: {key}: {_quote_hint(value)}"
+    above = _previous_content_line(lines, mark.line)
+    if above is not None and (
+        problem.startswith(("mapping values are not allowed", "did not find expected", "expected <block end>"))
+    ):
+        above_line = lines[above]
+        above_indent = len(above_line) - len(above_line.lstrip(" "))
+        if line.lstrip().startswith("- "):
+            sibling = _previous_item_line(lines, mark.line)
+            if sibling is not None:
+                other = len(lines[sibling]) - len(lines[sibling].lstrip(" "))
+                if other != indent:
+                    return (
+                        f"the '-' on line {number} is in column {indent + 1}, but the list item on line "
+                        f"{sibling + 1} starts in column {other + 1}; items of one list must line up"
+                    )
+        if above_indent != indent or lines[above].lstrip().startswith("- "):
+            key_col = _key_column(above_line)
+            if key_col != indent:
+                return (
+                    f"line {number} is indented {_spaces(indent)}, but the key on line {above + 1} above it "
+                    f"{_spaces(key_col)}; keys of one mapping must line up"
+                )
+    return ""
+
+
+# Words a sentence does not end on: a value cut just after one was cut in the middle.
+_OPEN_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "as",
+        "than",
+        "that",
+        "which",
+        "who",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "its",
+        "their",
+        "our",
+        "your",
+        "my",
+        "his",
+        "her",
+    ]
+)
+_COMMENT_AFTER = re.compile(r"^[ \t]+#(.*)$")
+
+
+@dataclass(frozen=True)
+class CommentCut:
+    """A plain value that a ` #` ended: YAML read the rest of the line as a comment."""
+
+    line: int  # 1-based, where the comment starts
+    col: int
+    kept: str
+    comment: str
+
+
+def comment_cuts(text: str) -> list[CommentCut]:
+    """Plain values cut by ` #` where the cut looks unintended: the kept text reads unfinished,
+    or the comment starts like a hashtag or a number (`#1`), not like a note to the reader."""
+    lines = text.splitlines()
+    out: list[CommentCut] = []
+    previous = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.plain
+                and isinstance(previous, yaml.ValueToken)
+                and token.end_mark.line < len(lines)
+            ):
+                end = token.end_mark
+                rest = _COMMENT_AFTER.match(lines[end.line][end.column :])
+                if rest is not None and _looks_cut(token.value, rest.group(1)):
+                    col = end.column + lines[end.line][end.column :].index("#") + 1
+                    out.append(CommentCut(end.line + 1, col, token.value, rest.group(1)))
+            previous = token
+    except yaml.YAMLError:
+        pass  # a file that does not parse gets its syntax error instead
+    return out
+
+
+def _looks_cut(kept: str, comment: str) -> bool:
+    if comment[:1] not in ("", " ", "\t", "#"):
+        return True
+    words = kept.split()
+    # One word (an id, a number) is a whole value more often than not.
+    return len(words) > 1 and (kept.rstrip()[-1] in ",;:(-/&+" or words[-1].lower() in _OPEN_WORDS)
+
+
+def _quote_hint(value: str) -> str:
+    value = value.rstrip()
+    if '"' not in value:
+        return f'"{value}"'
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _spaces(count: int) -> str:
+    return f"{count} space{'s' if count != 1 else ''}"
+
+
+def _key_column(line: str) -> int:
+    """Where the key of a `key: value` line (or of a `- key: value` list item) starts, 0-based."""
+    stripped = line.lstrip(" ")
+    column = len(line) - len(stripped)
+    while stripped.startswith("- "):
+        rest = stripped[1:].lstrip(" ")
+        column += len(stripped) - len(rest)
+        stripped = rest
+    return column
+
+
+def _previous_content_line(lines: list[str], index: int) -> int | None:
+    for i in range(index - 1, -1, -1):
+        if lines[i].strip() and not lines[i].lstrip().startswith("#"):
+            return i
+    return None
+
+
+def _previous_item_line(lines: list[str], index: int) -> int | None:
+    """The nearest line above that starts a list item at a shallower or equal depth of the file."""
+    indent = len(lines[index]) - len(lines[index].lstrip(" "))
+    best = None
+    for i in range(index - 1, -1, -1):
+        stripped = lines[i].lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        depth = len(lines[i]) - len(stripped)
+        if stripped.startswith("- ") and abs(depth - indent) <= 2:
+            return i
+        if depth < min(indent, 2) and not stripped.startswith("- "):
+            break
+        if best is None and stripped.startswith("- "):
+            best = i
+    return best
+
+
 def _char_at(text: str, mark: yaml.Mark) -> str:
     lines = text.splitlines()
     if 0 <= mark.line < len(lines) and 0 <= mark.column < len(lines[mark.line]):
@@ -316,7 +523,8 @@ class _TooLarge(OSError):
     pass
 
 
-def _read_limited(path: Path) -> bytes:
+def read_limited(path: Path) -> bytes:
+    """A regular file's bytes, refusing pipes, devices and files over MAX_FILE_BYTES (as OSErrors)."""
     # Non-blocking open: a named pipe must not hang the build; fstat then refuses anything but a file.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as handle:
@@ -330,7 +538,26 @@ def _read_limited(path: Path) -> bytes:
     return data
 
 
+def close_match(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    """The choice ``word`` is most likely a misspelling of, if any."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     """' (did you mean 'x'?)' when a close match exists, else ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = close_match(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
+
+
+def misspelt_keys(node: yaml.Node, allowed: tuple[str, ...]) -> set[str]:
+    """The allowed keys that unknown keys of a mapping are close to: each is reported once, as a typo."""
+    if not isinstance(node, yaml.MappingNode):
+        return set()
+    out = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == STR and key_node.value not in allowed:
+            close = close_match(key_node.value, allowed)
+            if close is not None:
+                out.add(close)
+    return out

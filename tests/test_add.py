@@ -173,9 +173,8 @@ def test_refuses_a_file_that_already_has_errors(project):
     result = project.run("add", "bad", "--kind", "qa", "--question", "Q2?", "--answer", "B")
     assert result.exit_code == 1
     assert result.output == (
-        "cards/bad.yaml:3:5: qa entry 'b1' has no 'answer'\n"
         "cards/bad.yaml:6:5: unknown key 'answr' in a qa entry (did you mean 'answer'?)\n"
-        "2 errors in 1 file; fix them first; nothing was added.\n"
+        "1 error in 1 file; fix it first; nothing was added.\n"
     )
     assert path.read_text() == bad
 

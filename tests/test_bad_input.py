@@ -73,7 +73,40 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     ),
     "syntax-bad-indent.topic.yaml": (
         1,
-        [f"{BAD}:6:4: YAML syntax error: did not find expected '-' indicator (while parsing a block collection)"],
+        [
+            f"{BAD}:6:4: YAML syntax error: did not find expected '-' indicator (while parsing a block collection); "
+            "line 6 is indented 3 spaces, but the key on line 5 above it 4 spaces; keys of one mapping must line up"
+        ],
+    ),
+    "syntax-list-misaligned.topic.yaml": (
+        1,
+        [
+            f"{BAD}:7:4: YAML syntax error: did not find expected '-' indicator (while parsing a block collection); "
+            "the '-' on line 7 is in column 4, but the list item on line 3 starts in column 3; "
+            "items of one list must line up"
+        ],
+    ),
+    "syntax-colon-in-value.topic.yaml": (
+        1,
+        [
+            f"{BAD}:5:33: YAML syntax error: mapping values are not allowed in this context; the value of "
+            "'question' contains ': '; put the whole value in quotes: question: \"Why does this fail: the colon?\""
+        ],
+    ),
+    "syntax-cloze-unquoted.topic.yaml": (
+        1,
+        [
+            f"{BAD}:5:25: YAML syntax error: did not find expected key (while parsing a block mapping); a value "
+            "starting with '{' is read as a YAML mapping; put the whole value in quotes: "
+            'text: "{{c1::Paris}} is the capital of France."'
+        ],
+    ),
+    "cloze-unquoted-whole.topic.yaml": (
+        1,
+        [
+            f"{BAD}:5:11: 'text' must be text, not a mapping: a value starting with '{{' is read as a YAML "
+            "mapping; put the whole value in quotes"
+        ],
     ),
     "syntax-unclosed-flow.topic.yaml": (
         1,
@@ -86,10 +119,22 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     "entries-not-list.topic.yaml": (1, [f"{BAD}:3:3: 'entries' must be a list of entries, not a mapping"]),
     "entries-empty.topic.yaml": (1, [f"{BAD}:2:10: 'entries' is empty; a topic needs at least one entry"]),
     "entry-not-mapping.topic.yaml": (1, [f"{BAD}:3:5: an entry must be a mapping of keys to values, not text"]),
-    "answer-is-list.topic.yaml": (1, [f"{BAD}:6:13: 'answer' must be text, not a list"]),
+    "answer-is-list.topic.yaml": (
+        1,
+        [
+            f"{BAD}:6:13: 'answer' must be text, not a list: a value starting with '[' is read as a YAML list; "
+            "put the whole value in quotes"
+        ],
+    ),
     "reverse-not-flag.topic.yaml": (1, [f"{BAD}:7:14: 'reverse' must be true or false, not text"]),
     "answer-empty.topic.yaml": (1, [f"{BAD}:6:13: 'answer' is empty"]),
-    "title-is-mapping.topic.yaml": (1, [f"{BAD}:1:8: 'title' must be text, not a mapping"]),
+    "title-is-mapping.topic.yaml": (
+        1,
+        [
+            f"{BAD}:1:8: 'title' must be text, not a mapping: a value starting with '{{' is read as a YAML "
+            "mapping; put the whole value in quotes"
+        ],
+    ),
     # missing and unknown fields
     "missing-title.topic.yaml": (1, [f"{BAD}:1:1: missing required key 'title'"]),
     "missing-kind.topic.yaml": (1, [f"{BAD}:3:5: entry has no 'kind' (one of: concept, claim, qa, cloze)"]),
@@ -100,10 +145,8 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     "missing-answer.topic.yaml": (1, [f"{BAD}:3:5: qa entry 'q1' has no 'answer'"]),
     "unknown-field.topic.yaml": (
         1,
-        [
-            f"{BAD}:3:5: qa entry 'q1' has no 'answer'",
-            f"{BAD}:6:5: unknown key 'anser' in a qa entry (did you mean 'answer'?)",
-        ],
+        # One typo, one error: not also "has no 'answer'".
+        [f"{BAD}:6:5: unknown key 'anser' in a qa entry (did you mean 'answer'?)"],
     ),
     "unknown-topic-key.topic.yaml": (1, [f"{BAD}:2:1: unknown key 'author' in the topic"]),
     # duplicates and identity

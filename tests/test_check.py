@@ -337,3 +337,30 @@ def test_media_problems_are_findings(project):
         "cards/pics.yaml:4:55: error: image 'gone.png' not found: no file media/gone.png [invalid]\n"
         "1 error, 0 warnings in 1 file.\n"
     )
+
+
+def test_value_cut_by_a_comment_is_a_warning(project):
+    project.write(
+        "cards/cut.yaml",
+        "title: Cut  # a real comment\n"
+        "source: Part 3\n"
+        "entries:\n"
+        "  - kind: qa\n"
+        "    id: ranked  # a note on the id\n"
+        "    question: Which lab trained the #1 model?\n"
+        "    answer: The one that has the # sign\n"
+        "    extra: Finished. # a note\n"
+        "  - kind: qa\n"
+        "    id: quoted\n"
+        '    question: "Which lab trained the #1 model, quoted?"\n'
+        "    answer: It stays whole.\n",
+    )
+    result = project.run("check")
+    assert result.output.splitlines() == [
+        "cards/cut.yaml:6:37: warning: the value 'Which lab trained the' ends here: YAML reads ' #1 model?' "
+        "as a comment; put the whole value in quotes to keep it [comment-in-value]",
+        "cards/cut.yaml:7:34: warning: the value 'The one that has the' ends here: YAML reads ' # sign' "
+        "as a comment; put the whole value in quotes to keep it [comment-in-value]",
+        "0 errors, 2 warnings in 1 file.",
+    ]
+    assert result.exit_code == 0

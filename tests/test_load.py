@@ -65,9 +65,9 @@ def test_every_problem_in_every_file_is_reported(project):
         "cards/all-kinds.yaml:7:5: duplicate key 'answer' (first given on line 6)",
         "cards/all-kinds.yaml:8:11: unknown kind 'clozee' (did you mean 'cloze'?); "
         "kinds are: concept, claim, qa, cloze",
-        "cards/all-kinds.yaml:11:5: qa entry 'three' has no 'question'",
         "cards/all-kinds.yaml:13:5: unknown key 'qestion' in a qa entry (did you mean 'question'?)",
-        "cards/all-kinds.yaml:14:13: 'answer' must be text, not a list",
+        "cards/all-kinds.yaml:14:13: 'answer' must be text, not a list: a value starting with '[' is read as "
+        "a YAML list; put the whole value in quotes",
         "cards/all-kinds.yaml:15:16: tag 'has space' contains a space; Anki tags cannot (use '-' or '::' instead)",
         "cards/all-kinds.yaml:18:11: cloze text has no deletion; mark one like {{c1::answer}}",
         "cards/all-kinds.yaml:19:5: an entry must be a mapping of keys to values, not text",
