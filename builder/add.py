@@ -21,6 +21,7 @@ from builder.errors import DecksError, Problem, ProblemsError, UsageError
 from builder.kinds import COMMON_KEYS, KINDS
 from builder.load import CLOZE_RE, ID_RE, MAX_ID_LENGTH, collect, load_topic, topic_files
 from builder.model import Entry, Topic
+from builder.topics import file_titles, resolve
 from builder.yamlfile import BOOL, NULL, YamlFile, describe
 
 # Words that make an id longer without making it easier to recognise.
@@ -43,15 +44,14 @@ class Added:
 
 
 def resolve_topic(config: Config, topic: str) -> Path:
-    """A topic file named by slug (file name without .yaml) or by path."""
+    """A topic file named by slug (file name without .yaml, with or without its number), title, or path."""
     by_slug = {p.stem: p for p in topic_files(config)}
     if topic in by_slug:
         return by_slug[topic]
     path = Path(topic)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path.resolve()
-    known = ", ".join(sorted(by_slug)) or "none"
-    raise UsageError(f"no topic '{topic}': give a topic's file name without .yaml ({known}) or a path")
+    return by_slug[resolve(topic, list(by_slug), lambda: file_titles(by_slug))]
 
 
 def slug_id(text: str) -> str:

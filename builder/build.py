@@ -17,7 +17,7 @@ from pathlib import Path
 
 from builder.atomic import folder_lock, remove_stale_temps
 from builder.config import Config
-from builder.errors import DecksError, Problem, ProblemsError, UsageError
+from builder.errors import DecksError, Problem, ProblemsError
 from builder.incremental import (
     build_stamp,
     is_current,
@@ -31,8 +31,8 @@ from builder.incremental import (
 from builder.kinds import KINDS
 from builder.load import CrossFileCheck, TopicSummary, load_project, no_topics_error, topic_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
-from builder.model import Topic
 from builder.templatedirs import template_dirs
+from builder.topics import file_titles, select_slugs
 from builder.worker import STAGES, PendingPackage, TopicWorker
 
 
@@ -65,23 +65,6 @@ class BuildResult:
             yield
         finally:
             self.timings[stage] += time.perf_counter() - start
-
-
-def select_topics(topics: list[Topic], slugs: Sequence[str]) -> list[Topic]:
-    """The topics named by slug, in project order; all of them when none are named."""
-    chosen = set(select_slugs([t.slug for t in topics], slugs))
-    return [t for t in topics if t.slug in chosen]
-
-
-def select_slugs(known: Sequence[str], slugs: Sequence[str]) -> list[str]:
-    """The slugs asked for, in project order; all of them when none are named."""
-    if not slugs:
-        return list(known)
-    unknown = [s for s in dict.fromkeys(slugs) if s not in known]
-    if unknown:
-        raise UsageError(f"unknown topic {', '.join(repr(s) for s in unknown)}; topics are: {', '.join(sorted(known))}")
-    wanted = set(slugs)
-    return [s for s in known if s in wanted]
 
 
 def build(
@@ -146,7 +129,7 @@ def _build(
     if not files:
         raise no_topics_error(config)
     by_slug = {path.stem: path for path in files}
-    chosen = select_slugs(list(by_slug), slugs)
+    chosen = select_slugs(list(by_slug), slugs, lambda: file_titles(by_slug))
 
     manifest_path = out / MANIFEST_NAME
     manifest = Manifest.load(manifest_path)

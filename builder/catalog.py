@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from builder.build import select_topics
 from builder.config import Config
 from builder.kinds import KINDS
 from builder.load import CLOZE_RE, load_project
 from builder.model import Entry, Topic
+from builder.topics import select_topics
 
 
 def card_count(entry: Entry) -> int:

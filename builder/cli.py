@@ -43,13 +43,46 @@ class Context:
             click.echo(message)
 
 
+def _completion_config(ctx: click.Context) -> Config:
+    project = ctx.find_root().params.get("project")
+    return load_config(find_root(project or Path.cwd()))
+
+
+def _complete_topics(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Topic file names, and those without their number where that names one topic, for shell completion."""
+    from builder.load import topic_files
+    from builder.topics import short_name
+
+    try:
+        slugs = [p.stem for p in topic_files(_completion_config(ctx))]
+    except Exception:  # noqa: BLE001 - completion offers nothing rather than a traceback in the shell
+        return []
+    shorts = [short_name(s) for s in slugs]
+    names = slugs + [s for s in shorts if s not in slugs and shorts.count(s) == 1]
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def _complete_tags(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Tags used by the project's entries (read even from files with problems), for shell completion."""
+    from builder.load import collect, topic_files
+
+    try:
+        config = _completion_config(ctx)
+        topics, _ = collect(topic_files(config), config)
+    except Exception:  # noqa: BLE001 - completion offers nothing rather than a traceback in the shell
+        return []
+    tags = {tag for topic in topics for tag in topic.tags}
+    tags |= {tag for topic in topics for entry in topic.entries for tag in entry.tags}
+    return sorted(tag for tag in tags if tag.startswith(incomplete))
+
+
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
   decks build                     one .apkg per topic into output/
   decks build --single            one .apkg with every topic as a subdeck
-  decks build --topic deepseek    only cards/deepseek.yaml
+  decks build --topic deepseek    only cards/01-deepseek.yaml (the number may be left out)
   decks preview --open            see every card in the browser
   decks check                     find mistakes and weak cards, write nothing
   decks add 01-deepseek           add an entry, asking for its fields
@@ -81,8 +114,9 @@ def cli(ctx: click.Context, project: Path | None, quiet: bool) -> None:
     "--topic",
     "topics",
     multiple=True,
-    metavar="SLUG",
-    help="Build only this topic (its file name without .yaml). Repeatable.",
+    metavar="TOPIC",
+    shell_complete=_complete_topics,
+    help="Build only this topic: its file name without .yaml (the number may be left out) or its title. Repeatable.",
 )
 @click.option(
     "-o",
@@ -217,11 +251,18 @@ def _interactive() -> bool:
 
 
 @cli.command("add")
-@click.argument("topic")
+@click.argument("topic", shell_complete=_complete_topics)
 @click.option("-k", "--kind", type=click.Choice(list(KINDS)), help="Entry kind.")
 @click.option("--id", "entry_id", metavar="ID", help="The entry's id. Default: made from the question or term.")
 @_entry_options
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag for this entry. Repeatable.")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    shell_complete=_complete_tags,
+    help="A tag for this entry. Repeatable.",
+)
 @click.option("--source", metavar="TEXT", help="Where the fact comes from (default: the topic's source).")
 @click.option(
     "--allow", "allow", multiple=True, metavar="RULE", help="A quality rule this entry is an exception to. Repeatable."
@@ -247,7 +288,8 @@ def add_command(
 ) -> None:
     """Add entries to a topic file, keeping the rest of it byte for byte.
 
-    TOPIC is a topic's file name without .yaml (or a path to it). Fields not
+    TOPIC is a topic's file name without .yaml (the number may be left out),
+    its title, or a path to it. Fields not
     given as options are asked for when stdin is a terminal; otherwise a
     missing required field is an error. The id is made from the question or
     term unless --id is given. The entry and the whole file are checked
@@ -308,7 +350,14 @@ def _entry_from_options(
 
 
 @cli.command("list")
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only entries with this tag. Repeatable (any).")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    shell_complete=_complete_tags,
+    help="Only entries with this tag. Repeatable (any).",
+)
 @click.option(
     "--kind",
     "kinds",
@@ -316,7 +365,15 @@ def _entry_from_options(
     type=click.Choice(list(KINDS)),
     help="Only entries of this kind. Repeatable (any).",
 )
-@click.option("-t", "--topic", "topics", multiple=True, metavar="SLUG", help="Only this topic. Repeatable.")
+@click.option(
+    "-t",
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="TOPIC",
+    shell_complete=_complete_topics,
+    help="Only this topic (file name, with or without its number, or title). Repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of entries.")
 @click.pass_obj
 def list_command(

@@ -209,7 +209,7 @@ def test_usage_errors(project):
     )
     result = project.run("add", "nope", "--kind", "qa", "--question", "Q", "--answer", "A")
     assert result.exit_code == 2
-    assert result.output == ("no topic 'nope': give a topic's file name without .yaml (all-kinds) or a path\n")
+    assert result.output == "unknown topic 'nope'; topics are: all-kinds\n"
 
 
 def test_prompts_for_what_is_missing_on_a_terminal(project, monkeypatch):
