@@ -83,6 +83,7 @@ Examples:
   decks build                     one .apkg per topic into output/
   decks build --single            one .apkg with every topic as a subdeck
   decks build --topic deepseek    only cards/01-deepseek.yaml (the number may be left out)
+  decks build --watch             rebuild on every save
   decks preview --open            see every card in the browser
   decks check                     find mistakes and weak cards, write nothing
   decks add 01-deepseek           add an entry, asking for its fields
@@ -135,9 +136,22 @@ def cli(ctx: click.Context, project: Path | None, quiet: bool) -> None:
     help="Processes that read and render topics; 0: two when there is enough to do and a core is idle.",
 )
 @click.option("--timings", is_flag=True, help="Print on stderr how long each stage of the build took.")
+@click.option(
+    "-w",
+    "--watch",
+    is_flag=True,
+    help="Build, then build again on every save of topic files, templates, media or deck.yaml, until Ctrl+C.",
+)
 @click.pass_obj
 def build_command(
-    obj: Context, single: bool, topics: tuple[str, ...], output: Path | None, quiet: bool, jobs: int, timings: bool
+    obj: Context,
+    single: bool,
+    topics: tuple[str, ...],
+    output: Path | None,
+    quiet: bool,
+    jobs: int,
+    timings: bool,
+    watch: bool,
 ) -> None:
     """Build the decks: validate every topic file, then write .apkg files.
 
@@ -153,9 +167,57 @@ def build_command(
       decks build --single -o ~/Desktop
       decks build -t 01-deepseek -t 05-large-action-model
       decks build --quiet
+      decks build --watch           rebuild on every save; errors show as they appear
     """
     obj.quiet = obj.quiet or quiet
+    options = {"topics": topics, "single": single, "output": output, "jobs": jobs, "timings": timings}
+    if watch:
+        _watch_builds(obj, options)
+        return
+    _build_once(obj, obj.config, **options)
+
+
+def _watch_builds(obj: Context, options: dict) -> None:
+    """Build, then again after each save; a failed build is reported and the last good decks stay."""
+    from builder.watch import changes, source_folders
+
     config = obj.config
+
+    def attempt(first: bool = False) -> None:
+        nonlocal config
+        try:
+            # deck.yaml may have changed: it is read again for each build.
+            config = load_config(config.root)
+            _build_once(obj, config, **options)
+        except DecksError as exc:
+            if first and exc.exit_code == 2:
+                raise  # a mistake on the command line: watching would repeat it on every save
+            exc.show()
+
+    def started() -> None:
+        attempt(first=True)
+        folders = ", ".join(f"{config.rel(p)}/" for p in source_folders(config))
+        click.echo(f"Watching {folders} and deck.yaml; Ctrl+C stops.", err=True)
+
+    try:
+        for changed in changes(config, threading.Event(), started=started):
+            shown = ", ".join(config.rel(p) for p in changed[:3]) + (" ..." if len(changed) > 3 else "")
+            click.echo(f"Changed: {shown}", err=True)
+            attempt()
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+
+
+def _build_once(
+    obj: Context,
+    config: Config,
+    *,
+    topics: tuple[str, ...],
+    single: bool,
+    output: Path | None,
+    jobs: int,
+    timings: bool,
+) -> None:
     terminal = None if obj.quiet else _terminal_stderr()
     with contextlib.ExitStack() as stack:
         track = None
@@ -544,7 +606,7 @@ def preview_command(obj: Context, open_browser: bool, serve: bool, port: int) ->
     result = build_preview(config)
     obj.say(_preview_line(config, result))
     if open_browser:
-        click.launch(result.index.as_uri())
+        _open(result.index.as_uri(), str(result.index))
 
 
 def _preview_line(config: Config, result: PreviewResult) -> str:
@@ -552,6 +614,18 @@ def _preview_line(config: Config, result: PreviewResult) -> str:
         f"Preview of {result.topics} topic{'s' if result.topics != 1 else ''}: "
         f"{result.notes} notes, {result.cards} cards -> {config.rel(result.index)}"
     )
+
+
+def _open(url: str, shown: str) -> None:
+    """Open a page in the web browser; without one, say so and print where the page is."""
+    import webbrowser
+
+    try:
+        opened = webbrowser.get().open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        click.echo(f"No web browser found to open the preview; open this in one: {shown}", err=True)
 
 
 def _serve(config: Config, port: int, open_browser: bool) -> None:
@@ -562,9 +636,9 @@ def _serve(config: Config, port: int, open_browser: bool) -> None:
             click.echo(_preview_line(config, outcome))
 
     def ready(url: str) -> None:
-        click.echo(f"Serving {url} ; rebuilds on every save, Ctrl+C stops.")
+        click.echo(f"Serving {url} ; rebuilds on every save and reloads the page, Ctrl+C stops.")
         if open_browser:
-            click.launch(url)
+            _open(url, url)
 
     # Imported here: the web server's modules would slow the start of every other command.
     from builder.serve import serve_preview

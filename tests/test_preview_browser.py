@@ -172,3 +172,61 @@ def _screenshot(name: str) -> Path:
     # Kept by CI under output/ for a person to look at.
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS / name
+
+
+def test_served_page_reloads_after_each_save_and_shows_errors(browser, project):
+    """`decks preview --serve`: the open page reloads on a good build and shows a failed one's errors."""
+    import queue
+    import threading
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from builder.config import load_config
+    from builder.serve import serve_preview
+
+    ready: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            serve_preview(load_config(project.root), port=0, report=lambda _: None, on_ready=ready.put, stop=stop)
+        except BaseException as exc:  # surfaced by the assertion below
+            failures.append(exc)
+            ready.put(None)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait = WebDriverWait(browser, 20, poll_frequency=0.1)
+    card = project.root / "cards/all-kinds.yaml"
+    try:
+        url = ready.get(timeout=30)
+        assert url is not None, failures
+        browser.get(url + "all-kinds.html")
+        assert "In which year did he join?" in browser.page_source
+        # A mark on this page's window: gone once the page has reloaded.
+        browser.execute_script("window.decksTestMark = 1")
+
+        project.write("cards/all-kinds.yaml", card.read_text().replace("In which year", "When"))
+        wait.until(lambda b: b.execute_script("return window.decksTestMark") is None)
+        assert "When did he join?" in browser.find_element("tag name", "body").text
+
+        # A mistake: the errors show over the last good cards, as text (never as markup), without a reload.
+        browser.execute_script("window.decksTestMark = 2")
+        project.write("cards/broken.yaml", "title: Broken\n<b>bold</b>: x\nentries: []\n")
+        overlay = wait.until(lambda b: _visible(b, "#decks-errors"))[0]
+        assert "cards/broken.yaml:2:1: unknown key '<b>bold</b>' in the topic" in overlay.text
+        assert "cards/broken.yaml:3:10: 'entries' is empty; a topic needs at least one entry" in overlay.text
+        assert browser.find_elements("css selector", "#decks-errors b") == []
+        assert "When did he join?" in browser.find_element("tag name", "body").text
+        assert browser.execute_script("return window.decksTestMark") == 2
+        browser.save_screenshot(str(_screenshot("preview-live-errors-screenshot.png")))
+
+        # Fixed: the page reloads and the errors are gone.
+        (project.root / "cards/broken.yaml").unlink()
+        wait.until(lambda b: b.execute_script("return window.decksTestMark") is None)
+        wait.until(lambda b: not _visible(b, "#decks-errors"))
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive() and not failures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import socket
 import threading
@@ -43,7 +44,13 @@ def test_serves_and_rebuilds_on_save(project):
         assert url is not None and url.startswith("http://127.0.0.1:"), errors
         first = reports.get(timeout=20)
         assert isinstance(first, PreviewResult) and first.notes == 4
-        assert "In which year did he join?" in _get(url + "all-kinds.html")
+        page = _get(url + "all-kinds.html")
+        assert "In which year did he join?" in page
+        # The live-reload script is added by the server; the site on disk stays a plain static site.
+        assert '<script src="/__decks/live.js" data-generation="1"></script></body>' in page
+        assert "__decks" not in (project.output / "preview/all-kinds.html").read_text()
+        assert "__decks/live.js" in _get(url)
+        assert json.loads(_get(url + "__decks/state")) == {"generation": 1, "errors": ""}
 
         project.write(
             "cards/all-kinds.yaml", (project.root / "cards/all-kinds.yaml").read_text().replace("In which year", "When")
@@ -57,6 +64,8 @@ def test_serves_and_rebuilds_on_save(project):
         assert isinstance(third, DecksError)
         assert "cards/broken.yaml:2:10: 'entries' is empty" in third.format_message()
         assert "When did he join?" in _get(url + "all-kinds.html")  # the last good site is still served
+        state = json.loads(_get(url + "__decks/state"))
+        assert state["generation"] == 3 and state["errors"] == third.format_message()
     finally:
         stop.set()
         thread.join(timeout=20)
@@ -105,12 +114,24 @@ def test_port_in_use_is_a_clear_error(project):
         port = taken.getsockname()[1]
         result = project.run("preview", "--serve", "--port", str(port))
     assert result.exit_code == 1
-    assert result.output == (
-        "Preview of 1 topic: 4 notes, 6 cards -> output/preview/index.html\n"
-        f"cannot serve on 127.0.0.1:{port}: Address already in use\n"
-    )
+    # Found before the first build, so nothing is built for a preview nobody can see.
+    assert result.output == f"cannot serve on 127.0.0.1:{port}: Address already in use\n"
 
 
 @pytest.mark.parametrize("port", ["-1", "70000"])
 def test_bad_port_is_a_usage_error(project, port):
     assert project.run("preview", "--serve", "--port", port).exit_code == 2
+
+
+def test_open_without_a_browser_prints_where_the_preview_is(project, monkeypatch):
+    import webbrowser
+
+    def no_browser(*args):
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr(webbrowser, "get", no_browser)
+    result = project.run("preview", "--open")
+    assert result.exit_code == 0
+    index = project.output / "preview" / "index.html"
+    assert result.stdout == "Preview of 1 topic: 4 notes, 6 cards -> output/preview/index.html\n"
+    assert result.stderr == f"No web browser found to open the preview; open this in one: {index}\n"
