@@ -29,7 +29,7 @@ from builder.incremental import (
     topic_key,
 )
 from builder.kinds import KINDS
-from builder.load import CrossFileCheck, TopicSummary, load_project, no_topics_error, topic_files
+from builder.load import CrossFileCheck, TopicSummary, load_project, no_topics_error, topic_files, unread_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
 from builder.templatedirs import template_dirs
 from builder.topics import file_titles, select_slugs
@@ -221,7 +221,9 @@ def _build(
         _lock(lock, config, out)
         if (out / MANIFEST_NAME).exists():
             return None
-    result.notices = _notices(config, manifest, records, chosen, to_read, complete=not slugs)
+    result.notices = [f"{path} {why}" for path, why in unread_files(config)] + _notices(
+        config, manifest, records, chosen, to_read, complete=not slugs
+    )
     try:
         remove_stale_temps(out)
         _write(config, out, manifest, result, stale, records, by_slug, progress)

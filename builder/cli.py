@@ -489,6 +489,9 @@ def stats_command(obj: Context, as_json: bool) -> None:
         return
     kinds = list(KINDS)
     width = max([len("total"), *(len(row["topic"]) for row in counts["topics"])])
+    # The kind columns count notes (a note of some kinds makes several cards): the header says so.
+    lead = f"{'':<{width}}  {'':>5}  {'':>5}  "
+    click.echo((lead + "notes of each kind".center(9 * len(kinds) - 2)).rstrip())
     header = f"{'topic':<{width}}  {'notes':>5}  {'cards':>5}  " + "  ".join(f"{k:>7}" for k in kinds)
     click.echo(header)
     for row in counts["topics"]:
@@ -526,6 +529,12 @@ def new_command(obj: Context, title: str, slug: str | None, description: str | N
 
     created = new_topic(config, title, slug=slug, description=description, source=source)
     obj.say(f"Created {config.rel(created.path)}; add entries with: decks add {created.slug}")
+    obj.say("Replace its example entry: `decks check` flags it until then.")
+    if source is None and config.rules.get("missing-source") != "off":
+        obj.say(
+            "It has no source: add `source: ...` under its title (or give --source), "
+            "or `decks check --strict` fails on entries without one."
+        )
 
 
 @cli.command("init")
@@ -537,21 +546,58 @@ def new_command(obj: Context, title: str, slug: str | None, description: str | N
     help="The project's identity in Anki (lowercase, dashes). Default: from the folder name.",
 )
 @click.option("--root-deck", metavar="NAME", help="The deck every topic goes under. Default: from the folder name.")
+@click.option(
+    "--templates",
+    "copy_all_templates",
+    is_flag=True,
+    help="Also copy every packaged template into templates/ to edit (they then override the packaged ones).",
+)
 @click.pass_obj
-def init_command(obj: Context, folder: Path, project_name: str | None, root_deck: str | None) -> None:
+def init_command(
+    obj: Context, folder: Path, project_name: str | None, root_deck: str | None, copy_all_templates: bool
+) -> None:
     """Create a deck project that builds at once: deck.yaml with freshly drawn
-    note-type ids, templates/, one example topic, the topic schema and a .gitignore.
+    note-type ids, one example topic, the topic schema and a .gitignore.
+
+    Templates are not copied: the project uses the packaged ones (and gets
+    their fixes) until it copies one to change it, with `decks copy-templates`.
 
     \b
     Examples:
       decks init my-deck
       decks init ~/decks/biology --root-deck "Biology 101"
+      decks init . --templates      here, with a copy of every template
       cd my-deck && decks build
     """
     from builder.scaffold import init_project
 
-    files = init_project(folder, project=project_name, root_deck=root_deck)
-    obj.say(f"Created a deck project in {folder} ({len(files)} files); build it with: decks -C {folder} build")
+    files = init_project(folder, project=project_name, root_deck=root_deck, templates=copy_all_templates)
+    here = folder.resolve() == Path.cwd().resolve()
+    command = "decks build" if here else f"decks -C {folder} build"
+    obj.say(f"Created a deck project in {folder} ({len(files)} files); build it with: {command}")
+
+
+@cli.command("copy-templates")
+@click.argument("names", nargs=-1, required=True, metavar="KIND|FILE...")
+@click.pass_obj
+def copy_templates_command(obj: Context, names: tuple[str, ...]) -> None:
+    """Copy packaged templates into the project's templates/ folder, to edit them.
+
+    NAME is an entry kind (its folder of templates: concept, claim, qa, cloze)
+    or a shared file such as style.css. A copy overrides the packaged template
+    from then on, and no longer gets its fixes: copy only what you change.
+    An existing file is never overwritten.
+
+    \b
+    Examples:
+      decks copy-templates qa
+      decks copy-templates style.css cloze
+    """
+    from builder.scaffold import copy_templates
+
+    config = obj.config
+    for path in copy_templates(config, names):
+        obj.say(f"  copied {config.rel(path)}")
 
 
 @cli.command("schema")

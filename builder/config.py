@@ -50,7 +50,10 @@ def find_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / CONFIG_NAME).is_file():
             return folder
-    raise DecksError(f"not inside a deck project: no {CONFIG_NAME} in {start} or any folder above it")
+    raise DecksError(
+        f"not inside a deck project: no {CONFIG_NAME} in {start} or any folder above it "
+        "(start one with `decks init FOLDER`, or point at one with `decks -C FOLDER`)"
+    )
 
 
 def load_config(root: Path) -> Config:

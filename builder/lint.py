@@ -14,7 +14,7 @@ import yaml
 from builder.config import CONFIG_NAME, Config
 from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import KINDS
-from builder.load import CLOZE_RE, collect, topic_files
+from builder.load import CLOZE_RE, collect, topic_files, unread_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames
 from builder.media import resolve_media
 from builder.model import Entry, Topic
@@ -23,6 +23,7 @@ from builder.reimport import reimport_notices_for
 from builder.render import Renderer, template_dirs
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
+from builder.scaffold import is_example
 from builder.yamlfile import YamlFile, comment_cuts, read_limited
 
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
@@ -113,6 +114,7 @@ def check(config: Config) -> Report:
         problems = problems + exc.problems
     entries = [(topic, entry) for topic in topics for entry in topic.entries]
     raw += _comment_cuts(config, files)
+    raw += [_Raw(None, path, "unread-file", why) for path, why in unread_files(config)]
     raw += _duplicates(entries)
     for _, entry in entries:
         raw += _entry_rules(entry)
@@ -174,6 +176,8 @@ def _entry_rules(entry: Entry) -> Iterator[_Raw]:
             )
     yield from _answer_in_question(entry)
     yield from _wording(entry)
+    if is_example(entry):
+        yield _at(entry, "id", "example-entry", f"'{entry.id}' is the example `decks new` wrote; replace it")
     text = entry.value("text")
     if entry.spec.cloze and isinstance(text, str):
         yield from _cloze_recall(entry, text)

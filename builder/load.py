@@ -35,6 +35,26 @@ def topic_files(config: Config) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
 
 
+def unread_files(config: Config) -> list[tuple[str, str]]:
+    """What the cards folder holds besides topic files (as shown to users), each with why it is not read.
+
+    Subfolders and other extensions are never read; saying so spares a writer wondering why a
+    topic does not appear. Hidden files (editors' swap files) are left unmentioned.
+    """
+    folder = config.cards_dir
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix in (".yaml", ".yml"):
+            continue
+        if path.is_dir():
+            out.append((config.rel(path) + "/", f"is not read: topic files go directly in {config.rel(folder)}/"))
+        else:
+            out.append((config.rel(path), "is not read: topic files end in .yaml"))
+    return out
+
+
 def load_project(config: Config) -> list[Topic]:
     """Load and validate every topic file; raise ProblemsError listing every problem."""
     files = topic_files(config)

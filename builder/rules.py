@@ -55,6 +55,8 @@ RULES: dict[str, Rule] = {
         ),
         Rule("missing-source", WARNING, "an entry has no source, neither its own nor its topic's"),
         Rule("unknown-rule", WARNING, "an entry's `allow:` names a rule that does not exist"),
+        Rule("unread-file", WARNING, "a file or folder in cards/ that is not a topic file, so never read"),
+        Rule("example-entry", WARNING, "the example entry `decks new` wrote is still there, unedited"),
         Rule(
             "comment-in-value",
             WARNING,

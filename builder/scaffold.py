@@ -13,13 +13,17 @@ import yaml
 
 from builder.atomic import write_atomic
 from builder.config import CONFIG_NAME, SLUG_RE, Config
-from builder.errors import DecksError, ProblemsError
+from builder.errors import DecksError, ProblemsError, UsageError
 from builder.kinds import KINDS
 from builder.load import collect, load_topic, topic_files
-from builder.render import packaged_templates
+from builder.model import Entry
 from builder.schema import SCHEMA_PATH, schema_text
+from builder.templatedirs import packaged_templates
 
 SCHEMA_LINE = "# yaml-language-server: $schema={}\n"
+# The example entry `decks new` writes; `decks check` flags it until it is replaced or edited.
+EXAMPLE_QUESTION = "What is this topic about?"
+EXAMPLE_ID_SUFFIX = "-example"
 # Note-type ids are drawn from here: clear of Anki's small built-in ids, and exact in JavaScript.
 _ID_LOW, _ID_HIGH = 2**40, 2**53
 _NUMBERED = re.compile(r"^(\d+)-")
@@ -62,8 +66,8 @@ def topic_text(
         "entries:",
         f"  # An example to replace. Add entries here, or with: decks add {slug}",
         "  - kind: qa",
-        f"    id: {slugify(title)}-example",
-        "    question: What is this topic about?",
+        f"    id: {slugify(title)}{EXAMPLE_ID_SUFFIX}",
+        f"    question: {EXAMPLE_QUESTION}",
         f"    answer: {_scalar(title)}",
     ]
     return "\n".join(lines) + "\n"
@@ -172,8 +176,57 @@ def draw_note_type_ids() -> dict[str, int]:
     return ids
 
 
-def init_project(folder: Path, *, project: str | None = None, root_deck: str | None = None) -> list[Path]:
-    """Create a deck project in ``folder`` (which may exist, holding none of the files to be made)."""
+def is_example(entry: Entry) -> bool:
+    """Whether an entry is still the example `decks new` wrote, unedited."""
+    return entry.id.endswith(EXAMPLE_ID_SUFFIX) and entry.value("question") == EXAMPLE_QUESTION
+
+
+def template_names() -> list[str]:
+    """What `decks copy-templates` can copy: each kind's folder, and the shared files (style.css, ...)."""
+    source = packaged_templates()
+    return sorted(p.name for p in source.iterdir() if not p.name.startswith((".", "__")))
+
+
+def template_files(names: list[str] | tuple[str, ...], folder: Path) -> dict[Path, str]:
+    """The packaged templates ``names`` stand for, keyed by where they go under ``folder``."""
+    source = packaged_templates()
+    out: dict[Path, str] = {}
+    for name in names:
+        top = source / name
+        paths = sorted(top.rglob("*")) if top.is_dir() else [top]
+        for path in paths:
+            relative = path.relative_to(source)
+            if path.is_file() and not any(part.startswith((".", "__")) for part in relative.parts):
+                out[folder / relative] = path.read_text(encoding="utf-8")
+    return out
+
+
+def copy_templates(config: Config, names: list[str] | tuple[str, ...]) -> list[Path]:
+    """Copy packaged templates into the project's templates folder for editing; never overwrites a file.
+
+    A copied template overrides the packaged one from then on, and no longer gets its fixes.
+    """
+    unknown = [n for n in names if n not in template_names()]
+    if unknown:
+        raise UsageError(f"no template '{unknown[0]}'; templates are: {', '.join(template_names())}")
+    files = template_files(names, config.templates_dir)
+    existing = [p for p in files if p.exists() or p.is_symlink()]
+    if existing:
+        shown = ", ".join(config.rel(p) for p in existing)
+        raise DecksError(f"{shown} already exist{'s' if len(existing) == 1 else ''}; nothing was copied")
+    for path, text in files.items():
+        write_atomic(path, text.encode("utf-8"))
+    return sorted(files)
+
+
+def init_project(
+    folder: Path, *, project: str | None = None, root_deck: str | None = None, templates: bool = False
+) -> list[Path]:
+    """Create a deck project in ``folder`` (which may exist, holding none of the files to be made).
+
+    Templates are not copied unless ``templates``: a project without its own copies gets the
+    packaged templates, fixes included, and copies only what it changes (`decks copy-templates`).
+    """
     folder = folder.resolve()
     name = folder.name
     project = project or slugify(name) or "decks"
@@ -197,11 +250,8 @@ def init_project(folder: Path, *, project: str | None = None, root_deck: str | N
             schema=SCHEMA_LINE.format("../" + SCHEMA_PATH)
         ),
     }
-    source = packaged_templates()
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_file() and not any(part.startswith((".", "__")) for part in relative.parts):
-            files[folder / "templates" / relative] = path.read_text(encoding="utf-8")
+    if templates:
+        files.update(template_files(template_names(), folder / "templates"))
     existing = [p for p in files if p.exists() or p.is_symlink()]
     if existing:
         shown = ", ".join(str(p.relative_to(folder)) for p in existing)

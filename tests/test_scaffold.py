@@ -19,7 +19,9 @@ def test_init_builds_at_once_and_imports_into_anki(tmp_path, monkeypatch):
     folder = tmp_path / "bio-101"
     result = run("init", str(folder))
     assert result.exit_code == 0, result.output
-    assert result.output == (f"Created a deck project in {folder} (17 files); build it with: decks -C {folder} build\n")
+    assert result.output == (f"Created a deck project in {folder} (4 files); build it with: decks -C {folder} build\n")
+    # No templates are copied: the project uses the packaged ones, and gets their fixes.
+    assert not (folder / "templates").exists()
     assert (folder / ".gitignore").read_text() == "/output/\n"
     assert (
         (folder / "cards/01-getting-started.yaml")
@@ -76,6 +78,7 @@ def test_new_topic_is_numbered_and_builds(project):
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Created cards/03-scaling-laws-more.yaml; add entries with: decks add 03-scaling-laws-more\n"
+        "Replace its example entry: `decks check` flags it until then.\n"
     )
     assert (project.root / "cards/03-scaling-laws-more.yaml").read_text() == (
         "title: Scaling Laws & More\n"
@@ -115,3 +118,74 @@ def test_new_points_at_the_schema_when_the_project_has_one(project):
         "# yaml-language-server: $schema=../schema/topic.schema.json"
     )
     assert slugify("Étude No. 1: “Quoted”") == "etude-no-1-quoted"
+
+
+def test_new_example_is_flagged_until_edited_and_a_missing_source_is_named(project):
+    result = project.run("new", "Plain", "--slug", "plain")
+    assert result.output == (
+        "Created cards/plain.yaml; add entries with: decks add plain\n"
+        "Replace its example entry: `decks check` flags it until then.\n"
+        "It has no source: add `source: ...` under its title (or give --source), "
+        "or `decks check --strict` fails on entries without one.\n"
+    )
+    check = project.run("check", "--strict")
+    assert check.exit_code == 1
+    assert check.output.splitlines()[:2] == [
+        "cards/plain.yaml:5:9: warning: 'plain-example' is the example `decks new` wrote; replace it [example-entry]",
+        "cards/plain.yaml:5:9: warning: entry 'plain-example' has no source (give it 'source:', or the topic one) "
+        "[missing-source]",
+    ]
+    path = project.root / "cards/plain.yaml"
+    text = path.read_text().replace("What is this topic about?", "What is it called?")
+    path.write_text(text.replace("title: Plain\n", "title: Plain\nsource: Notes\n"))
+    again = project.run("check", "--strict")
+    assert (again.exit_code, again.output) == (0, "No problems in 2 topics (5 entries).\n")
+
+
+def test_init_here_suggests_the_plain_build_and_copies_templates_when_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("init", ".", "--templates")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Created a deck project in . (17 files); build it with: decks build\n"
+    assert (tmp_path / "templates/qa/front.html").is_file() and (tmp_path / "templates/style.css").is_file()
+    assert run("check", "--strict").exit_code == 0
+
+
+def test_copy_templates_copies_one_kind_and_never_overwrites(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("init", ".").exit_code == 0
+    copied = run("copy-templates", "qa")
+    assert copied.exit_code == 0, copied.output
+    assert copied.output == "  copied templates/qa/back.html\n  copied templates/qa/front.html\n"
+    from builder.templatedirs import packaged_templates
+
+    assert (tmp_path / "templates/qa/front.html").read_bytes() == (packaged_templates() / "qa/front.html").read_bytes()
+    (tmp_path / "templates/qa/front.html").write_text("{{ question }} (mine)")
+    again = run("copy-templates", "qa", "style.css")
+    assert (again.exit_code, again.output) == (
+        1,
+        "templates/qa/back.html, templates/qa/front.html already exist; nothing was copied\n",
+    )
+    assert (tmp_path / "templates/qa/front.html").read_text() == "{{ question }} (mine)"
+    assert not (tmp_path / "templates/style.css").exists()
+    unknown = run("copy-templates", "qaa")
+    assert unknown.exit_code == 2
+    assert unknown.output.startswith("no template 'qaa'; templates are: ")
+
+
+def test_files_the_build_does_not_read_are_named(project):
+    project.write("cards/notes.md", "# notes\n")
+    project.write("cards/old/x.yaml", "title: Old\n")
+    project.write("cards/.swap.yaml.swp", "")
+    build = project.build()
+    assert build.exit_code == 0
+    assert build.stderr.splitlines()[:2] == [
+        "note: cards/notes.md is not read: topic files end in .yaml",
+        "note: cards/old/ is not read: topic files go directly in cards/",
+    ]
+    check = project.run("check")
+    assert check.output.splitlines() == [
+        "cards/notes.md: warning: is not read: topic files end in .yaml [unread-file]",
+        "cards/old/: warning: is not read: topic files go directly in cards/ [unread-file]",
+        "0 errors, 2 warnings in 2 files.",
+    ]
