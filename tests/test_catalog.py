@@ -55,7 +55,7 @@ def test_stats_counts_notes_and_cards(project):
     result = project.run("stats")
     assert result.exit_code == 0
     assert result.output == (
-        "                              notes of each kind\n"
+        "                                 notes of each kind\n"
         "topic      notes  cards  concept    claim       qa    cloze\n"
         "all-kinds      4      6        1        1        1        1\n"
         "total          4      6        1        1        1        1\n"

@@ -54,7 +54,10 @@ def test_outside_a_project(tmp_path):
 
     result = CliRunner().invoke(cli, ["-C", str(tmp_path), "build"])
     assert result.exit_code == 1
-    assert result.output == f"not inside a deck project: no deck.yaml in {tmp_path} or any folder above it\n"
+    assert result.output == (
+        f"not inside a deck project: no deck.yaml in {tmp_path} or any folder above it "
+        "(start one with `decks init FOLDER`, or point at one with `decks -C FOLDER`)\n"
+    )
 
 
 def test_real_process_has_no_traceback_and_python_m_works(project):

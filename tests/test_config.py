@@ -17,7 +17,8 @@ def test_no_project(tmp_path):
     with pytest.raises(DecksError) as info:
         find_root(tmp_path)
     assert (
-        info.value.format_message() == f"not inside a deck project: no deck.yaml in {tmp_path} or any folder above it"
+        info.value.format_message() == f"not inside a deck project: no deck.yaml in {tmp_path} or any folder above it "
+        "(start one with `decks init FOLDER`, or point at one with `decks -C FOLDER`)"
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
 import pytest
 
 from builder.anki_view import note_cards
@@ -171,9 +170,18 @@ def test_removed_topic_loses_its_page(project):
 
 
 def test_open_launches_the_browser_on_the_index(project, monkeypatch):
+    import webbrowser
+
     launched = []
-    monkeypatch.setattr(click, "launch", lambda url, **kw: launched.append(url) or 0)
-    assert project.run("preview", "--open").exit_code == 0
+
+    class Browser:
+        def open(self, url):
+            launched.append(url)
+            return True
+
+    monkeypatch.setattr(webbrowser, "get", lambda *args: Browser())
+    result = project.run("preview", "--open")
+    assert (result.exit_code, result.stderr) == (0, "")
     assert launched == [(project.output / "preview/index.html").resolve().as_uri()]
 
 
