@@ -22,8 +22,8 @@ from builder.package import deck_name, note_guid, note_hash
 from builder.reimport import reimport_notices_for
 from builder.render import Renderer, template_dirs
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
-from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
 from builder.scaffold import is_example
+from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
 from builder.yamlfile import YamlFile, comment_cuts, read_limited
 
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
