@@ -18,8 +18,8 @@ import yaml
 from builder.atomic import folder_lock, remove_stale_temps, write_atomic
 from builder.config import Config
 from builder.errors import DecksError, Problem, ProblemsError, UsageError
-from builder.kinds import COMMON_KEYS, KINDS
-from builder.load import CLOZE_RE, ID_RE, MAX_ID_LENGTH, collect, load_topic, topic_files
+from builder.kinds import COMMON_KEYS, ID_RE, KINDS, MAX_ID_LENGTH, reveal_cloze
+from builder.load import collect, load_topic, topic_files
 from builder.model import Entry, Topic
 from builder.topics import file_titles, resolve
 from builder.yamlfile import BOOL, NULL, YamlFile, describe
@@ -56,7 +56,7 @@ def resolve_topic(config: Config, topic: str) -> Path:
 
 def slug_id(text: str) -> str:
     """A readable id from a question or term: its first significant words, lowercase, dashed."""
-    text = CLOZE_RE.sub(lambda m: m.group(2).split("::")[0], text)
+    text = reveal_cloze(text)
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     kept = [w for w in words if w not in _STOP] or words

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from builder.kinds import Kind
-from builder.load import CLOZE_RE
+from builder.kinds import CLOZE_RE, Kind, cloze_numbers
 
 _TAG_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _BLANK = "[...]"
@@ -38,7 +37,7 @@ def note_cards(kind: Kind, fields: tuple[str, ...], subdeck: str) -> list[CardVi
     cards = []
     if kind.cloze:
         template = kind.cards[0]
-        numbers = sorted({int(n) for text in values.values() for n, _ in CLOZE_RE.findall(text)} - {0})
+        numbers = sorted({n for text in values.values() for n in cloze_numbers(text)} - {0})
         for number in numbers:
             question, _ = render_template(template.qfmt, values, subdeck=subdeck, cloze=(number, False))
             answer, _ = render_template(

@@ -29,7 +29,7 @@ from builder.incremental import (
     topic_key,
 )
 from builder.kinds import KINDS
-from builder.load import CrossFileCheck, TopicSummary, load_project, no_topics_error, topic_files, unread_files
+from builder.load import CrossFileCheck, TopicSummary, no_topics_error, topic_files, unread_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
 from builder.templatedirs import template_dirs
 from builder.topics import file_titles, select_slugs
@@ -251,17 +251,17 @@ def _notices(
     again = [slug for slug in chosen if slug in read]
     if not again and not gone:
         return []
-    from builder.package import topic_deck_name
+    from builder.package import deck_name
     from builder.reimport import Previous, reimport_notices
 
-    placed = {guid: topic_deck_name(config, records[slug].title) for slug in again for guid in records[slug].guids}
+    placed = {guid: deck_name(config, records[slug].title) for slug in again for guid in records[slug].guids}
     previous = {}
     for guid in [*placed, *gone]:
         stamp = manifest.stamp_of(guid)
         # A note built now that was never placed in a deck (new in this build) cannot have moved.
         if stamp is not None and (stamp.deck or guid in gone):
             previous[guid] = Previous(stamp.deck, stamp.id)
-    decks = {topic_deck_name(config, records[slug].title) for slug in chosen}
+    decks = {deck_name(config, records[slug].title) for slug in chosen}
     return reimport_notices(manifest, previous, placed, complete=complete, decks=decks)
 
 
@@ -320,11 +320,3 @@ def _stage(
     # Saved last: a build cut short before here stamps its changed notes again, never older.
     if manifest.changed:
         staged.add(manifest_path, manifest.encoded())
-
-
-def reimport_preview(config: Config, output_dir: Path | None = None) -> list[str]:
-    """What the next full build will say about renamed, moved and removed notes, writing nothing."""
-    from builder.reimport import reimport_notices_for
-
-    out = (output_dir or config.output_dir).resolve()
-    return reimport_notices_for(config, load_project(config), Manifest.load(out / MANIFEST_NAME))

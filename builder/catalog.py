@@ -5,29 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from builder import kinds
 from builder.config import Config
 from builder.kinds import KINDS
-from builder.load import CLOZE_RE, load_project
+from builder.load import load_project
 from builder.model import Entry, Topic
 from builder.topics import select_topics
 
 
 def card_count(entry: Entry) -> int:
     """How many cards Anki makes from an entry's note."""
-    if entry.spec.cloze:
-        return len({n for n, _ in CLOZE_RE.findall(str(entry.value("text") or ""))})
-    if entry.kind == "concept":
-        return 2 if entry.value("reverse") else 1
-    return len(entry.spec.cards)
+    return kinds.card_count(entry.spec, entry.values)
 
 
 def prompt(entry: Entry) -> str:
     """The text that names an entry in a listing: its question, term or cloze text."""
-    for key in ("question", "term", "text"):
-        value = entry.value(key)
-        if isinstance(value, str):
-            return value
-    return ""
+    return kinds.main_text(entry.values) or ""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ Adding a kind means adding one ``Kind`` here, its Jinja2 templates under
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +32,8 @@ class CardTemplate:
     name: str
     qfmt: str
     afmt: str
+    # The key the card exists for (Anki skips a card whose front is empty); None: always made.
+    needs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ KINDS: dict[str, Kind] = {
                     "Term",
                     "{{#Reverse Front}}" + _TOPIC + "{{Reverse Front}}{{/Reverse Front}}",
                     "{{FrontSide}}" + _ANSWER + "{{Reverse Back}}",
+                    needs="reverse",
                 ),
             ),
         ),
@@ -152,3 +157,49 @@ KINDS: dict[str, Kind] = {
         ),
     )
 }
+
+
+# -- rules of an entry's values, whatever its kind ----------------------------------------------
+
+# An entry id: what a note's identity in Anki is made from (see package.note_guid).
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_ID_LENGTH = 100
+# Anki's cloze deletion: {{c<number>::<answer>}} or {{c<number>::<answer>::<hint>}}.
+CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)
+# The keys that name an entry, in order: its question, its term, or its cloze text.
+_MAIN_KEYS = ("question", "term", "text")
+
+
+def cloze_numbers(text: str) -> list[int]:
+    """The deletion numbers a cloze text uses, in order, each once: one card each."""
+    return sorted({int(number) for number, _ in CLOZE_RE.findall(text)})
+
+
+def cloze_answer(body: str) -> str:
+    """A deletion's answer, without its hint (`answer::hint`)."""
+    return body.split("::")[0]
+
+
+def reveal_cloze(text: str, hide: int | None = None, blank: str = "") -> str:
+    """Cloze text with its deletions shown as their answers; deletion ``hide`` as ``blank`` instead."""
+    return CLOZE_RE.sub(
+        lambda m: blank if hide is not None and int(m.group(1)) == hide else cloze_answer(m.group(2)), text
+    )
+
+
+def main_text(values: Mapping[str, object], *, plain: bool = False) -> str | None:
+    """What names an entry: its question, term or cloze text; ``plain`` shows cloze deletions as their answers."""
+    for key in _MAIN_KEYS:
+        value = values.get(key)
+        if isinstance(value, str):
+            return reveal_cloze(value) if plain and key == "text" else value
+    return None
+
+
+def card_count(kind: Kind, values: Mapping[str, object]) -> int:
+    """How many cards Anki makes from a note of ``kind`` with these values."""
+    if kind.cloze:
+        text = values.get("text")
+        return len(cloze_numbers(text)) if isinstance(text, str) else 0
+    # A card whose front is empty is not made: a concept's "Term" card needs `reverse: true`.
+    return sum(1 for card in kind.cards if not card.needs or values.get(card.needs))

@@ -13,8 +13,8 @@ import yaml
 
 from builder.config import CONFIG_NAME, Config
 from builder.errors import Location, Problem, ProblemsError
-from builder.kinds import KINDS
-from builder.load import CLOZE_RE, collect, topic_files, unread_files
+from builder.kinds import CLOZE_RE, KINDS, cloze_answer, cloze_numbers, main_text, reveal_cloze
+from builder.load import collect, topic_files, unread_files
 from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames
 from builder.media import resolve_media
 from builder.model import Entry, Topic
@@ -275,16 +275,16 @@ def _contains(haystack: str, needle: str) -> bool:
 def _cloze_recall(entry: Entry, text: str) -> Iterator[_Raw]:
     deletions = CLOZE_RE.findall(text)
     for number, body in deletions:
-        if body.split("::")[0].strip() and not _has_word(body.split("::")[0]):
+        if cloze_answer(body).strip() and not _has_word(cloze_answer(body)):
             yield _at(
                 entry,
                 "text",
                 "cloze-nothing-to-recall",
                 f"cloze deletion c{number} hides only punctuation; there is nothing to recall",
             )
-    for number in sorted({n for n, _ in deletions}, key=int):
+    for number in cloze_numbers(text):
         # What card N shows: its own deletions blanked, the others' text in plain view.
-        shown = CLOZE_RE.sub(lambda m, n=number: "" if m.group(1) == n else m.group(2).split("::")[0], text)
+        shown = reveal_cloze(text, hide=number)
         if not _has_word(shown):
             yield _at(
                 entry,
@@ -297,16 +297,16 @@ def _cloze_recall(entry: Entry, text: str) -> Iterator[_Raw]:
 def _cloze_shows_answer(entry: Entry, text: str) -> Iterator[_Raw]:
     """A deletion whose words all stand elsewhere on the same card, where the learner can read them."""
     deletions = CLOZE_RE.findall(text)
-    for number in sorted({n for n, _ in deletions}, key=int):
-        shown = _normal(CLOZE_RE.sub(lambda m, n=number: " " if m.group(1) == n else m.group(2).split("::")[0], text))
+    for number in cloze_numbers(text):
+        shown = _normal(reveal_cloze(text, hide=number, blank=" "))
         for n, body in deletions:
-            hidden = _normal(body.split("::")[0])
-            if n == number and hidden and f" {hidden} " in f" {shown} ":
+            hidden = _normal(cloze_answer(body))
+            if int(n) == number and hidden and f" {hidden} " in f" {shown} ":
                 yield _at(
                     entry,
                     "text",
                     "answer-in-question",
-                    f"cloze card c{number} shows what it hides ('{body.split('::')[0]}') elsewhere in the text",
+                    f"cloze card c{number} shows what it hides ('{cloze_answer(body)}') elsewhere in the text",
                 )
                 return
 
@@ -325,14 +325,7 @@ def _normal(text: str) -> str:
 
 def _prompt(entry: Entry) -> str | None:
     """What the front of an entry's main card asks."""
-    for key in ("question", "term"):
-        value = entry.value(key)
-        if isinstance(value, str):
-            return value
-    text = entry.value("text")
-    if isinstance(text, str):
-        return CLOZE_RE.sub(lambda m: m.group(2).split("::")[0], text)
-    return None
+    return main_text(entry.values, plain=True)
 
 
 def _duplicates(entries: list[tuple[Topic, Entry]]) -> list[_Raw]:
@@ -409,7 +402,7 @@ def _id_changes(
     if not gone:
         return
     for topic in topics:
-        deck = deck_name(config, topic)
+        deck = deck_name(config, topic.title)
         for entry in topic.entries:
             if note_guid(config.project, entry.id) in manifest.notes:
                 continue

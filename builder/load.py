@@ -12,15 +12,12 @@ import yaml
 from builder.config import Config
 from builder.decknames import deck_key, deck_name_problem
 from builder.errors import Location, Problem, ProblemsError
-from builder.kinds import COMMON_KEYS, FLAG, KINDS
+from builder.kinds import CLOZE_RE, COMMON_KEYS, FLAG, ID_RE, KINDS, MAX_ID_LENGTH, cloze_answer
 from builder.model import Entry, Topic
 from builder.rules import CLOZE_NO_DELETION, TAG_SPACES
 from builder.yamlfile import MAP, SEQ, YamlFile, describe, misspelt_keys, suggest
 
 TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-MAX_ID_LENGTH = 100
-CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)
 _COMMON = tuple(k.name for k in COMMON_KEYS)
 # Per kind: how its entries are named in messages, and the keys they may have.
 _ENTRY_KEYS = {name: (f"a {name} entry", _COMMON + kind.key_names) for name, kind in KINDS.items()}
@@ -237,7 +234,7 @@ def _check_cloze(doc: YamlFile, node: yaml.Node, text: str) -> None:
     for number, body in deletions:
         if int(number) == 0:
             doc.error(node, "cloze numbers start at c1, not c0", CLOZE_NO_DELETION)
-        elif not body.split("::")[0].strip():
+        elif not cloze_answer(body).strip():
             doc.error(node, f"cloze deletion c{number} is empty", CLOZE_NO_DELETION)
 
 

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -48,11 +47,6 @@ class Media:
     by_entry: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Entry id -> digest of its files' names and bytes: a note whose media change counts as edited.
     versions: dict[str, str] = field(default_factory=dict)
-
-    def for_topics(self, topics: Iterable[Topic]) -> list[MediaFile]:
-        """The files used by these topics' entries, sorted by name."""
-        names = {name for topic in topics for entry in topic.entries for name in self.by_entry.get(entry.id, ())}
-        return [self.files[name] for name in sorted(names)]
 
 
 def media_dir(config: Config) -> Path:

@@ -65,13 +65,8 @@ def deck_id(name: str) -> int:
     return (int.from_bytes(digest[:8], "big") % (2**52)) + 2**40
 
 
-def deck_name(config: Config, topic: Topic) -> str:
-    """The Anki deck a topic's cards go to."""
-    return topic_deck_name(config, topic.title)
-
-
-def topic_deck_name(config: Config, title: str) -> str:
-    """The Anki deck of a topic with this title."""
+def deck_name(config: Config, title: str) -> str:
+    """The Anki deck the cards of the topic with this title go to."""
     return f"{config.root_deck}::{title}"
 
 
@@ -127,20 +122,18 @@ class Packager:
         self,
         topic: Topic,
         fields: dict[str, tuple[str, ...]],
-        media_versions: Mapping[str, str] | None = None,
-        guids: Sequence[str] | None = None,
+        media_versions: Mapping[str, str],
+        guids: Sequence[str],
     ) -> TopicDraft:
         """A topic's deck and notes without the ids and times the manifest gives them.
 
         Depends on nothing but the topic, its fields and its media, so topics can be drafted in any
-        order or process. ``guids``, when the caller has them, are the entries' note GUIDs in order.
+        order or process. ``guids`` are the entries' note GUIDs, in order.
         """
-        name = deck_name(self.config, topic)
+        name = deck_name(self.config, topic.title)
         did = deck_id(name)
-        project, models = self.config.project, self.models
-        versions = media_versions or {}
-        if guids is None:
-            guids = [note_guid(project, entry.id) for entry in topic.entries]
+        models = self.models
+        versions = media_versions
         notes = []
         for entry, guid in zip(topic.entries, guids, strict=True):
             model = models[entry.kind]

@@ -100,7 +100,7 @@ def reimport_notices_for(
     The manifest is changed in memory only; the notice about missing build state is left out,
     since before the first build (in CI, say) it would be noise.
     """
-    placed = {note_guid(config.project, e.id): deck_name(config, t) for t in topics for e in t.entries}
+    placed = {note_guid(config.project, e.id): deck_name(config, t.title) for t in topics for e in t.entries}
     previous = previous_placement(manifest)
     if not removals:
         previous = {guid: p for guid, p in previous.items() if guid in placed}

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 
-from builder.kinds import COMMON_KEYS, FLAG, KINDS, Key
-from builder.load import ID_RE, MAX_ID_LENGTH
+from builder.kinds import COMMON_KEYS, FLAG, ID_RE, KINDS, MAX_ID_LENGTH, Key
 
 SCHEMA_PATH = "schema/topic.schema.json"
 

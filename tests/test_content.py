@@ -8,7 +8,8 @@ import pytest
 
 from builder.build import build
 from builder.config import load_config
-from builder.load import CLOZE_RE, load_project
+from builder.kinds import CLOZE_RE
+from builder.load import load_project
 from tests.ankitools import import_package, open_collection, rendered_cards
 from tests.conftest import REPO
 
