@@ -20,9 +20,10 @@ from builder.media import resolve_media
 from builder.model import Entry, Topic
 from builder.package import deck_name, note_guid, note_hash
 from builder.reimport import reimport_notices_for
-from builder.render import Renderer, template_dirs
+from builder.render import Renderer
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.scaffold import is_example
+from builder.templatedirs import template_dirs
 from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
 from builder.yamlfile import YamlFile, comment_cuts, read_limited
 

@@ -28,7 +28,8 @@ from builder.load import load_project
 from builder.mathml import render_math
 from builder.media import SOUND_RE, Media, resolve_media
 from builder.model import Entry, Topic
-from builder.render import Renderer, template_dirs
+from builder.render import Renderer
+from builder.templatedirs import template_dirs
 
 PREVIEW_DIR = "preview"
 ASSETS = Path(__file__).resolve().parent / "preview_assets"

@@ -26,7 +26,6 @@ from markupsafe import Markup, escape
 from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS, Kind
 from builder.model import Entry, Topic
-from builder.templatedirs import packaged_templates, template_dirs  # noqa: F401 (imported from here too)
 
 STYLESHEET = "style.css"
 _BR = Markup("<br>")

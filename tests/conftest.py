@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ from click.testing import CliRunner
 from builder.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
+
+# How many cases the property tests tried, by what they tried: shown after the run, whatever ran.
+FUZZ_COUNTS: Counter[str] = Counter()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Report how many cases the property tests tried (hypothesis says only pass or fail)."""
+    if FUZZ_COUNTS:
+        terminalreporter.section("cases tried by the property tests")
+        for name, count in FUZZ_COUNTS.items():
+            terminalreporter.write_line(f"{name}: {count}")
+
 
 CONFIG = """\
 project: test-project

@@ -25,7 +25,7 @@ from markupsafe import escape
 from builder.cli import cli
 from builder.package import note_guid
 from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards
-from tests.conftest import CONFIG, TOPIC_ALL_KINDS
+from tests.conftest import CONFIG, FUZZ_COUNTS, TOPIC_ALL_KINDS
 
 _LONG = os.environ.get("DECKS_FUZZ") == "long"
 _EXAMPLES = os.environ.get("DECKS_FUZZ_EXAMPLES", "")
@@ -42,11 +42,6 @@ settings.load_profile("decks-ci")
 def examples(ci: int, long: int) -> int:
     """Examples per property: small in CI, large on request."""
     return int(_EXAMPLES) if _EXAMPLES.isdigit() else (long if _LONG else ci)
-
-
-def report(capsys, name: str, count: int) -> None:
-    with capsys.disabled():
-        print(f"\n[fuzz] {name}: {count} cases tried")
 
 
 # -- random valid projects -------------------------------------------------------------------------
@@ -129,14 +124,10 @@ def _expected_back(entry: dict) -> str:
     return entry.get("answer") or entry["definition"]
 
 
-_valid_count = 0
-
-
 @given(topics=projects())
 @settings(max_examples=examples(ci=12, long=300))
 def test_random_valid_projects_reach_anki_exactly_as_written(topics):
-    global _valid_count
-    _valid_count += 1
+    FUZZ_COUNTS["valid projects built and imported into Anki"] += 1
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "proj"
         (root / "cards").mkdir(parents=True)
@@ -169,10 +160,6 @@ def test_random_valid_projects_reach_anki_exactly_as_written(topics):
 
 def _prompt(entry: dict) -> str:
     return "Define the term:\n" if entry["kind"] == "concept" else ""
-
-
-def test_valid_project_count(capsys):
-    report(capsys, "valid projects built and imported into Anki", _valid_count)
 
 
 # -- random damage to valid files ------------------------------------------------------------------
@@ -225,14 +212,11 @@ def _apkg_ok(data: bytes) -> bool:
             conn.close()
 
 
-_mutation_count = {"total": 0, "failed": 0, "built": 0}
-
-
 @given(damage=mutations())
 @settings(max_examples=examples(ci=150, long=5000))
 def test_damaged_files_never_crash_or_leave_partial_output(damage):
     name, data = damage
-    _mutation_count["total"] += 1
+    FUZZ_COUNTS["damaged projects"] += 1
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "proj"
         (root / "cards").mkdir(parents=True)
@@ -249,17 +233,10 @@ def test_damaged_files_never_crash_or_leave_partial_output(damage):
         assert result.exit_code in (0, 1), result.output
         assert "Traceback" not in result.output
         if result.exit_code == 1:
-            _mutation_count["failed"] += 1
+            FUZZ_COUNTS["damaged projects rejected with a message"] += 1
             assert after == before
             assert re.match(r"^(deck\.yaml|cards/all-kinds\.yaml)(:\d+(:\d+)?)?: ", result.stderr), result.stderr
         else:
-            _mutation_count["built"] += 1
+            FUZZ_COUNTS["damaged projects still valid and built"] += 1
             assert not [n for n in after if n.endswith(".tmp")]
             assert all(_apkg_ok(content) for n, content in after.items() if n.endswith(".apkg"))
-
-
-def test_damage_count(capsys):
-    c = _mutation_count
-    report(capsys, "damaged projects", c["total"])
-    with capsys.disabled():
-        print(f"[fuzz]   {c['failed']} rejected with a message, {c['built']} still valid and built")

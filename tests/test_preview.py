@@ -12,7 +12,8 @@ from builder.config import load_config
 from builder.kinds import KINDS
 from builder.load import load_project
 from builder.package import note_guid
-from builder.render import Renderer, template_dirs
+from builder.render import Renderer
+from builder.templatedirs import template_dirs
 from tests.ankitools import import_package, open_collection, rendered_cards
 from tests.media_files import png
 

@@ -7,7 +7,8 @@ import pytest
 from builder.config import load_config
 from builder.errors import ProblemsError
 from builder.load import load_project
-from builder.render import Renderer, packaged_templates, template_dirs
+from builder.render import Renderer
+from builder.templatedirs import packaged_templates, template_dirs
 
 
 def render(project):

@@ -189,3 +189,26 @@ def test_files_the_build_does_not_read_are_named(project):
         "cards/old/: warning: is not read: topic files go directly in cards/ [unread-file]",
         "0 errors, 2 warnings in 2 files.",
     ]
+
+
+def test_new_and_list_do_not_import_jinja2(project):
+    """Commands that render nothing start without the template engine (templates are found apart from it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from builder.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('jinja2' in sys.modules, file=sys.stderr)\n"
+    )
+    for args in (["new", "Lean Topic", "--source", "S"], ["list"], ["stats"]):
+        result = subprocess.run(
+            [sys.executable, "-c", code, "-C", str(project.root), *args], capture_output=True, text=True, check=True
+        )
+        assert result.stderr.splitlines() == ["False"], (args, result.stderr)
+        assert result.stdout, args
+    assert (project.root / "cards/lean-topic.yaml").is_file()
