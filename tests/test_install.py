@@ -69,7 +69,7 @@ def test_installed_package_builds_a_project_without_templates(wheel, project, tm
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
-    code = "import builder.render as r; print(r.packaged_templates())"
+    code = "import builder.templatedirs as t; print(t.packaged_templates())"
     where = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert where.stdout.strip() == str(target / "builder" / "templates")
     proc = subprocess.run(
