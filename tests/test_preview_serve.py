@@ -135,3 +135,37 @@ def test_open_without_a_browser_prints_where_the_preview_is(project, monkeypatch
     index = project.output / "preview" / "index.html"
     assert result.stdout == "Preview of 1 topic: 4 notes, 6 cards -> output/preview/index.html\n"
     assert result.stderr == f"No web browser found to open the preview; open this in one: {index}\n"
+
+
+def test_a_project_broken_from_the_start_gets_a_page_to_show_its_errors_on(project):
+    project.write("cards/broken.yaml", "title: Broken\nentries: []\n")
+    reports: queue.Queue = queue.Queue()
+    ready: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve_preview,
+        kwargs={
+            "config": load_config(project.root),
+            "port": 0,
+            "report": reports.put,
+            "on_ready": ready.put,
+            "stop": stop,
+        },
+    )
+    thread.start()
+    try:
+        url = ready.get(timeout=20)
+        assert isinstance(reports.get(timeout=20), DecksError)
+        page = _get(url)
+        assert "No preview yet: the project has errors." in page
+        assert '<script src="/__decks/live.js" data-generation="1"></script>' in page
+        state = json.loads(_get(url + "__decks/state"))
+        assert "cards/broken.yaml:2:10: 'entries' is empty" in state["errors"]
+        (project.root / "cards/broken.yaml").unlink()
+        assert isinstance(reports.get(timeout=20), PreviewResult)
+        assert "No preview yet" not in _get(url)
+        assert json.loads(_get(url + "__decks/state")) == {"generation": 2, "errors": ""}
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
