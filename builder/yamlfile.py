@@ -348,10 +348,10 @@ def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
                 )
     problem = exc.problem or ""
     if problem.startswith("mapping values are not allowed"):
-        found = _KEY_LINE.match(line[: mark.column]) if mark.column < len(line) else None
-        if found and found.group(2):
+        found = _KEY_LINE.match(line)
+        if found and mark.column > found.end(1):
             # The colon the parser stopped at comes after this line's own key: it is inside the value.
-            key, value = found.group(1), line[line.index(found.group(2), len(line) - len(line.lstrip())) :]
+            key, value = found.group(1), line[found.end(1) + 1 :].strip()
             return f"the value of '{key}' contains ': '; put the whole value in quotes: {key}: {_quote_hint(value)}"
     above = _previous_content_line(lines, mark.line)
     if above is not None and (
