@@ -14,7 +14,7 @@ import click
 from builder import __version__
 from builder.build import build
 from builder.config import Config, find_root, load_config
-from builder.errors import DecksError, ProblemsError
+from builder.errors import DecksError, ProblemsError, echo
 from builder.kinds import FLAG, KINDS
 
 # Each command imports what only it uses, when it runs: `decks build` with nothing to rebuild
@@ -40,7 +40,7 @@ class Context:
     def say(self, message: str) -> None:
         """Report progress on stdout, unless --quiet."""
         if not self.quiet:
-            click.echo(message)
+            echo(message)
 
 
 def _completion_config(ctx: click.Context) -> Config:
@@ -197,15 +197,15 @@ def _watch_builds(obj: Context, options: dict) -> None:
     def started() -> None:
         attempt(first=True)
         folders = ", ".join(f"{config.rel(p)}/" for p in source_folders(config))
-        click.echo(f"Watching {folders} and deck.yaml; Ctrl+C stops.", err=True)
+        echo(f"Watching {folders} and deck.yaml; Ctrl+C stops.", err=True)
 
     try:
         for changed in changes(config, threading.Event(), started=started):
             shown = ", ".join(config.rel(p) for p in changed[:3]) + (" ..." if len(changed) > 3 else "")
-            click.echo(f"Changed: {shown}", err=True)
+            echo(f"Changed: {shown}", err=True)
             attempt()
     except KeyboardInterrupt:
-        click.echo("Stopped.", err=True)
+        echo("Stopped.", err=True)
 
 
 def _build_once(
@@ -244,10 +244,10 @@ def _build_once(
         obj.say(f"  wrote {config.rel(path)}")
     # Each tells of something Anki will not do on import; --quiet keeps to errors only.
     for notice in [] if obj.quiet else result.notices:
-        click.echo(f"note: {notice}", err=True)
+        echo(f"note: {notice}", err=True)
     if timings:
         stages = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in result.timings.items())
-        click.echo(f"Timings (s): {stages}; {result.read} topic files read", err=True)
+        echo(f"Timings (s): {stages}; {result.read} topic files read", err=True)
 
 
 def _terminal_stderr():
@@ -283,7 +283,7 @@ def check_command(obj: Context, strict: bool) -> None:
         report = check(config)
     for finding in report.findings:
         if finding.severity == "error" or not obj.quiet:
-            click.echo(str(finding))
+            echo(str(finding))
     obj.say(report.summary())
     if report.errors or (strict and report.warnings):
         sys.exit(1)
@@ -453,15 +453,15 @@ def list_command(
 
     listed = list_entries(obj.config, tags=tags, kinds=kinds, topics=topics)
     if as_json:
-        click.echo(json.dumps([item.as_json() for item in listed], indent=2, ensure_ascii=False))
+        echo(json.dumps([item.as_json() for item in listed], indent=2, ensure_ascii=False))
         return
     current = None
     for item in listed:
         if item.topic is not current:
             current = item.topic
-            click.echo(f"{current.slug}: {current.title}")
+            echo(f"{current.slug}: {current.title}")
         text = " ".join(prompt(item.entry).split())
-        click.echo(f"  {item.entry.id}  [{item.entry.kind}]  {_clip(text, 80)}")
+        echo(f"  {item.entry.id}  [{item.entry.kind}]  {_clip(text, 80)}")
     obj.say(f"{len(listed)} entr{'y' if len(listed) == 1 else 'ies'}")
 
 
@@ -485,22 +485,22 @@ def stats_command(obj: Context, as_json: bool) -> None:
 
     counts = stats(obj.config)
     if as_json:
-        click.echo(json.dumps(counts, indent=2, ensure_ascii=False))
+        echo(json.dumps(counts, indent=2, ensure_ascii=False))
         return
     kinds = list(KINDS)
     width = max([len("total"), *(len(row["topic"]) for row in counts["topics"])])
     # The kind columns count notes (a note of some kinds makes several cards): the header says so.
     lead = f"{'':<{width}}  {'':>5}  {'':>5}  "
-    click.echo((lead + "notes of each kind".center(9 * len(kinds) - 2)).rstrip())
+    echo((lead + "notes of each kind".center(9 * len(kinds) - 2)).rstrip())
     header = f"{'topic':<{width}}  {'notes':>5}  {'cards':>5}  " + "  ".join(f"{k:>7}" for k in kinds)
-    click.echo(header)
+    echo(header)
     for row in counts["topics"]:
-        click.echo(
+        echo(
             f"{row['topic']:<{width}}  {row['notes']:>5}  {row['cards']:>5}  "
             + "  ".join(f"{row['kinds'][k]:>7}" for k in kinds)
         )
     total = counts["total"]
-    click.echo(
+    echo(
         f"{'total':<{width}}  {total['notes']:>5}  {total['cards']:>5}  "
         + "  ".join(f"{counts['kinds'][k]['notes']:>7}" for k in kinds)
     )
@@ -671,7 +671,7 @@ def _open(url: str, shown: str) -> None:
     except webbrowser.Error:
         opened = False
     if not opened:
-        click.echo(f"No web browser found to open the preview; open this in one: {shown}", err=True)
+        echo(f"No web browser found to open the preview; open this in one: {shown}", err=True)
 
 
 def _serve(config: Config, port: int, open_browser: bool) -> None:
@@ -679,10 +679,10 @@ def _serve(config: Config, port: int, open_browser: bool) -> None:
         if isinstance(outcome, DecksError):
             outcome.show()
         else:
-            click.echo(_preview_line(config, outcome))
+            echo(_preview_line(config, outcome))
 
     def ready(url: str) -> None:
-        click.echo(f"Serving {url} ; rebuilds on every save and reloads the page, Ctrl+C stops.")
+        echo(f"Serving {url} ; rebuilds on every save and reloads the page, Ctrl+C stops.")
         if open_browser:
             _open(url, url)
 
@@ -692,7 +692,7 @@ def _serve(config: Config, port: int, open_browser: bool) -> None:
     try:
         serve_preview(config, port=port, report=report, on_ready=ready, stop=threading.Event())
     except KeyboardInterrupt:
-        click.echo("Stopped.")
+        echo("Stopped.")
 
 
 def main(prog_name: str | None = None) -> None:

@@ -96,7 +96,10 @@ class _Raw:
 
 def check(config: Config) -> Report:
     """Validate the project as the build does, then apply the quality rules."""
-    files = topic_files(config)
+    try:
+        files = topic_files(config)
+    except ProblemsError as exc:
+        return Report(_from_problems(exc.problems))
     if not files:
         problems = [Problem(config.rel(config.cards_dir), None, None, "no topic files (*.yaml) found")]
         return Report(_from_problems(problems))

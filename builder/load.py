@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,49 @@ _ENTRY_KEYS = {name: (f"a {name} entry", _COMMON + kind.key_names) for name, kin
 _SPACE = re.compile(r"\s")
 
 
+TOPIC_SUFFIXES = (".yaml", ".yml")
+
+
 def topic_files(config: Config) -> list[Path]:
-    """Topic files of the project, in name order."""
+    """Topic files of the project, in name order; raise ProblemsError when two would be one deck package.
+
+    A topic's file name (less its extension) names its package, so ``x.yaml`` beside ``x.yml``, or
+    ``X.yaml`` beside ``x.yaml`` (one file where names ignore case), would leave one topic unbuilt.
+    An upper-case extension is refused rather than silently skipped.
+    """
     folder = config.cards_dir
-    if not folder.is_dir():
+    try:
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in TOPIC_SUFFIXES and not p.name.startswith("."))
+    except NotADirectoryError as exc:
+        raise ProblemsError([Problem(config.rel(folder), None, None, "is a file, not a folder of topics")]) from exc
+    except FileNotFoundError:
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+    except OSError as exc:
+        reason = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or str(exc)
+        raise ProblemsError([Problem(config.rel(folder), None, None, f"cannot be read: {reason}")]) from exc
+    problems = []
+    first: dict[str, Path] = {}
+    for path in found:
+        display = config.rel(path)
+        if path.suffix not in TOPIC_SUFFIXES:
+            problems.append(
+                Problem(display, None, None, f"a topic file ends in .yaml or .yml; rename it to {path.stem}.yaml")
+            )
+            continue
+        other = first.setdefault(unicodedata.normalize("NFC", path.stem).casefold(), path)
+        if other is path:
+            continue
+        if other.stem == path.stem:
+            message = f"same topic name '{path.stem}' as {config.rel(other)}; both would be {path.stem}.apkg"
+        else:
+            message = (
+                f"topic name '{path.stem}' differs from '{other.stem}' ({config.rel(other)}) only in case or "
+                "Unicode form; their packages would be one file where names ignore case"
+            )
+        problems.append(Problem(display, None, None, message + ": rename or remove one"))
+    if problems:
+        raise ProblemsError(problems)
+    return found
 
 
 def unread_files(config: Config) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from builder.atomic import write_atomic
+from builder.atomic import StagedWrites, write_atomic
 from builder.config import CONFIG_NAME, SLUG_RE, Config
+from builder.decknames import deck_key
 from builder.errors import DecksError, ProblemsError, UsageError
 from builder.kinds import KINDS
 from builder.load import collect, load_topic, topic_files
@@ -101,11 +103,11 @@ def new_topic(
     elif not SLUG_RE.match(slug):
         raise DecksError(f"slug '{slug}' must be lowercase letters, digits and dashes")
     topics, _ = collect(files, config)
-    clash = next((t for t in topics if t.title == title), None)
+    clash = next((t for t in topics if deck_key(t.title) == deck_key(title)), None)
     if clash is not None:
         raise DecksError(f"title '{title}' is already the title of {clash.path}; each topic needs its own deck")
     path = config.cards_dir / f"{slug}.yaml"
-    if path.exists() or any(p.stem == slug for p in files):
+    if path.exists() or any(p.stem.casefold() == slug for p in files):
         raise DecksError(f"{config.rel(path)} already exists")
     text = topic_text(
         title, slug, description=description, source=source, schema=schema_line(config.root, config.cards_dir)
@@ -113,7 +115,10 @@ def new_topic(
     _, problems = load_topic(path, config.rel(path), text)
     if problems:
         raise ProblemsError(problems, "nothing was written")
-    write_atomic(path, text.encode("utf-8"))
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise DecksError(f"cannot write {config.rel(path)}: {exc.strerror or exc}") from exc
     return NewTopic(path, slug)
 
 
@@ -256,6 +261,22 @@ def init_project(
     if existing:
         shown = ", ".join(str(p.relative_to(folder)) for p in existing)
         raise DecksError(f"{folder} already holds {shown}; nothing was written")
-    for path, text in files.items():
-        write_atomic(path, text.encode("utf-8"))
+    folders = sorted({parent for path in files for parent in path.parents if parent.is_relative_to(folder)})
+    blocked = [f for f in folders if (f.exists() or f.is_symlink()) and not f.is_dir()]
+    if blocked:
+        shown = ", ".join(str(p.relative_to(folder)) for p in blocked)
+        raise DecksError(f"{folder} already holds {shown}, where a folder is needed; nothing was written")
+    # All or nothing: every file is staged before the first is in place, and folders made are removed on failure.
+    made = [f for f in folders if not f.exists()]
+    try:
+        with StagedWrites() as staged:
+            for path, text in files.items():
+                staged.add(path, text.encode("utf-8"))
+            staged.commit()
+    except OSError as exc:
+        for made_folder in reversed(made):
+            with contextlib.suppress(OSError):
+                made_folder.rmdir()
+        where = exc.filename or folder
+        raise DecksError(f"cannot write {where}: {exc.strerror or exc}; nothing was written") from exc
     return sorted(files)

@@ -173,6 +173,12 @@ class YamlFile:
                     self.root = None
         except RecursionError:
             self._add(None, None, f"YAML nested more than {MAX_DEPTH} levels deep (limit)")
+        except yaml.reader.ReaderError as exc:
+            # PyYAML names a character by its offset in "<unicode string>"; users need its line and column.
+            pos = exc.position
+            line = text.count("\n", 0, pos) + 1
+            col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+            self._add(line, col, f"{_char_name(exc.character)} is not allowed in a YAML file")
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             if mark is not None and _char_at(text, mark) == "\t":
@@ -272,6 +278,14 @@ class YamlFile:
                 return None
             if len(value) > MAX_TEXT_CHARS:
                 self.error(node, f"'{key}' has {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}")
+                return None
+            bad = _CONTROL.search(value)
+            if bad is not None:
+                self.error(
+                    node,
+                    f"'{key}' contains {_char_name(bad.group())}; text may hold tab and line breaks, "
+                    "no other control characters (Anki separates fields with U+001F)",
+                )
                 return None
             return value
         if isinstance(node, yaml.ScalarNode) and node.tag == NULL:
@@ -506,6 +520,18 @@ def _previous_item_line(lines: list[str], index: int) -> int | None:
         if best is None and stripped.startswith("- "):
             best = i
     return best
+
+
+# What a value may not hold: Anki separates fields with \x1f, and the rest are invisible or
+# move a terminal's cursor. Tab and line feed are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _char_name(char: str | int) -> str:
+    code = char if isinstance(char, int) else ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"the control character U+{code:04X}"
+    return f"the character U+{code:04X}"
 
 
 def _char_at(text: str, mark: yaml.Mark) -> str:

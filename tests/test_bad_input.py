@@ -27,6 +27,7 @@ from tests.conftest import REPO, Project
 CORPUS = Path(__file__).parent / "bad_input"
 BAD = "cards/bad.yaml"
 FRONT = "templates/qa/front.html"
+CONTROL = "text may hold tab and line breaks, no other control characters (Anki separates fields with U+001F)"
 TOO_LARGE = "the result would be over 1,000,000 characters (limit)"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -206,6 +207,15 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
         1,
         [f"{BAD}:2:18: tag 'bad tag' contains a space; Anki tags cannot (use '-' or '::' instead)"],
     ),
+    # control characters: Anki cannot store them, terminals would obey them
+    "control-char-escaped.topic.yaml": (1, [f"{BAD}:6:13: 'answer' contains the control character U+001F; {CONTROL}"]),
+    "control-char-raw.topic.yaml": (1, [f"{BAD}:6:14: the control character U+001F is not allowed in a YAML file"]),
+    "control-char-c1-title.topic.yaml": (1, [f"{BAD}:1:8: 'title' contains the control character U+0085; {CONTROL}"]),
+    "terminal-escape-value.topic.yaml": (
+        1,
+        [f"{BAD}:5:15: 'question' contains the control character U+001B; {CONTROL}"],
+    ),
+    "terminal-escape-key.topic.yaml": (1, [f"{BAD}:7:5: unknown key '\\x1b[2J\\x1b]0;pwned\\x07' in a qa entry"]),
     # files that are not files
     "topic-is-directory.generated": (1, [f"{BAD}: is a folder, not a YAML file"]),
     "broken-symlink.generated": (1, [f"{BAD}: is a broken symbolic link"]),
@@ -384,6 +394,8 @@ def test_bad_input_fails_cleanly(case: str, built: Project):
         "named-pipe.generated",
         "config-id-2-63.deck.yaml",
         "unknown-topic.args",
+        "terminal-escape-key.topic.yaml",
+        "control-char-raw.topic.yaml",
     ],
 )
 def test_bad_input_as_a_real_process(case: str, built: Project):
