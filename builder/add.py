@@ -22,7 +22,19 @@ from builder.kinds import COMMON_KEYS, ID_RE, KINDS, MAX_ID_LENGTH, reveal_cloze
 from builder.load import collect, load_topic, topic_files
 from builder.model import Entry, Topic
 from builder.topics import file_titles, resolve
-from builder.yamlfile import BOOL, NULL, YamlFile, describe
+from builder.yamlfile import (
+    BOOL,
+    FLOAT,
+    INT,
+    MERGE,
+    MERGE_MESSAGE,
+    NULL,
+    SEQ,
+    STR,
+    YamlFile,
+    describe,
+    utf8_problem,
+)
 
 # Words that make an id longer without making it easier to recognise.
 _STOP = frozenset(
@@ -79,9 +91,14 @@ def unique_id(base: str, taken: set[str]) -> str:
     return f"{base}-{n}"
 
 
-def entries_from_yaml(text: str, display: str) -> list[dict[str, Value | None]]:
+def entries_from_yaml(data: str | bytes, display: str) -> list[dict[str, Value | None]]:
     """Entries given as YAML: a list of entries, or a topic-like mapping with an `entries` list."""
-    doc = YamlFile(Path(display), display).read(text)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise ProblemsError([utf8_problem(display, data, exc)], "nothing was added") from exc
+    doc = YamlFile(Path(display), display).read(data)
     root = doc.root
     if doc.problems:
         raise ProblemsError(doc.problems, "nothing was added")
@@ -99,8 +116,15 @@ def entries_from_yaml(text: str, display: str) -> list[dict[str, Value | None]]:
             continue
         entry: dict[str, Value | None] = {}
         for k, v in item.value:
-            nested = v.value if isinstance(v, yaml.SequenceNode) else [v]
-            bad = next((n for n in nested if not isinstance(n, yaml.ScalarNode)), None)
+            if k.tag == MERGE:
+                doc.error(k, MERGE_MESSAGE)
+                continue
+            if not isinstance(k, yaml.ScalarNode) or k.tag != STR:
+                doc.error(k, f"keys must be plain words, not {describe(k)}: {_shown(k, data)}")
+                continue
+            nested = v.value if isinstance(v, yaml.SequenceNode) and v.tag == SEQ else [v]
+            # A tag (!!binary, !custom) would be dropped by reading the text alone: refused instead.
+            bad = next((n for n in nested if not isinstance(n, yaml.ScalarNode) or n.tag not in _PLAIN), None)
             if bad is not None:
                 doc.error(bad, f"'{k.value}' must be text or a list of text, not {describe(bad)}")
             entry[str(k.value)] = _plain(v)
@@ -108,6 +132,16 @@ def entries_from_yaml(text: str, display: str) -> list[dict[str, Value | None]]:
     if doc.problems:
         raise ProblemsError(doc.problems, "nothing was added")
     return out
+
+
+# Tags a plain scalar resolves to; anything else was given a tag on purpose.
+_PLAIN = frozenset({STR, NULL, BOOL, INT, FLOAT})
+
+
+def _shown(node: yaml.Node, source: str) -> str:
+    """A key as written, for a message: its source text, on one line, cut short."""
+    text = " ".join(source[node.start_mark.index : node.end_mark.index].split())
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _plain(node: yaml.Node) -> Value | None:

@@ -332,7 +332,7 @@ def _interactive() -> bool:
 @click.option(
     "--from",
     "from_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     metavar="FILE.yaml",
     help="Add every entry of a YAML list (or of a topic-like file's entries); - reads stdin.",
 )

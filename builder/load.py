@@ -16,7 +16,7 @@ from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import CLOZE_RE, COMMON_KEYS, FLAG, ID_RE, KINDS, MAX_ID_LENGTH, cloze_answer
 from builder.model import Entry, Topic
 from builder.rules import CLOZE_NO_DELETION, TAG_SPACES
-from builder.yamlfile import MAP, SEQ, YamlFile, describe, misspelt_keys, suggest
+from builder.yamlfile import MAP, MERGE, MERGE_MESSAGE, SEQ, YamlFile, describe, misspelt_keys, suggest
 
 TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
 _COMMON = tuple(k.name for k in COMMON_KEYS)
@@ -203,6 +203,9 @@ def _entry(
         return None
     kind_name = None
     for key_node, value_node in node.value:
+        if key_node.tag == MERGE:
+            doc.error(key_node, MERGE_MESSAGE)
+            return None
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == "kind":
             kind_name = doc.text(value_node, "kind")
             if kind_name is not None and kind_name not in KINDS:

@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS, Kind
 from builder.model import Entry, Topic
+from builder.yamlfile import utf8_problem
 
 STYLESHEET = "style.css"
 _BR = Markup("<br>")
@@ -306,11 +307,7 @@ class Renderer:
     def _unreadable(self, name: str, exc: Exception) -> Problem:
         where = self._where(name)
         if isinstance(exc, UnicodeDecodeError):
-            data = exc.object[: exc.start]
-            line = data.count(b"\n") + 1
-            col = exc.start - (data.rfind(b"\n") + 1) + 1
-            byte = exc.object[exc.start]
-            return Problem(where, line, col, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
+            return utf8_problem(where, exc.object, exc)
         if isinstance(exc, IsADirectoryError):
             return Problem(where, None, None, "is a folder, not a template")
         if isinstance(exc, _LinkOutside):

@@ -127,9 +127,15 @@ class TopicWorker:
         self.renderer.warm()
         self.packager.manifest.id_base(self.packager.now)
         _current = self
+        pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
         try:
-            with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
-                yield from pool.map(_outcome_in_worker, slugs)
+            yield from pool.map(_outcome_in_worker, slugs)
+        except BaseException:
+            # Ctrl-C or an error: the workers stop after their current topic, and nothing waits for the rest.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown(wait=True)
         finally:
             _current = None
 
@@ -199,6 +205,13 @@ class TopicWorker:
             # The rows are in the packed bytes now; at 100,000 notes they would hold 100 MB more.
             package.notes, package.cards = len(package.plan.notes), len(package.plan.cards)
             package.plan.notes, package.plan.cards = [], []
+
+
+def _leave_interrupts_to_parent() -> None:
+    # Ctrl-C reaches every process of the terminal's group; only the parent reports it ("Aborted!").
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _outcome_in_worker(slug: str) -> TopicOutcome:

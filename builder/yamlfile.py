@@ -32,6 +32,10 @@ INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 MAP = "tag:yaml.org,2002:map"
 SEQ = "tag:yaml.org,2002:seq"
+MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_VALUE = "tag:yaml.org,2002:value"
+MERGE_MESSAGE = "YAML merge keys ('<<') are not supported; write the keys out in full"
 # Scalars whose source text is used as card text: `answer: 35` means "35".
 _TEXT_TAGS = frozenset({STR, INT, FLOAT, BOOL})
 
@@ -88,6 +92,12 @@ _TYPE_NAMES = {
 
 def describe(node: yaml.Node) -> str:
     """How a node's type reads in a message."""
+    if node.tag == _TIMESTAMP:
+        return f"a date ({node.value}: put it in quotes to keep it as text)"
+    if node.tag == _VALUE:
+        return "a lone '=' (YAML reserves it: put it in quotes to keep it as text)"
+    if node.tag == MERGE:
+        return "a YAML merge key '<<' (not supported: write the keys out in full)"
     if node.tag not in _TYPE_NAMES and node.tag != STR:
         # Tags such as !!python/object are never constructed; they are only named in the message.
         return f"a value tagged {node.tag.replace('tag:yaml.org,2002:', '!!')}"
@@ -227,9 +237,7 @@ class YamlFile:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            self._add(line, col, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
+            self.problems.append(utf8_problem(self.display, data, exc))
             return None
         return text.removeprefix("\ufeff")
 
@@ -255,6 +263,9 @@ class YamlFile:
             return {}
         out: dict[str, tuple] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE:
+                self.error(key_node, MERGE_MESSAGE)
+                continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != STR:
                 self.error(key_node, f"{what}: keys must be plain words, not {describe(key_node)}")
                 continue
@@ -532,6 +543,13 @@ def _char_name(char: str | int) -> str:
     if code < 0x20 or 0x7F <= code <= 0x9F:
         return f"the control character U+{code:04X}"
     return f"the character U+{code:04X}"
+
+
+def utf8_problem(display: str, data: bytes, exc: UnicodeDecodeError) -> Problem:
+    """The problem of bytes that are not UTF-8, at the line and column of the first bad byte."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return Problem(display, line, col, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
 
 
 def _char_at(text: str, mark: yaml.Mark) -> str:

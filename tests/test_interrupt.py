@@ -145,3 +145,28 @@ def test_temp_files_of_a_killed_writer_are_swept_up(tmp_path):
     run_build(root, OLD_EPOCH)
     assert not any(path.exists() for path in stale)
     assert all(path.read_bytes() == b"not ours" for path in keep)
+
+
+def test_ctrl_c_with_two_processes_prints_no_traceback(states):
+    """Ctrl-C reaches the whole process group; only the parent answers, with click's "Aborted!"."""
+    root, old, new, duration = states
+    out = root / "output"
+    for n in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "builder", "-C", str(root), "build", "--jobs", "2"],
+            cwd=REPO,
+            env={**os.environ, "SOURCE_DATE_EPOCH": str(NEW_EPOCH)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        time.sleep(duration * (0.2 + 0.15 * n))
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err.decode(), err.decode()
+        if proc.returncode:
+            assert (proc.returncode, err.decode().splitlines()[-1]) == (1, "Aborted!")
+        present = files(out)
+        assert all(present[name] in (old[name], new[name]) for name in old)
+        for name in new:
+            (out / name).write_bytes(old[name])
