@@ -61,8 +61,9 @@ def resolve_topic(config: Config, topic: str) -> Path:
     if topic in by_slug:
         return by_slug[topic]
     path = Path(topic)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return path.resolve()
+    # Any file named like a topic, even a folder, a named pipe or a broken link: reading it says what is wrong.
+    if path.suffix in (".yaml", ".yml") and (path.exists() or path.is_symlink()):
+        return path.absolute()
     return by_slug[resolve(topic, list(by_slug), lambda: file_titles(by_slug))]
 
 
@@ -163,6 +164,10 @@ def add_entries(config: Config, path: Path, entries: Sequence[Mapping[str, Value
     that adds running at once each see the entries the others wrote.
     """
     display = config.rel(path)
+    if not path.is_file():
+        # A folder, a named pipe, a broken link: reading says which, and nothing is locked or made.
+        _, problems = load_topic(path, display)
+        raise ProblemsError(problems, "fix it first; nothing was added")
     # A symbolic link stays a link: its target is the file changed, and the one locked.
     folder = path.resolve().parent
     try:

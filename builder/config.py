@@ -48,8 +48,13 @@ def find_root(start: Path) -> Path:
     """The nearest folder at or above ``start`` holding a config file."""
     start = start.resolve()
     for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
+        config = folder / CONFIG_NAME
+        if config.is_file():
             return folder
+        if config.exists() or config.is_symlink():
+            # Never a build of the project above: this one's config is broken, and that is the error.
+            what = "a folder" if config.is_dir() else "not a regular file" if config.exists() else "a broken link"
+            raise DecksError(f"{config} is {what}; {CONFIG_NAME} must be a file")
     raise DecksError(
         f"not inside a deck project: no {CONFIG_NAME} in {start} or any folder above it "
         "(start one with `decks init FOLDER`, or point at one with `decks -C FOLDER`)"

@@ -148,8 +148,10 @@ class _Resolver:
             return self._problem(loc, f"{what} is a symbolic link to a file outside the {MEDIA_DIR}/ folder")
         if not real.exists():
             return self._problem(loc, f"{what} is a broken symbolic link")
-        if not real.is_file():
+        if real.is_dir():
             return self._problem(loc, f"{what} is a folder, not a file")
+        if not real.is_file():
+            return self._problem(loc, f"{what} is not a regular file (a named pipe or a device?)")
         if not os.access(real, os.R_OK):
             return self._problem(loc, f"{what} cannot be read: permission denied")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import os
 import re
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -193,7 +194,10 @@ class Renderer:
         self._templates: dict[str, jinja2.Template] = {}
 
     def stylesheet(self) -> str:
-        """The CSS shared by every note type (read as is, not rendered)."""
+        """The CSS shared by every note type (read as is, not rendered); the first call on a Renderer."""
+        blocked = self._unreadable_folders()
+        if blocked:
+            raise ProblemsError(blocked, "nothing was written")
         try:
             source, _, _ = self.env.loader.get_source(self.env, STYLESHEET)
         except jinja2.TemplateNotFound as exc:
@@ -296,6 +300,19 @@ class Renderer:
     def _missing(self, name: str) -> Problem:
         where = ", ".join(self._display(d) for d in self.dirs)
         return Problem(name, None, None, f"template not found (looked in {where})")
+
+    def _unreadable_folders(self) -> list[Problem]:
+        # A project folder Jinja2 cannot look into would silently give the default templates instead.
+        problems: list[Problem] = []
+        for folder in self.dirs[:-1]:
+            for current, subfolders, _ in os.walk(folder):
+                for sub in subfolders:
+                    path = Path(current) / sub
+                    if not os.access(path, os.R_OK | os.X_OK):
+                        problems.append(Problem(self._display(path), None, None, "cannot be read: permission denied"))
+            if not os.access(folder, os.R_OK | os.X_OK):
+                problems.append(Problem(self._display(folder), None, None, "cannot be read: permission denied"))
+        return problems
 
     def _where(self, name: str) -> str:
         """The file a template name stands for, as shown to users."""

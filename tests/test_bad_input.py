@@ -32,6 +32,10 @@ TOO_LARGE = "the result would be over 1,000,000 characters (limit)"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+def _topic(title: str) -> str:
+    return f"title: {title}\nentries:\n  - {{kind: qa, id: {title.split()[-1]}, question: Why?, answer: Because.}}\n"
+
+
 def _huge_field(root: Path) -> None:
     answer = "x" * 5_000_000
     (root / BAD).write_text(
@@ -62,6 +66,11 @@ GENERATORS = {
     "broken-symlink": lambda root: (root / BAD).symlink_to(root / "cards" / "missing.yaml"),
     "unreadable": _unreadable,
     "named-pipe": lambda root: os.mkfifo(root / BAD),
+    "dev-zero": lambda root: (root / BAD).symlink_to("/dev/zero"),
+    "yml-beside-yaml": lambda root: [
+        (root / name).write_text(_topic("Twin " + name[-3:]), encoding="utf-8") for name in (BAD, "cards/bad.yml")
+    ],
+    "upper-case-extension": lambda root: (root / "cards/bad.YAML").write_text(_topic("Loud"), encoding="utf-8"),
 }
 
 # The expectations table: case -> (exit code, every line on stderr). Problems end with a summary line.
@@ -224,6 +233,44 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
         [f"{BAD}: cannot be read: " + ("Input/output error" if IS_ROOT else "permission denied")],
     ),
     "named-pipe.generated": (1, [f"{BAD}: is not a regular file"]),
+    "dev-zero.generated": (1, [f"{BAD}: is not a regular file"]),
+    # topics that would be lost or merged
+    "yml-beside-yaml.generated": (
+        1,
+        ["cards/bad.yml: same topic name 'bad' as cards/bad.yaml; both would be bad.apkg: rename or remove one"],
+    ),
+    "upper-case-extension.generated": (
+        1,
+        ["cards/bad.YAML: a topic file ends in .yaml or .yml; rename it to bad.yaml"],
+    ),
+    "title-case-clash.topic.yaml": (
+        1,
+        [
+            f"{BAD}:1:8: title 'ALL KINDS' is the same deck to Anki as 'All Kinds' at cards/all-kinds.yaml:1:8 "
+            "(Anki ignores case and Unicode normalization in deck names); each topic needs its own deck"
+        ],
+    ),
+    "title-empty-subdeck.topic.yaml": (
+        1,
+        [f"{BAD}:1:8: 'title' has an empty or space-padded deck name between '::' (Anki drops or merges those)"],
+    ),
+    "title-markup.topic.yaml": (
+        1,
+        [
+            f"{BAD}:1:8: 'title' must not contain '<' or a character reference such as '&lt;': Anki puts the deck "
+            "name into every card as HTML, where they would become markup"
+        ],
+    ),
+    # YAML features named plainly
+    "merge-key.topic.yaml": (1, [f"{BAD}:5:5: YAML merge keys ('<<') are not supported; write the keys out in full"]),
+    "date-value.topic.yaml": (
+        1,
+        [f"{BAD}:6:13: 'answer' must be text, not a date (2022-04-26: put it in quotes to keep it as text)"],
+    ),
+    "equals-value.topic.yaml": (
+        1,
+        [f"{BAD}:6:13: 'answer' must be text, not a lone '=' (YAML reserves it: put it in quotes to keep it as text)"],
+    ),
     # templates
     "template-syntax-error.front.html": (1, ["templates/qa/front.html:1: template syntax error: unexpected '}'"]),
     "template-undefined-variable.front.html": (

@@ -5,15 +5,32 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from builder.load import load_project
 from tests.conftest import REPO, Project
-from tests.test_bad_input import IS_ROOT, _tree
+from tests.test_bad_input import _tree
 
 ADDERS = 8
+
+
+def _permissions_ignored() -> bool:
+    """Whether this process reads files whatever their mode (root, or CAP_DAC_OVERRIDE)."""
+    with tempfile.TemporaryDirectory() as folder:
+        probe = Path(folder) / "probe"
+        probe.write_text("x", encoding="utf-8")
+        probe.chmod(0)
+        try:
+            probe.read_text(encoding="utf-8")
+        except PermissionError:
+            return False
+        return True
+
+
+PERMISSIONS_IGNORED = _permissions_ignored()
 
 
 def _run(root: Path, *args: str, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -241,7 +258,7 @@ def test_add_keeps_a_symlinked_topic_a_link_and_its_mode(project: Project):
     assert oct(real.stat().st_mode & 0o777) == oct(0o640)
 
 
-@pytest.mark.skipif(IS_ROOT, reason="permissions do not stop root")
+@pytest.mark.skipif(PERMISSIONS_IGNORED, reason="permissions do not stop this user")
 def test_add_to_a_read_only_cards_folder_is_an_error(project: Project):
     before = _tree(project.root)
     (project.root / "cards").chmod(0o555)
@@ -251,4 +268,163 @@ def test_add_to_a_read_only_cards_folder_is_an_error(project: Project):
         (project.root / "cards").chmod(0o755)
     assert result.exit_code == 1
     assert result.stderr == "cannot write cards/all-kinds.yaml: Permission denied; nothing was added\n"
+    assert _tree(project.root) == before
+
+
+# -- messages instead of tracebacks --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (os.mkfifo, "is not a regular file"),
+        (lambda p: p.mkdir(), "is a folder, not a YAML file"),
+        (lambda p: p.symlink_to(p.parent / "missing.yaml"), "is a broken symbolic link"),
+    ],
+)
+def test_add_to_a_path_that_is_not_a_file(project: Project, tmp_path: Path, make, message: str):
+    target = tmp_path / "odd" / "topic.yaml"
+    target.parent.mkdir()
+    make(target)
+    before = _tree(tmp_path)
+    result = _run(project.root, "add", str(target), "--kind", "qa", "--question", "Q?", "--answer", "A.")
+    assert (result.returncode, result.stderr.decode().splitlines()) == (
+        1,
+        [f"{target}: {message}", "1 error in 1 file; fix it first; nothing was added."],
+    )
+    assert _tree(tmp_path) == before
+
+
+def test_add_from_input_that_is_not_utf8(project: Project, tmp_path: Path):
+    before = _tree(project.root)
+    data = b"- kind: qa\n  question: caf\xe9?\n  answer: b\n"
+    (tmp_path / "new.yaml").write_bytes(data)
+    from_file = _run(project.root, "add", "all-kinds", "--from", str(tmp_path / "new.yaml"))
+    from_stdin = _run(project.root, "add", "all-kinds", "--from", "-", stdin=data)
+    for result, name in ((from_file, str(tmp_path / "new.yaml")), (from_stdin, "<stdin>")):
+        assert (result.returncode, result.stderr.decode().splitlines()) == (
+            1,
+            [
+                f"{name}:2:16: not valid UTF-8 (byte 0xe9); save the file as UTF-8",
+                "1 error in 1 file; nothing was added.",
+            ],
+        )
+    assert _tree(project.root) == before
+
+
+def test_add_from_yaml_with_tags_or_complex_keys_is_refused(project: Project):
+    before = _tree(project.root)
+    data = b"- kind: qa\n  ? [a, b]\n  : x\n  question: !!binary aGVsbG8=\n  answer: !custom b\n  tags: [!x y]\n"
+    result = _run(project.root, "add", "all-kinds", "--from", "-", stdin=data)
+    assert (result.returncode, result.stderr.decode().splitlines()) == (
+        1,
+        [
+            "<stdin>:2:5: keys must be plain words, not a list: '[a, b]'",
+            "<stdin>:4:13: 'question' must be text or a list of text, not a value tagged !!binary",
+            "<stdin>:5:11: 'answer' must be text or a list of text, not a value tagged !custom",
+            "<stdin>:6:10: 'tags' must be text or a list of text, not a value tagged !x",
+            "4 errors in 1 file; nothing was added.",
+        ],
+    )
+    assert _tree(project.root) == before
+
+
+def test_a_folder_named_deck_yaml_is_an_error_not_the_project_above(project: Project):
+    inner = project.root / "inner"
+    (inner / "deck.yaml").mkdir(parents=True)
+    before = _tree(project.root)
+    result = _run(inner, "build")
+    assert (result.returncode, result.stderr.decode()) == (
+        1,
+        f"{inner / 'deck.yaml'} is a folder; deck.yaml must be a file\n",
+    )
+    assert _tree(project.root) == before
+
+
+def test_a_named_pipe_in_media_is_named_as_such(project: Project):
+    (project.root / "media").mkdir()
+    os.mkfifo(project.root / "media/pipe.png")
+    project.write(
+        "cards/all-kinds.yaml",
+        (project.root / "cards/all-kinds.yaml")
+        .read_text()
+        .replace("    answer: 2017\n", "    answer: 2017\n    image: pipe.png\n"),
+    )
+    result = project.build()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "cards/all-kinds.yaml:22:12: image 'pipe.png' is not a regular file (a named pipe or a device?)"
+    )
+
+
+def test_init_over_a_file_named_templates_writes_nothing(tmp_path: Path):
+    folder = tmp_path / "new-project"
+    folder.mkdir()
+    (folder / "templates").write_text("my notes", encoding="utf-8")
+    before = _tree(folder)
+    result = _run(tmp_path, "init", str(folder))
+    assert (result.returncode, result.stderr.decode()) == (
+        1,
+        f"{folder} already holds templates, where a folder is needed; nothing was written\n",
+    )
+    assert _tree(folder) == before
+
+
+def test_terminal_control_sequences_in_names_are_shown_escaped(project: Project):
+    (project.root / "cards/\x1b]0;pwned\x07.yaml").write_text("title: [\n", encoding="utf-8")
+    result = _run(project.root, "build")
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert "\x1b" not in err and "\x07" not in err
+    assert err.startswith("cards/\\x1b]0;pwned\\x07.yaml:2:1: YAML syntax error")
+
+
+@pytest.mark.skipif(PERMISSIONS_IGNORED, reason="permissions do not stop this user")
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [
+        ("cards", "cards: cannot be read: permission denied"),
+        ("templates", "templates: cannot be read: permission denied"),
+        ("templates/qa", "templates/qa: cannot be read: permission denied"),
+    ],
+)
+def test_unreadable_folders_are_messages(project: Project, folder: str, message: str):
+    if folder.startswith("templates"):
+        project.write("templates/qa/front.html", "{{ question }}")
+    (project.root / folder).chmod(0)
+    try:
+        result = _run(project.root, "build")
+    finally:
+        (project.root / folder).chmod(0o755)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines()[0] == message
+
+
+@pytest.mark.skipif(PERMISSIONS_IGNORED, reason="permissions do not stop this user")
+def test_a_read_only_output_folder_names_the_real_file(project: Project):
+    assert project.build().exit_code == 0
+    project.write("cards/all-kinds.yaml", (project.root / "cards/all-kinds.yaml").read_text().replace("2017", "2018"))
+    before = _tree(project.root)
+    project.output.chmod(0o555)
+    try:
+        build = _run(project.root, "build")
+    finally:
+        project.output.chmod(0o755)
+    assert (build.returncode, build.stderr.decode()) == (1, "cannot write output/all-kinds.apkg: Permission denied\n")
+    assert _tree(project.root) == before
+    assert _temps(project.root) == []
+
+
+@pytest.mark.skipif(PERMISSIONS_IGNORED, reason="permissions do not stop this user")
+def test_new_in_a_read_only_cards_folder_is_an_error(project: Project):
+    before = _tree(project.root)
+    (project.root / "cards").chmod(0o555)
+    try:
+        result = _run(project.root, "new", "Another topic")
+    finally:
+        (project.root / "cards").chmod(0o755)
+    assert (result.returncode, result.stderr.decode()) == (
+        1,
+        "cannot write cards/another-topic.yaml: Permission denied\n",
+    )
     assert _tree(project.root) == before
