@@ -219,9 +219,29 @@ def copy_templates(config: Config, names: list[str] | tuple[str, ...]) -> list[P
     if existing:
         shown = ", ".join(config.rel(p) for p in existing)
         raise DecksError(f"{shown} already exist{'s' if len(existing) == 1 else ''}; nothing was copied")
-    for path, text in files.items():
-        write_atomic(path, text.encode("utf-8"))
+    _write_all(files, config.root, "nothing was copied")
     return sorted(files)
+
+
+def _write_all(files: dict[Path, str], top: Path, nothing: str) -> None:
+    """Write new files under ``top``, all or none: staged before any is in place, new folders removed on failure."""
+    folders = sorted({parent for path in files for parent in path.parents if parent.is_relative_to(top)})
+    blocked = [f for f in folders if (f.exists() or f.is_symlink()) and not f.is_dir()]
+    if blocked:
+        shown = ", ".join(str(p.relative_to(top)) for p in blocked)
+        raise DecksError(f"{top} already holds {shown}, where a folder is needed; {nothing}")
+    made = [f for f in folders if not f.exists()]
+    try:
+        with StagedWrites() as staged:
+            for path, text in files.items():
+                staged.add(path, text.encode("utf-8"))
+            staged.commit()
+    except OSError as exc:
+        for made_folder in reversed(made):
+            with contextlib.suppress(OSError):
+                made_folder.rmdir()
+        where = exc.filename or top
+        raise DecksError(f"cannot write {where}: {exc.strerror or exc}; {nothing}") from exc
 
 
 def init_project(
@@ -261,22 +281,5 @@ def init_project(
     if existing:
         shown = ", ".join(str(p.relative_to(folder)) for p in existing)
         raise DecksError(f"{folder} already holds {shown}; nothing was written")
-    folders = sorted({parent for path in files for parent in path.parents if parent.is_relative_to(folder)})
-    blocked = [f for f in folders if (f.exists() or f.is_symlink()) and not f.is_dir()]
-    if blocked:
-        shown = ", ".join(str(p.relative_to(folder)) for p in blocked)
-        raise DecksError(f"{folder} already holds {shown}, where a folder is needed; nothing was written")
-    # All or nothing: every file is staged before the first is in place, and folders made are removed on failure.
-    made = [f for f in folders if not f.exists()]
-    try:
-        with StagedWrites() as staged:
-            for path, text in files.items():
-                staged.add(path, text.encode("utf-8"))
-            staged.commit()
-    except OSError as exc:
-        for made_folder in reversed(made):
-            with contextlib.suppress(OSError):
-                made_folder.rmdir()
-        where = exc.filename or folder
-        raise DecksError(f"cannot write {where}: {exc.strerror or exc}; nothing was written") from exc
+    _write_all(files, folder, "nothing was written")
     return sorted(files)

@@ -362,12 +362,23 @@ def test_init_over_a_file_named_templates_writes_nothing(tmp_path: Path):
     folder.mkdir()
     (folder / "templates").write_text("my notes", encoding="utf-8")
     before = _tree(folder)
-    result = _run(tmp_path, "init", str(folder))
+    result = _run(tmp_path, "init", "--templates", str(folder))
     assert (result.returncode, result.stderr.decode()) == (
         1,
         f"{folder} already holds templates, where a folder is needed; nothing was written\n",
     )
     assert _tree(folder) == before
+
+
+def test_copy_templates_over_a_file_named_templates_writes_nothing(project: Project):
+    (project.root / "templates").write_text("my notes", encoding="utf-8")
+    before = _tree(project.root)
+    result = _run(project.root, "copy-templates", "qa")
+    assert (result.returncode, result.stderr.decode()) == (
+        1,
+        f"{project.root} already holds templates, where a folder is needed; nothing was copied\n",
+    )
+    assert _tree(project.root) == before
 
 
 def test_terminal_control_sequences_in_names_are_shown_escaped(project: Project):
