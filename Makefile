@@ -7,7 +7,9 @@ BIN    := $(VENV)/bin
 
 .PHONY: decks test lint bench clean
 
+# `check` first: its warnings are shown, and its errors (which the build refuses too) stop here.
 decks: $(VENV)/.installed
+	$(BIN)/decks check
 	$(BIN)/decks build
 
 test: $(VENV)/.installed-test
@@ -29,5 +31,6 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# Build products only: decks.lock is the project's build state, committed with the cards, and stays.
 clean:
-	rm -rf $(VENV) output/*.apkg output/.decks-build.json output/preview output/*.png
+	rm -rf $(VENV) output/*.apkg output/.decks-cache.json output/.decks-build.json output/preview output/*.png

@@ -21,6 +21,7 @@ from builder.errors import DecksError, Problem, ProblemsError, UsageError
 from builder.kinds import COMMON_KEYS, ID_RE, KINDS, MAX_ID_LENGTH, reveal_cloze
 from builder.load import collect, load_topic, topic_files
 from builder.model import Entry, Topic
+from builder.rules import ERROR
 from builder.topics import file_titles, resolve
 from builder.yamlfile import (
     BOOL,
@@ -80,16 +81,6 @@ def slug_id(text: str) -> str:
             break
         out = candidate
     return out or (kept[0][:_ID_CHARS] if kept else "")
-
-
-def unique_id(base: str, taken: set[str]) -> str:
-    """``base``, or ``base-2``, ``base-3``... whichever is free."""
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
 
 
 def entries_from_yaml(data: str | bytes, display: str) -> list[dict[str, Value | None]]:
@@ -157,9 +148,12 @@ def _plain(node: yaml.Node) -> Value | None:
     return None
 
 
-def add_entries(config: Config, path: Path, entries: Sequence[Mapping[str, Value | None]]) -> list[Added]:
-    """Append entries to one topic file, atomically; every problem is raised before anything is written.
+def add_entries(
+    config: Config, path: Path, entries: Sequence[Mapping[str, Value | None]]
+) -> tuple[list[Added], list[str]]:
+    """Append entries to one topic file, atomically: the entries added, and the warnings `check` gives them.
 
+    Every problem (and every error `decks check` would report) is raised before anything is written.
     The topic's folder is locked from the read to the write, as builds lock their output folder, so
     that adds running at once each see the entries the others wrote.
     """
@@ -179,7 +173,9 @@ def add_entries(config: Config, path: Path, entries: Sequence[Mapping[str, Value
         raise DecksError(f"cannot write {where}: {exc.strerror or exc}; nothing was added") from exc
 
 
-def _add_locked(config: Config, path: Path, display: str, entries: Sequence[Mapping[str, Value | None]]) -> list[Added]:
+def _add_locked(
+    config: Config, path: Path, display: str, entries: Sequence[Mapping[str, Value | None]]
+) -> tuple[list[Added], list[str]]:
     # Read as the build reads: a folder, a named pipe or a broken link is a problem, never a hang.
     topic, problems = load_topic(path, display)
     if problems or topic is None:
@@ -191,6 +187,8 @@ def _add_locked(config: Config, path: Path, display: str, entries: Sequence[Mapp
 
     others, _ = collect([p for p in topic_files(config) if p.resolve() != path.resolve()], config)
     taken = {e.id: str(e.key_loc("id")) for t in [*others, topic] for e in t.entries}
+    # An old id named by `was:` belongs to that entry's note: a new entry cannot take it.
+    taken.update({old: str(e.key_loc("was")) for t in [*others, topic] for e in t.entries for old in e.was})
     prepared = [_with_id(dict(e), taken, n) for n, e in enumerate(entries, 1)]
     _validate_alone(prepared, display)
 
@@ -202,8 +200,23 @@ def _add_locked(config: Config, path: Path, display: str, entries: Sequence[Mapp
             f"{display}: could not add the entries without changing the rest of the file "
             "(unusual layout of 'entries'?); nothing was added"
         )
+    warnings = _same_checks(config, path, new_text)
     write_atomic(path, (bom + new_text).encode("utf-8"))
-    return [Added(e.id, e.kind, e.loc.line) for e in after.entries[len(topic.entries) :]]
+    return [Added(e.id, e.kind, e.loc.line) for e in after.entries[len(topic.entries) :]], warnings
+
+
+def _same_checks(config: Config, path: Path, new_text: str) -> list[str]:
+    """Run `decks check` on the project as it would be: refuse errors the new entries bring (what `check`
+    and `build` would refuse), and return the warnings they bring."""
+    from builder.lint import check
+
+    after = set(check(config, {path: new_text}).findings)
+    before = set(check(config).findings) if after else set()
+    new = sorted(after - before)
+    errors = [Problem(f.path, f.line or None, f.col or None, f.message, f.rule) for f in new if f.severity == ERROR]
+    if errors:
+        raise ProblemsError(errors, "nothing was added")
+    return [str(f) for f in new]
 
 
 def _with_id(entry: dict[str, Value | None], taken: dict[str, str], n: int) -> dict[str, Value | None]:
@@ -212,8 +225,14 @@ def _with_id(entry: dict[str, Value | None], taken: dict[str, str], n: int) -> d
         prompt = next((entry[k] for k in ("question", "term", "text") if isinstance(entry.get(k), str)), None)
         base = slug_id(str(prompt)) if prompt else ""
         kind = entry.get("kind")
-        base = base or (kind if isinstance(kind, str) and ID_RE.match(kind) else "entry")
-        entry = {"id": unique_id(base[:MAX_ID_LENGTH], set(taken)), **entry}
+        base = (base or (kind if isinstance(kind, str) and ID_RE.match(kind) else "entry"))[:MAX_ID_LENGTH]
+        if base in taken:
+            # Most likely the same fact again: point at it rather than invent a look-alike id.
+            raise UsageError(
+                f"entry {n}: the id made for it, '{base}', is already used at {taken[base]}; edit that entry, "
+                "or give this one its own id with --id; nothing was added"
+            )
+        entry = {"id": base, **entry}
     elif isinstance(given, str) and given in taken:
         raise UsageError(f"entry {n}: id '{given}' is already used at {taken[given]}; nothing was added")
     taken[str(entry["id"])] = "this add"

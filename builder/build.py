@@ -14,13 +14,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.atomic import folder_lock, remove_stale_temps
+from builder.breaks import NoteSeen, note_breaks, note_type_breaks, project_breaks
 from builder.config import Config
 from builder.errors import DecksError, Problem, ProblemsError
+from builder.identity import deck_name
 from builder.incremental import (
     build_stamp,
     is_current,
+    is_written,
     media_clash_problems,
     media_unchanged,
     package_fingerprint,
@@ -28,12 +32,16 @@ from builder.incremental import (
     topic_fingerprint,
     topic_key,
 )
-from builder.kinds import KINDS
 from builder.load import CrossFileCheck, TopicSummary, no_topics_error, topic_files, unread_files
-from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames, TopicRecord
+from builder.manifest import CACHE_NAME, LOCK_NAME, Manifest, TopicRecord, damage_note, load_state
+from builder.rules import duplicates_are_errors
 from builder.templatedirs import template_dirs
 from builder.topics import file_titles, select_slugs
 from builder.worker import STAGES, PendingPackage, TopicWorker
+
+if TYPE_CHECKING:
+    from builder.atomic import StagedWrites
+    from builder.reimport import ReimportPlan
 
 
 @dataclass
@@ -43,6 +51,8 @@ class BuildResult:
     output_dir: Path
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
+    # Packages an earlier build wrote for topics that are gone (or renamed), deleted now.
+    removed: list[Path] = field(default_factory=list)
     topics: int = 0
     notes: int = 0
     cards: int = 0
@@ -75,11 +85,13 @@ def build(
     output_dir: Path | None = None,
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None = None,
     jobs: int = 0,
+    new_identity: bool = False,
 ) -> BuildResult:
     """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all.
 
     ``progress`` wraps the list of packages to write, to report as each one is done. ``jobs`` is how
     many processes read and render topics: 0 picks one or two by the size of the work.
+    ``new_identity`` lets renamed ids and a renamed project through as new notes (see breaks.py).
     """
     gc_was_enabled = gc.isenabled()
     # A build makes millions of small objects and no garbage cycles worth finding: the cyclic
@@ -88,16 +100,11 @@ def build(
     try:
         out = (output_dir or config.output_dir).resolve()
         with contextlib.ExitStack() as lock:
-            # The manifest is read and saved holding the output folder's lock, so a concurrent build
-            # reads it only after this one saved it. A folder that does not exist yet is made (and
-            # locked) only once nothing can fail on bad input.
-            locked = out.is_dir()
-            if locked:
-                _lock(lock, config, out)
-            result = _build(config, out, topics, single, progress, jobs, lock, locked)
-        if result is None:  # another build made the folder meanwhile: build again against its manifest
-            return build(config, topics=topics, single=single, output_dir=out, progress=progress, jobs=jobs)
-        return result
+            # The project's build state is read and saved holding the project folder's lock, so a
+            # concurrent build (into any output folder) reads it only after this one saved it. The
+            # output folder is made and locked only once nothing can fail on bad input.
+            _lock(lock, config, config.root)
+            return _build(config, out, topics, single, progress, jobs, lock, new_identity)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -123,20 +130,23 @@ def _build(
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
     jobs: int,
     lock: contextlib.ExitStack,
-    locked: bool,
-) -> BuildResult | None:
+    new_identity: bool,
+) -> BuildResult:
     files = topic_files(config)
     if not files:
         raise no_topics_error(config)
     by_slug = {path.stem: path for path in files}
     chosen = select_slugs(list(by_slug), slugs, lambda: file_titles(by_slug))
 
-    manifest_path = out / MANIFEST_NAME
-    manifest = Manifest.load(manifest_path)
-    # Recorded even when nothing is packaged (a manifest from before they were kept gets them).
-    for name, kind in KINDS.items():
-        names = NoteTypeNames(kind.note_fields, tuple(card.name for card in kind.cards))
-        manifest.record_note_type_names(config.note_type_ids[name], names)
+    lock_path = config.root / LOCK_NAME
+    if lock_path.is_dir() or (lock_path.exists() and not lock_path.is_file()):
+        raise DecksError(f"{LOCK_NAME}: is not a file; the build records its state there, so move it away")
+    manifest = load_state(config, out)
+    # Identity breaks the state shows before any topic is read; those of entries come with their topics.
+    breaks = project_breaks(config, manifest, new_identity=new_identity) + note_type_breaks(config, manifest)
+    project_changed = manifest.project is not None and manifest.project != config.project
+    # Notes are known by their entry ids only under the project they were built for.
+    known = {} if project_changed else manifest.known_guids()
     stamp = build_stamp(config, template_dirs(config.templates_dir))
     fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
     # Topics known unchanged since the last build: same file, same everything else, same media.
@@ -165,21 +175,24 @@ def _build(
     # Topics to read: those packaged now, and those changed since the last build (for their problems).
     to_read = [slug for slug in by_slug if slug in stale or slug not in cached]
     result.read = len(to_read)
-    worker = TopicWorker(config, by_slug, stale, manifest) if to_read else None
+    worker = TopicWorker(config, by_slug, stale, manifest, known) if to_read else None
     outcomes = worker.run_all(to_read, jobs) if worker else iter(())
 
     # Checked as topics come, so that nothing is packed once two entries share an id.
     across = CrossFileCheck()
     media: list[tuple[str, list[tuple]]] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(breaks)
+    seen: list[NoteSeen] = []
     media_problems: list[Problem] = []
     template_problems: list[Problem] = []
     records: dict[str, TopicRecord] = {}
+    prompts: list[tuple] = []
     for slug, path in by_slug.items():
         if slug not in to_read:
             record = records[slug] = cached[slug]
+            prompts.extend(record.prompts)
             # Where the title is written is looked up only for a message, from the file itself.
-            summary = TopicSummary(config.rel(path), record.title, record.ids, locate=path)
+            summary = TopicSummary(config.rel(path), record.title, record.ids, locate=path, was=record.was)
             problems.extend(across.add(summary))
             if slug in chosen:
                 media.append((config.rel(path), record.media))
@@ -188,6 +201,8 @@ def _build(
         for stage, seconds in outcome.timings.items():
             result.timings[stage] += seconds
         problems.extend(outcome.problems)
+        seen.extend(outcome.seen)
+        prompts.extend(outcome.prompts)
         if outcome.summary is not None:
             problems.extend(across.add(outcome.summary))
         if slug in chosen:
@@ -197,17 +212,36 @@ def _build(
         if not outcome.problems and not outcome.media_problems and outcome.media is not None:
             summary = outcome.summary
             records[slug] = TopicRecord(
-                fingerprints[slug], summary.title, list(summary.ids), outcome.media.uses, outcome.guids
+                fingerprints[slug],
+                summary.title,
+                list(summary.ids),
+                outcome.media.uses,
+                outcome.guids,
+                list(summary.was),
+                outcome.prompts,
             )
         # Once anything is wrong nothing will be written: the rest is only read for its problems.
         if not (problems or media_problems or template_problems):
+            # The build state's one writer is the build: it adopts the stamps stamping decided.
             if outcome.packed is not None:
-                worker.accept(stale[slug], outcome.packed)
+                manifest.adopt(worker.accept(stale[slug], outcome.packed))
             elif outcome.draft is not None:
                 with result.timing("package"):
-                    worker.pack(stale[slug], outcome.draft, outcome.media)
+                    manifest.adopt(worker.pack(stale[slug], outcome.draft, outcome.media))
         template_problems.extend(outcome.template_problems)
 
+    if duplicates_are_errors(config):
+        from builder.lint import Prompt, duplicate_errors
+
+        problems.extend(duplicate_errors(config, [Prompt(*p) for p in prompts]))
+    renamed: dict[str, str] = {}
+    if not problems:
+        current = {guid for record in records.values() for guid in record.guids}
+        found, renamed = note_breaks(manifest, seen, current, new_identity=new_identity)
+        problems.extend(found)
+        if project_changed:
+            # Every old note is started afresh: told as such, and forgotten whichever topics are built.
+            renamed = {guid: "" for guid in manifest.guids()}
     if problems:
         raise ProblemsError(problems)
     media_problems.extend(media_clash_problems(media))
@@ -216,20 +250,40 @@ def _build(
     if template_problems:
         raise ProblemsError(template_problems)
 
+    if worker is not None:
+        for kind, record in worker.packager.note_types.items():
+            manifest.record_note_type(kind, record)
     # Nothing can fail on bad input any more: only now is the output folder touched.
-    if not locked:
-        _lock(lock, config, out)
-        if (out / MANIFEST_NAME).exists():
-            return None
-    result.notices = [f"{path} {why}" for path, why in unread_files(config)] + _notices(
-        config, manifest, records, chosen, to_read, complete=not slugs
-    )
+    first = _first_build_note(manifest, out)
+    _lock(lock, config, out)
+    plan = _notices(config, manifest, records, chosen, to_read, complete=not slugs or project_changed, renamed=renamed)
+    plan.apply(manifest)
+    unread = [f"{path} {why}" for path, why in unread_files(config)]
+    result.notices = unread + [n for n in (damage_note(manifest), first) if n] + plan.notices
     try:
         remove_stale_temps(out)
+        remove_stale_temps(config.root)
         _write(config, out, manifest, result, stale, records, by_slug, progress)
     except OSError as exc:
         raise _write_error(config, out, exc) from exc
     return result
+
+
+def _first_build_note(manifest: Manifest, out: Path) -> str | None:
+    """With no build state, and decks already in the output folder: what importing them again costs."""
+    if not manifest.fresh or manifest.damaged is not None:
+        return None
+    try:
+        decks = any(p.suffix == ".apkg" for p in out.iterdir())
+    except OSError:
+        return None
+    if not decks:
+        return None
+    return (
+        f"no build state ({LOCK_NAME}) describes the decks already in this output folder: if they are in "
+        "your Anki collection, importing these overwrites edits made in Anki to unchanged notes (review "
+        f"history is kept). If this project has a {LOCK_NAME} elsewhere, copy it into the project folder first."
+    )
 
 
 def _notices(
@@ -240,29 +294,29 @@ def _notices(
     read: list[str],
     *,
     complete: bool,
-) -> list[str]:
-    """What a re-import will not do by itself (see reimport.py), with the manifest updated to this build.
+    renamed: dict[str, str],
+) -> ReimportPlan:
+    """What a re-import will not do by itself (see reimport.py), and what the state should record of it.
 
     Only notes of topics read again can have moved: those of a topic known unchanged are where the
     package written last time put them. So only they, and the notes gone, are looked up.
     """
+    from builder.reimport import Previous, ReimportPlan, reimport_notices
+
     built = {guid for slug in chosen for guid in records[slug].guids}
     gone = manifest.guids() - built if complete else set()
     again = [slug for slug in chosen if slug in read]
     if not again and not gone:
-        return []
-    from builder.package import deck_name
-    from builder.reimport import Previous, reimport_notices
-
-    placed = {guid: deck_name(config, records[slug].title) for slug in again for guid in records[slug].guids}
+        return ReimportPlan()
+    placed = {guid: deck_name(config.root_deck, records[slug].title) for slug in again for guid in records[slug].guids}
     previous = {}
     for guid in [*placed, *gone]:
         stamp = manifest.stamp_of(guid)
         # A note built now that was never placed in a deck (new in this build) cannot have moved.
         if stamp is not None and (stamp.deck or guid in gone):
             previous[guid] = Previous(stamp.deck, stamp.id)
-    decks = {deck_name(config, records[slug].title) for slug in chosen}
-    return reimport_notices(manifest, previous, placed, complete=complete, decks=decks)
+    decks = {deck_name(config.root_deck, records[slug].title) for slug in chosen}
+    return reimport_notices(previous, placed, complete=complete, decks=decks, renamed=renamed)
 
 
 def _write(
@@ -275,16 +329,23 @@ def _write(
     by_slug: dict[str, Path],
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
 ) -> None:
-    """Write the packed packages and the manifest, holding the output folder's lock.
+    """Write the packed packages, remove stale ones, and save the build state: the one place it is saved.
 
     Every file is staged before the first is renamed into place: a write that fails leaves them all as they were.
     """
     from builder.atomic import StagedWrites
 
     with StagedWrites() as staged:
-        _stage(config, out, manifest, result, stale, records, by_slug, progress, staged)
+        removed = _stage(config, out, manifest, result, stale, records, by_slug, progress, staged)
         with result.timing("write"):
             staged.commit()
+    # Only once every new file is in place: packages of topics that are gone, and a state taken over.
+    for path in removed:
+        path.unlink(missing_ok=True)
+        result.removed.append(path)
+    if manifest.legacy is not None and manifest.lock_digest:
+        # Taken over into decks.lock: the older state would only mislead a later build.
+        manifest.legacy.unlink(missing_ok=True)
 
 
 def _stage(
@@ -296,9 +357,9 @@ def _stage(
     records: dict[str, TopicRecord],
     by_slug: dict[str, Path],
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
-    staged,
-) -> None:
-    manifest_path = out / MANIFEST_NAME
+    staged: StagedWrites,
+) -> list[Path]:
+    """Stage the packages, the lock and the cache; return the stale packages to remove after."""
     packages = list(dict.fromkeys(stale.values()))
     for package in progress(packages) if progress else packages:
         with result.timing("write"):
@@ -308,15 +369,23 @@ def _stage(
         manifest.packages[package.path.name] = record_for(package.data, fingerprint, package.notes, package.cards)
         result.notes += package.notes
         result.cards += package.cards
-        manifest.changed = True
+        manifest.cache_changed = True
     if records != manifest.topics:
         manifest.topics = records
-        manifest.changed = True
-    # Forget packages of topics that are gone: a build from scratch would not know them either.
+        manifest.cache_changed = True
+    # Packages of topics that are gone (or whose file was renamed): deleted when the file is still the
+    # one this builder wrote, so a file put there by anyone else is never touched.
     names = {f"{config.project}.apkg", *(f"{slug}.apkg" for slug in by_slug)}
-    for name in [n for n in manifest.packages if n not in names]:
-        del manifest.packages[name]
-        manifest.changed = True
+    removed = []
+    for name in sorted(n for n in manifest.packages if n not in names):
+        path = out / name
+        if is_written(manifest.packages.pop(name), path):
+            removed.append(path)
+        manifest.cache_changed = True
     # Saved last: a build cut short before here stamps its changed notes again, never older.
+    digest = manifest.lock_digest
     if manifest.changed:
-        staged.add(manifest_path, manifest.encoded())
+        staged.add(config.root / LOCK_NAME, manifest.lock_bytes(config.project))
+    if manifest.cache_changed or manifest.lock_digest != digest or not (out / CACHE_NAME).is_file():
+        staged.add(out / CACHE_NAME, manifest.cache_bytes())
+    return removed

@@ -142,6 +142,16 @@ def cli(ctx: click.Context, project: Path | None, quiet: bool) -> None:
     is_flag=True,
     help="Build, then build again on every save of topic files, templates, media or deck.yaml, until Ctrl+C.",
 )
+@click.option(
+    "--new-identity",
+    is_flag=True,
+    help=(
+        "Build even though entry ids or the project name changed since the last build, giving those "
+        "notes a new identity in Anki. You lose their link to the old notes: Anki adds them as new "
+        "notes with no review history, and the old notes stay in your collection beside them. "
+        "To keep a renamed entry's history, give it `was: OLD-ID` instead."
+    ),
+)
 @click.pass_obj
 def build_command(
     obj: Context,
@@ -152,6 +162,7 @@ def build_command(
     jobs: int,
     timings: bool,
     watch: bool,
+    new_identity: bool,
 ) -> None:
     """Build the decks: validate every topic file, then write .apkg files.
 
@@ -170,7 +181,14 @@ def build_command(
       decks build --watch           rebuild on every save; errors show as they appear
     """
     obj.quiet = obj.quiet or quiet
-    options = {"topics": topics, "single": single, "output": output, "jobs": jobs, "timings": timings}
+    options = {
+        "topics": topics,
+        "single": single,
+        "output": output,
+        "jobs": jobs,
+        "timings": timings,
+        "new_identity": new_identity,
+    }
     if watch:
         _watch_builds(obj, options)
         return
@@ -217,6 +235,7 @@ def _build_once(
     output: Path | None,
     jobs: int,
     timings: bool,
+    new_identity: bool = False,
 ) -> None:
     terminal = None if obj.quiet else _terminal_stderr()
     with contextlib.ExitStack() as stack:
@@ -233,7 +252,15 @@ def _build_once(
                     )
                 )
 
-        result = build(config, topics=topics, single=single, output_dir=output, progress=track, jobs=jobs)
+        result = build(
+            config,
+            topics=topics,
+            single=single,
+            output_dir=output,
+            progress=track,
+            jobs=jobs,
+            new_identity=new_identity,
+        )
     where = config.rel(result.output_dir)
     obj.say(
         f"Built {result.topics} topic{'s' if result.topics != 1 else ''}: "
@@ -242,6 +269,8 @@ def _build_once(
     )
     for path in result.written:
         obj.say(f"  wrote {config.rel(path)}")
+    for path in result.removed:
+        obj.say(f"  removed {config.rel(path)} (its topic is gone)")
     # Each tells of something Anki will not do on import; --quiet keeps to errors only.
     for notice in [] if obj.quiet else result.notices:
         echo(f"note: {notice}", err=True)
@@ -378,8 +407,11 @@ def add_command(
         entries = adding.entries_from_yaml(from_file.read(), getattr(from_file, "name", "-"))
     else:
         entries = [_entry_from_options(kind, entry_id, common, given)]
-    for added in adding.add_entries(config, path, entries):
+    added_entries, warnings = adding.add_entries(config, path, entries)
+    for added in added_entries:
         obj.say(f"Added {added.kind} '{added.id}' to {config.rel(path)}:{added.line}")
+    for warning in [] if obj.quiet else warnings:
+        click.echo(warning, err=True)
 
 
 def _entry_from_options(

@@ -75,6 +75,16 @@ def is_current(record: PackageRecord | None, fingerprint: str, path: Path) -> bo
     return hashlib.sha256(data).hexdigest() == record.sha256
 
 
+def is_written(record: PackageRecord, path: Path) -> bool:
+    """Whether the file at ``path`` is still the package this record says the builder wrote there."""
+    try:
+        if not path.is_file() or path.is_symlink():
+            return False
+        return hashlib.sha256(path.read_bytes()).hexdigest() == record.sha256
+    except OSError:
+        return False
+
+
 def record_for(data: bytes, fingerprint: str, notes: int, cards: int) -> PackageRecord:
     """The record of a package written with these bytes."""
     return PackageRecord(fingerprint, hashlib.sha256(data).hexdigest(), notes, cards)

@@ -71,6 +71,7 @@ COMMON_KEYS: tuple[Key, ...] = (
     Key("tags", type="tags", help="Anki tags; no spaces, `a::b` for hierarchy"),
     Key("source", help="where in the source the fact comes from"),
     Key("allow", type="names", help="quality rules this entry is a deliberate exception to"),
+    Key("was", type="names", help="ids this entry had before, oldest first: its note keeps their identity in Anki"),
 )
 
 # Files from the project's media/ folder, shown with the question (see builder/media.py).

@@ -5,27 +5,27 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-import yaml
-
-from builder.config import CONFIG_NAME, Config
+from builder.breaks import NoteSeen, note_breaks, note_type_breaks, project_breaks
+from builder.config import Config
 from builder.errors import Location, Problem, ProblemsError
-from builder.kinds import CLOZE_RE, KINDS, cloze_answer, cloze_numbers, main_text, reveal_cloze
+from builder.identity import deck_name, entry_guid, note_hash, note_tags
+from builder.kinds import CLOZE_RE, cloze_answer, cloze_numbers, main_text, reveal_cloze
 from builder.load import collect, topic_files, unread_files
-from builder.manifest import MANIFEST_NAME, Manifest, NoteTypeNames
+from builder.manifest import LOCK_NAME, Manifest, damage_note, load_state
 from builder.media import resolve_media
 from builder.model import Entry, Topic
-from builder.package import deck_name, note_guid, note_hash
 from builder.reimport import reimport_notices_for
 from builder.render import Renderer
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.scaffold import is_example
 from builder.templatedirs import template_dirs
 from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
-from builder.yamlfile import YamlFile, comment_cuts, read_limited
+from builder.yamlfile import comment_cuts, read_limited
 
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
 NEAR_DUPLICATE = 0.9
@@ -91,11 +91,30 @@ class _Raw:
     path: str
     rule: str
     message: str
-    entry: Entry | None = None
+    # The rules the entry it is about excuses itself from (`allow:`).
+    allow: tuple[str, ...] = ()
 
 
-def check(config: Config) -> Report:
-    """Validate the project as the build does, then apply the quality rules."""
+class Prompt(NamedTuple):
+    """What the duplicate rules need of one entry: small enough for the build cache to keep."""
+
+    id: str
+    # Where its id is written (findings point there), and where the entry starts (messages name it).
+    path: str
+    line: int
+    col: int
+    at: str
+    # Its question (or term, or cloze text), and its answer (or definition), as _normal makes them.
+    key: str
+    answer: str | None
+    allow: tuple[str, ...]
+
+
+def check(config: Config, texts: Mapping[Path, str] | None = None) -> Report:
+    """Validate the project as the build does, then apply the quality rules.
+
+    ``texts`` gives the text of some topic files as they would be (`decks add` checks its result so).
+    """
     try:
         files = topic_files(config)
     except ProblemsError as exc:
@@ -103,7 +122,7 @@ def check(config: Config) -> Report:
     if not files:
         problems = [Problem(config.rel(config.cards_dir), None, None, "no topic files (*.yaml) found")]
         return Report(_from_problems(problems))
-    topics, problems = collect(files, config)
+    topics, problems = collect(files, config, texts)
     raw: list[_Raw] = []
     fields: dict[str, tuple[str, ...]] | None = None
     versions: Mapping[str, str] = {}
@@ -116,22 +135,27 @@ def check(config: Config) -> Report:
         fields = renderer.render_all(resolved)
     except ProblemsError as exc:
         problems = problems + exc.problems
-    entries = [(topic, entry) for topic in topics for entry in topic.entries]
+    entries = [entry for topic in topics for entry in topic.entries]
     raw += _comment_cuts(config, files)
     raw += [_Raw(None, path, "unread-file", why) for path, why in unread_files(config)]
-    raw += _duplicates(entries)
-    for _, entry in entries:
-        raw += _entry_rules(entry)
-    manifest = Manifest.load(config.output_dir / MANIFEST_NAME)
-    if fields is not None and not problems:
-        raw += _id_changes(config, topics, fields, versions, manifest)
-    raw += _note_type_changes(config, manifest)
+    raw += _duplicates(prompts_of(entries))
+    for entry in entries:
+        for _, rule in ENTRY_RULES:
+            raw += rule(entry)
+    manifest = load_state(config)
+    note = damage_note(manifest)
+    if note is not None:
+        raw.append(_Raw(None, LOCK_NAME, "build-state", note))
+    breaks = project_breaks(config, manifest) + note_type_breaks(config, manifest)
     if not problems:
-        where = config.rel(config.output_dir / MANIFEST_NAME)
+        breaks += _note_breaks(config, topics, fields, versions, manifest)
+    if not problems:
+        where = LOCK_NAME
         # A changed id is reported as such, not also as a removed note.
-        removals = not any(r.rule == "id-changed" for r in raw)
+        removals = not any(b.rule in ("id-changed", "project-changed") for b in breaks)
         notices = reimport_notices_for(config, topics, manifest, removals=removals)
         raw += [_Raw(None, where, "reimport", notice) for notice in notices]
+    problems = problems + breaks
     findings = _from_problems(problems) + _apply(config, raw)
     return Report(sorted(set(findings)), topics=len(topics), entries=len(entries))
 
@@ -152,7 +176,7 @@ def _apply(config: Config, raw: Iterable[_Raw]) -> list[Finding]:
     out = []
     for r in raw:
         severity = config.rules.get(r.rule, RULES[r.rule].severity)
-        if severity == OFF or (r.entry is not None and r.rule in r.entry.allow):
+        if severity == OFF or r.rule in r.allow:
             continue
         line, col = (r.loc.line, r.loc.col) if r.loc else (0, 0)
         out.append(Finding(r.path, line, col, severity, r.message, r.rule))
@@ -161,13 +185,43 @@ def _apply(config: Config, raw: Iterable[_Raw]) -> list[Finding]:
 
 def _at(entry: Entry, key: str, rule: str, message: str) -> _Raw:
     loc = entry.key_loc(key)
-    return _Raw(loc, loc.path, rule, message, entry)
+    return _Raw(loc, loc.path, rule, message, entry.allow)
+
+
+def severity(config: Config, rule: str) -> str:
+    """How much a rule counts in this project: its severity in `rules:`, else its default."""
+    return config.rules.get(rule, RULES[rule].severity)
+
+
+def entry_errors(config: Config, entries: Iterable[Entry]) -> list[Problem]:
+    """What the rules on single entries find that is an error in this project: the build refuses it too."""
+    rules = [rule for names, rule in ENTRY_RULES if any(severity(config, name) == ERROR for name in names)]
+    if not rules:
+        return []
+    return _errors(config, (raw for entry in entries for rule in rules for raw in rule(entry)))
+
+
+def duplicate_errors(config: Config, prompts: list[Prompt]) -> list[Problem]:
+    """What the duplicate rules find that is an error in this project, across every topic's prompts."""
+    exact = severity(config, "duplicate-question") == ERROR
+    near = severity(config, "near-duplicate-question") == ERROR
+    if not exact and not near:
+        return []
+    return _errors(config, _duplicates(prompts, near=near))
+
+
+def _errors(config: Config, raw: Iterable[_Raw]) -> list[Problem]:
+    return [
+        Problem(f.path, f.line or None, f.col or None, f.message, f.rule)
+        for f in _apply(config, raw)
+        if f.severity == ERROR
+    ]
 
 
 # -- rules on one entry --------------------------------------------------------
 
 
-def _entry_rules(entry: Entry) -> Iterator[_Raw]:
+def _long_answer(entry: Entry) -> Iterator[_Raw]:
     for key in ("answer", "definition"):
         value = entry.value(key)
         if isinstance(value, str) and len(value) > ANSWER_LIMIT:
@@ -178,18 +232,21 @@ def _entry_rules(entry: Entry) -> Iterator[_Raw]:
                 f"'{key}' is {len(value)} characters, over the limit of {ANSWER_LIMIT}; "
                 "split the fact into smaller cards",
             )
-    yield from _answer_in_question(entry)
-    yield from _wording(entry)
+
+
+def _example_entry(entry: Entry) -> Iterator[_Raw]:
     if is_example(entry):
         yield _at(entry, "id", "example-entry", f"'{entry.id}' is the example `decks new` wrote; replace it")
-    text = entry.value("text")
-    if entry.spec.cloze and isinstance(text, str):
-        yield from _cloze_recall(entry, text)
-        yield from _cloze_shows_answer(entry, text)
+
+
+def _missing_source(entry: Entry) -> Iterator[_Raw]:
     if entry.source is None:
         yield _at(
             entry, "id", "missing-source", f"entry '{entry.id}' has no source (give it 'source:', or the topic one)"
         )
+
+
+def _unknown_rule(entry: Entry) -> Iterator[_Raw]:
     for name in entry.allow:
         if name not in RULES:
             yield _at(entry, "allow", "unknown-rule", f"'allow' names an unknown rule '{name}'")
@@ -276,7 +333,10 @@ def _contains(haystack: str, needle: str) -> bool:
     return bool(words) and f" {words} " in f" {_normal(haystack)} "
 
 
-def _cloze_recall(entry: Entry, text: str) -> Iterator[_Raw]:
+def _cloze_recall(entry: Entry) -> Iterator[_Raw]:
+    text = entry.value("text")
+    if not entry.spec.cloze or not isinstance(text, str):
+        return
     deletions = CLOZE_RE.findall(text)
     for number, body in deletions:
         if cloze_answer(body).strip() and not _has_word(cloze_answer(body)):
@@ -298,8 +358,11 @@ def _cloze_recall(entry: Entry, text: str) -> Iterator[_Raw]:
             )
 
 
-def _cloze_shows_answer(entry: Entry, text: str) -> Iterator[_Raw]:
+def _cloze_shows_answer(entry: Entry) -> Iterator[_Raw]:
     """A deletion whose words all stand elsewhere on the same card, where the learner can read them."""
+    text = entry.value("text")
+    if not entry.spec.cloze or not isinstance(text, str):
+        return
     deletions = CLOZE_RE.findall(text)
     for number in cloze_numbers(text):
         shown = _normal(reveal_cloze(text, hide=number, blank=" "))
@@ -313,6 +376,20 @@ def _cloze_shows_answer(entry: Entry, text: str) -> Iterator[_Raw]:
                     f"cloze card c{number} shows what it hides ('{cloze_answer(body)}') elsewhere in the text",
                 )
                 return
+
+
+# The rules on one entry, with the names of the rules each reports: `check` runs them all, the build and
+# `decks add` those that report a rule the project makes an error.
+ENTRY_RULES: tuple[tuple[tuple[str, ...], Callable[[Entry], Iterator[_Raw]]], ...] = (
+    (("long-answer",), _long_answer),
+    (("answer-in-question",), _answer_in_question),
+    (("yes-no", "ordinal-question", "why-without-cause"), _wording),
+    (("cloze-nothing-to-recall",), _cloze_recall),
+    (("answer-in-question",), _cloze_shows_answer),
+    (("example-entry",), _example_entry),
+    (("missing-source",), _missing_source),
+    (("unknown-rule",), _unknown_rule),
+)
 
 
 def _has_word(text: str) -> bool:
@@ -332,130 +409,108 @@ def _prompt(entry: Entry) -> str | None:
     return main_text(entry.values, plain=True)
 
 
-def _duplicates(entries: list[tuple[Topic, Entry]]) -> list[_Raw]:
-    """Exact duplicates by normalized text; near ones by word overlap, found by prefix filtering."""
-    out: list[_Raw] = []
-    first: dict[str, Entry] = {}
-    sets: list[tuple[Entry, frozenset[str]]] = []
-    for _, entry in entries:
+def prompts_of(entries: Iterable[Entry]) -> list[Prompt]:
+    """What the duplicate rules need of these entries (those with a question to compare)."""
+    out = []
+    for entry in entries:
         prompt = _prompt(entry)
-        if prompt is None:
-            continue
-        key = _normal(prompt)
+        key = _normal(prompt) if prompt is not None else ""
         if not key:
             continue
-        if key in first:
-            other = first[key]
-            out.append(
-                _at(
-                    entry, "id", "duplicate-question", f"entry '{entry.id}' asks the same as '{other.id}' ({other.loc})"
-                )
-            )
+        answer = entry.value("answer") or entry.value("definition")
+        loc = entry.key_loc("id")
+        normal = _normal(answer) if isinstance(answer, str) else None
+        out.append(Prompt(entry.id, loc.path, loc.line, loc.col, str(entry.loc), key, normal, entry.allow))
+    return out
+
+
+def _duplicates(prompts: list[Prompt], *, near: bool = True) -> list[_Raw]:
+    """Exact duplicates by normalized text; near ones by word overlap, found by prefix filtering."""
+    out: list[_Raw] = []
+    first: dict[str, Prompt] = {}
+    sets: list[tuple[Prompt, frozenset[str]]] = []
+    for p in prompts:
+        if p.key in first:
+            other = first[p.key]
+            out.append(_on(p, "duplicate-question", f"entry '{p.id}' asks the same as '{other.id}' ({other.at})"))
             continue
-        first[key] = entry
-        sets.append((entry, frozenset(key.split())))
+        first[p.key] = p
+        if near:
+            sets.append((p, frozenset(p.key.split())))
     # Two sets with Jaccard >= t share a word among each one's rarest |x| - ceil(t|x|) + 1 words.
     freq = Counter(word for _, words in sets for word in words)
     index: dict[str, list[int]] = defaultdict(list)
-    for i, (entry, words) in enumerate(sets):
+    for i, (p, words) in enumerate(sets):
         ordered = sorted(words, key=lambda w: (freq[w], w))
         prefix = ordered[: len(words) - math.ceil(NEAR_DUPLICATE * len(words)) + 1]
         candidates = {j for word in prefix for j in index[word]}
         for j in sorted(candidates):
             other, other_words = sets[j]
-            if _jaccard(words, other_words) >= NEAR_DUPLICATE and _same_answer(entry, other):
-                out.append(
-                    _at(
-                        entry,
-                        "id",
-                        "near-duplicate-question",
-                        f"entry '{entry.id}' asks almost the same as '{other.id}' ({other.loc})",
-                    )
-                )
+            if _jaccard(words, other_words) >= NEAR_DUPLICATE and _same_answer(p, other):
+                message = f"entry '{p.id}' asks almost the same as '{other.id}' ({other.at})"
+                out.append(_on(p, "near-duplicate-question", message))
                 break
         for word in prefix:
             index[word].append(i)
     return out
 
 
+def _on(p: Prompt, rule: str, message: str) -> _Raw:
+    return _Raw(Location(p.path, p.line, p.col), p.path, rule, message, p.allow)
+
+
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def _same_answer(a: Entry, b: Entry) -> bool:
+def _same_answer(a: Prompt, b: Prompt) -> bool:
     """Whether two entries could be asking for the same thing: questions that differ in one
     word on purpose ("the first role" / "the second role") have different answers."""
-    answers = [e.value("answer") or e.value("definition") for e in (a, b)]
-    if not all(isinstance(x, str) for x in answers):
+    if a.answer is None or b.answer is None:
         return True
-    return _jaccard(*(frozenset(_normal(str(x)).split()) for x in answers)) >= 0.5
+    return _jaccard(frozenset(a.answer.split()), frozenset(b.answer.split())) >= 0.5
 
 
 # -- rules against the last build --------------------------------------------------
 
 
-def _id_changes(
+def _note_breaks(
     config: Config,
     topics: list[Topic],
-    fields: dict[str, tuple[str, ...]],
+    fields: dict[str, tuple[str, ...]] | None,
     versions: Mapping[str, str],
     manifest: Manifest,
-) -> Iterator[_Raw]:
-    current = {note_guid(config.project, e.id) for t in topics for e in t.entries}
-    gone = {stamp.hash for guid, stamp in manifest.notes.items() if guid not in current}
-    if not gone:
-        return
+) -> list[Problem]:
+    """The identity breaks of entries (see breaks.py), found as the build finds them."""
+    if manifest.project not in (None, config.project):
+        return []  # every note is new under another project: told once, as such
+    known = manifest.known_guids()
+    seen, current = [], set()
     for topic in topics:
-        deck = deck_name(config, topic.title)
+        deck = deck_name(config.root_deck, topic.title)
         for entry in topic.entries:
-            if note_guid(config.project, entry.id) in manifest.notes:
-                continue
-            tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
-            flds = "\x1f".join(fields[entry.id])
-            content = note_hash(config.note_type_ids[entry.kind], deck, flds, tags, versions.get(entry.id))
-            if content in gone:
-                yield _at(
-                    entry,
-                    "id",
-                    "id-changed",
-                    f"id '{entry.id}' is new since the last build, but a note with the same text was "
-                    "built under another id; Anki would add a new note and leave the old one's review "
-                    "history behind (keep the old id)",
+            guid = entry_guid(config.project, entry.id, entry.was, known)
+            current.add(guid)
+            content = None
+            if fields is not None and entry.id in fields:
+                flds = "\x1f".join(fields[entry.id])
+                model_id = config.note_type_ids[entry.kind]
+                content = note_hash(model_id, deck, flds, note_tags(entry.tags), versions.get(entry.id))
+            old = manifest.stamp_of(guid)
+            changed_kind = old is not None and old.kind and old.kind != entry.kind
+            loc = entry.key_loc("kind" if changed_kind else "id")
+            seen.append(
+                NoteSeen(
+                    entry.id,
+                    entry.kind,
+                    guid,
+                    content,
+                    old.entry if old is not None else None,
+                    old.kind if old is not None else None,
+                    loc.path,
+                    loc.line,
+                    loc.col,
                 )
-
-
-def _note_type_changes(config: Config, manifest: Manifest) -> Iterator[_Raw]:
-    places = _note_type_places(config)
-    for name, kind in KINDS.items():
-        model_id = config.note_type_ids[name]
-        before = manifest.note_type_names.get(model_id)
-        now = NoteTypeNames(kind.note_fields, tuple(c.name for c in kind.cards))
-        if before is None or before == now:
-            continue
-        changes = []
-        if before.fields != now.fields:
-            changes.append(f"fields {_names(before.fields)} -> {_names(now.fields)}")
-        if before.templates != now.templates:
-            changes.append(f"templates {_names(before.templates)} -> {_names(now.templates)}")
-        yield _Raw(
-            places.get(name),
-            CONFIG_NAME,
-            "note-type-changed",
-            f"note type {model_id} ({name}) changed since the last build: {'; '.join(changes)}; "
-            "Anki would import a copy of it instead of updating it (give the new shape a new id)",
-        )
-
-
-def _names(names: tuple[str, ...]) -> str:
-    return "[" + ", ".join(names) + "]"
-
-
-def _note_type_places(config: Config) -> dict[str, Location]:
-    """Where deck.yaml gives each note-type id, for messages about it."""
-    doc = YamlFile(config.root / CONFIG_NAME, CONFIG_NAME).read()
-    out: dict[str, Location] = {}
-    if isinstance(doc.root, yaml.MappingNode):
-        for key, value in doc.root.value:
-            if key.value == "note_types" and isinstance(value, yaml.MappingNode):
-                out = {k.value: doc.loc(v) for k, v in value.value if isinstance(k, yaml.ScalarNode)}
-    return out
+            )
+    found, _ = note_breaks(manifest, seen, current)
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,17 +101,24 @@ def load_project(config: Config) -> list[Topic]:
     return topics
 
 
-def collect(files: list[Path], config: Config) -> tuple[list[Topic], list[Problem]]:
-    """Load the given topic files: each topic that could be read (with its valid entries), every problem."""
+def collect(
+    files: list[Path], config: Config, texts: Mapping[Path, str] | None = None
+) -> tuple[list[Topic], list[Problem]]:
+    """Load the given topic files: each topic that could be read (with its valid entries), every problem.
+
+    ``texts`` gives the text to read for some files instead of what they hold.
+    """
     problems: list[Problem] = []
     topics: list[Topic] = []
     summaries: list[TopicSummary] = []
+    texts = {p.resolve(): text for p, text in (texts or {}).items()}
     for path in files:
-        topic, found, topic_ids = _load_topic(path, config.rel(path))
+        text = texts.get(path.resolve()) if texts else None
+        topic, found, topic_ids, was_ids = _load_topic(path, config.rel(path), text)
         problems.extend(found)
         if topic is not None:
             topics.append(topic)
-            summaries.append(TopicSummary.of(topic, topic_ids))
+            summaries.append(TopicSummary.of(topic, topic_ids, was_ids))
     problems.extend(cross_file_problems(summaries))
     return topics, problems
 
@@ -126,30 +133,34 @@ def no_topics_error(config: Config) -> ProblemsError:
 
 def load_topic(path: Path, display: str, text: str | None = None) -> tuple[Topic | None, list[Problem]]:
     """Read one topic file (or ``text`` given for it): the topic (None if not a topic), its problems."""
-    topic, problems, _ = _load_topic(path, display, text)
+    topic, problems, _, _ = _load_topic(path, display, text)
     return topic, problems
 
 
 def _load_topic(
     path: Path, display: str, text: str | None = None
-) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
+) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]], list[tuple[str, Location, str]]]:
     return check_topic(YamlFile(path, display).read(text), path)
 
 
-def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]]]:
-    """Validate a read topic file: the topic (None if not a topic), its problems, every entry id and its place.
+def check_topic(
+    doc: YamlFile, path: Path
+) -> tuple[Topic | None, list[Problem], list[tuple[str, Location]], list[tuple[str, Location, str]]]:
+    """Validate a read topic file: the topic (None if not a topic), its problems, every entry id and its place,
+    and every old id named by `was:` with its place and the id of the entry naming it.
 
     Ids are listed even for entries with problems, so that duplicates are still reported.
     """
     display = doc.display
     ids: list[tuple[str, Location]] = []
+    was_ids: list[tuple[str, Location, str]] = []
     if doc.root is None:
         if doc.empty:
             doc.problems.append(Problem(display, None, None, "is empty; a topic needs a title and entries"))
-        return None, doc.problems, ids
+        return None, doc.problems, ids, was_ids
     keys = doc.mapping(doc.root, "the topic", TOPIC_KEYS)
     if not isinstance(doc.root, yaml.MappingNode) or doc.root.tag != MAP:
-        return None, doc.problems, ids
+        return None, doc.problems, ids, was_ids
     # A misspelt key is already reported as unknown, with the right spelling: not also as missing.
     misspelt = misspelt_keys(doc.root, TOPIC_KEYS)
     for required in ("title", "entries"):
@@ -174,7 +185,7 @@ def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem],
             doc.error(node, "'entries' is empty; a topic needs at least one entry")
         else:
             for item in node.value:
-                entry = _entry(doc, item, tags, source, ids)
+                entry = _entry(doc, item, tags, source, ids, was_ids)
                 if entry is not None:
                     entries.append(entry)
     # Returned even when it has problems, so that checks across files still see its entries.
@@ -188,7 +199,7 @@ def check_topic(doc: YamlFile, path: Path) -> tuple[Topic | None, list[Problem],
         entries=tuple(entries),
         title_at=title_at,
     )
-    return topic, doc.problems, ids
+    return topic, doc.problems, ids, was_ids
 
 
 def _entry(
@@ -197,6 +208,7 @@ def _entry(
     topic_tags: tuple[str, ...],
     topic_source: str | None,
     ids: list[tuple[str, Location]],
+    was_ids: list[tuple[str, Location, str]],
 ) -> Entry | None:
     if not isinstance(node, yaml.MappingNode) or node.tag != MAP:
         doc.error(node, f"an entry must be a mapping of keys to values, not {describe(node)}")
@@ -253,6 +265,7 @@ def _entry(
     tags = topic_tags + (_tags(doc, keys["tags"][1]) if "tags" in keys else ())
     source = doc.text(keys["source"][1], "source") if "source" in keys else topic_source
     allow = tuple(word for word, _ in doc.words(keys["allow"][1], "allow")) if "allow" in keys else ()
+    was = _was(doc, keys["was"][1], entry_id, was_ids) if "was" in keys else ()
     if len(doc.problems) > before or entry_id is None:
         return None
     return Entry(
@@ -263,7 +276,37 @@ def _entry(
         source=source,
         allow=allow,
         loc=doc.loc(node),
+        was=was,
         marks={name: value.start_mark for name, (_, value) in keys.items()},
+    )
+
+
+def _was(
+    doc: YamlFile, node: yaml.Node, entry_id: str | None, was_ids: list[tuple[str, Location, str]]
+) -> tuple[str, ...]:
+    out = []
+    for old, item in doc.words(node, "was"):
+        if not ID_RE.match(old) or len(old) > MAX_ID_LENGTH:
+            doc.error(item, f"'was' names '{old}', which is not an id (letters, digits, '.', '_' or '-')")
+        elif old == entry_id:
+            doc.error(item, f"'was' names the entry's own id '{old}'")
+        elif old in out:
+            doc.error(item, f"'was' names '{old}' twice")
+        else:
+            out.append(old)
+            if entry_id is not None:
+                was_ids.append((old, doc.loc(item), entry_id))
+    return tuple(out)
+
+
+def _was_taken(old: str, named: tuple[str, int, int, str], used: tuple[str, int, int]) -> Problem:
+    path, line, col, owner = named
+    return Problem(
+        path,
+        line,
+        col,
+        f"'was' names '{old}', which is still the id of an entry ({Location(*used)}); "
+        f"remove '{old}' from the 'was' of '{owner}', or rename that entry",
     )
 
 
@@ -310,14 +353,26 @@ class TopicSummary:
                 return doc.loc(found[0])[1:] if found else None
         return self.title_at
 
+    # (old id named by `was:`, line, column, id of the entry naming it).
+    was: Sequence[tuple[str, int, int, str]] = ()
+
     @classmethod
-    def of(cls, topic: Topic, ids: Iterable[tuple[str, Location]]) -> TopicSummary:
+    def of(
+        cls, topic: Topic, ids: Iterable[tuple[str, Location]], was: Iterable[tuple[str, Location, str]] = ()
+    ) -> TopicSummary:
         """The summary of a loaded topic, from the ids its loading listed."""
-        return cls(topic.path, topic.title, [(entry_id, loc.line, loc.col) for entry_id, loc in ids], topic.title_at)
+        return cls(
+            topic.path,
+            topic.title,
+            [(entry_id, loc.line, loc.col) for entry_id, loc in ids],
+            topic.title_at,
+            was=[(old, loc.line, loc.col, entry_id) for old, loc, entry_id in was],
+        )
 
 
 def cross_file_problems(topics: Iterable[TopicSummary]) -> list[Problem]:
-    """Problems no single entry shows: an entry id used twice, a deck title used by two topics."""
+    """Problems no single entry shows: an entry id used twice, a deck title used by two topics, an old id
+    (`was:`) that is also an entry's id or another entry's old id."""
     check = CrossFileCheck()
     return [problem for topic in topics for problem in check.add(topic)]
 
@@ -330,6 +385,8 @@ class CrossFileCheck:
         self._first_use: dict[str, tuple[str, int, int]] = {}
         # Deck-name key -> the first topic with that title.
         self._titles: dict[str, TopicSummary] = {}
+        # (path, line, col, entry id) of each old id's first naming in `was:`.
+        self._was: dict[str, tuple[str, int, int, str]] = {}
 
     def add(self, topic: TopicSummary) -> list[Problem]:
         """The problems this topic makes with the topics added before it."""
@@ -341,6 +398,25 @@ class CrossFileCheck:
                 problems.append(
                     Problem(topic.path, line, col, f"duplicate id '{entry_id}' (first used at {Location(*first)})")
                 )
+            named = self._was.get(entry_id)
+            if named is not None:
+                problems.append(_was_taken(entry_id, named, here))
+        for old, line, col, owner in topic.was:
+            here4 = (topic.path, line, col, owner)
+            first4 = self._was.setdefault(old, here4)
+            if first4 is not here4:
+                problems.append(
+                    Problem(
+                        topic.path,
+                        line,
+                        col,
+                        f"'was' names '{old}', which entry '{first4[3]}' names too ({Location(*first4[:3])}); "
+                        "one old note can become only one entry",
+                    )
+                )
+            used = self._first_use.get(old)
+            if used is not None:
+                problems.append(_was_taken(old, here4, used))
         key = deck_key(topic.title)
         first = self._titles.setdefault(key, topic)
         if topic.title and first is not topic:

@@ -1,25 +1,55 @@
-"""Build state kept beside the decks: each note's content hash, modification time and ids.
+"""The build state: the project's ``decks.lock`` (identity in Anki) and each output folder's build cache.
 
-Anki updates an imported note only when the package's ``mod`` is newer than its own,
-so a note keeps its old ``mod`` while its content is unchanged (Anki-side edits to it
-survive a re-import, and a rebuild is byte-identical) and gets a newer one when edited.
-Note and card ids are drawn once and kept, so they stay stable across builds.
+Anki updates an imported note only when the package's ``mod`` is newer than its own, so a note keeps
+its old ``mod`` while its content is unchanged (Anki-side edits to it survive a re-import, and a rebuild
+is byte-identical) and gets a newer one when edited. Note and card ids are drawn once and kept.
+
+What decides a note's identity (its entry id, kind, GUID, ids, ``mod``, content hash and deck, and each
+note type's id and names) is the project's: ``decks.lock`` at the project root, committed with the cards,
+one note per line, sorted, so that it diffs and merges like the cards do. Every output folder builds from
+it, so two clones of one commit build byte-identical packages. What only makes rebuilds fast (which topic
+files and packages are unchanged) is the output folder's own ``.decks-cache.json``.
+
+A lock file that does not match its schema exactly is treated as absent, with one note saying so. The
+build is the only writer; everything else reads a state and returns what it decided.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.atomic import write_atomic
+from builder.config import Config
+from builder.identity import NoteTypeIdentity, note_guid, note_type_identity
+from builder.kinds import KINDS
 
-MANIFEST_NAME = ".decks-build.json"
-_VERSION = 1
+LOCK_NAME = "decks.lock"
+CACHE_NAME = ".decks-cache.json"
+# The build state of earlier versions, kept in the output folder: taken over once, then removed.
+LEGACY_NAME = ".decks-build.json"
+_LOCK_VERSION = 1
+_CACHE_VERSION = 1
+_LEGACY_VERSION = 1
+_LOCK_HEAD = (
+    "# decks.lock: the identity in Anki of every note this project has built. Written by `decks build`;\n"
+    "# commit it with the cards, so that every clone and output folder builds the same notes.\n"
+    '# Lines: ["note-type", kind, id, fields, templates, hash, mod] and\n'
+    '# ["note", entry id, kind, GUID, note id, {card template: card id}, mod, content hash, deck].\n'
+)
+_MAX_ID = 2**63 - 1
+_HASH_RE = re.compile(r"[0-9a-f]{32}")
+_KIND_RE = re.compile(r"[a-z][a-z0-9_-]*")
+_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_ENTRY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_GUID_RE = re.compile(r"[!-~]{1,64}")
+_ORD_RE = re.compile(r"0|[1-9][0-9]{0,3}")
 
 
 def build_time() -> int:
@@ -40,14 +70,20 @@ class NoteStamp:
     cards: dict[int, int] = field(default_factory=dict)
     # The deck the note was last built into ("" when unknown), to tell users about moves Anki won't make.
     deck: str = ""
+    # The entry the note was built from, and its kind ("" when unknown: taken over from an older state).
+    entry: str = ""
+    kind: str = ""
 
 
 @dataclass(frozen=True)
-class NoteTypeNames:
-    """The names that make a note type's identity in Anki, beside its id."""
+class NoteTypeRecord:
+    """A note type as last built: its id, field and template names, content hash and ``mod``."""
 
+    id: int
     fields: tuple[str, ...]
     templates: tuple[str, ...]
+    hash: str
+    mod: int
 
 
 @dataclass
@@ -65,6 +101,10 @@ class TopicRecord:
     media: list[tuple] = field(default_factory=list)
     # The GUIDs of its notes, to tell where each note went without hashing every id again.
     guids: list[str] = field(default_factory=list)
+    # The old ids its entries name in `was:`: (old id, line, column, entry id).
+    was: list[tuple[str, int, int, str]] = field(default_factory=list)
+    # What the duplicate rules need of its entries (lint.Prompt tuples), when the project makes them errors.
+    prompts: list[tuple] = field(default_factory=list)
 
 
 @dataclass
@@ -100,30 +140,49 @@ class IdLane:
         return value
 
 
+class DamagedState(Exception):
+    """The lock file does not match its schema: where and why."""
+
+    def __init__(self, line: int | None, reason: str):
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
 @dataclass
 class Manifest:
-    """Stamps of every note and note type built into one output folder."""
+    """The build state in memory: stamps of every note and note type, and one output folder's cache."""
 
-    note_types: dict[int, tuple[str, int]] = field(default_factory=dict)
-    # Field and template names each note type was built with: `decks check` compares them,
-    # since Anki copies a note type whose names changed instead of updating it. Older
-    # manifests lack this key and readers that predate it ignore it.
-    note_type_names: dict[int, NoteTypeNames] = field(default_factory=dict)
+    # The project the notes were built for (None: unknown, or no notes yet).
+    project: str | None = None
+    note_types: dict[str, NoteTypeRecord] = field(default_factory=dict)
     topics: dict[str, TopicRecord] = field(default_factory=dict)
     packages: dict[str, PackageRecord] = field(default_factory=dict)
+    # The lock's content changed (and must be saved); the cache's did.
     changed: bool = False
-    # True when there was no usable manifest: every note is then stamped as new.
+    cache_changed: bool = False
+    # True when there was no usable state: every note is then stamped as new.
     fresh: bool = False
+    # Why the lock file was not usable, when it was there but damaged: (line or None, reason).
+    damaged: tuple[int | None, str] | None = None
+    # The older state file this one was taken over from (removed once the lock is saved).
+    legacy: Path | None = None
+    # sha256 of the lock's bytes as read ("" when there was none): a cache made with another lock is stale.
+    lock_digest: str = ""
     # The lane of stamps made without one, and the first id never given (see id_base).
     _lane: IdLane | None = field(default=None, repr=False)
     _id_base: int | None = field(default=None, repr=False)
     # Stamps made or changed since take_touched() was last asked, for a worker process to hand back.
     _touched: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
-    # Notes as read from the file ([hash, mod, id, {ord: card id}, deck]) become stamps one by one when a
-    # build asks for them: a rebuild of one topic touches few of them, and at 100,000 notes making
-    # every stamp costs a third of a second.
+    # Notes as read (the lock's "note" lines, by GUID) become stamps one by one when a build asks for
+    # them: a rebuild of one topic touches few of them, and at 100,000 notes making every stamp costs
+    # a third of a second. Their lines are written back as read.
     _raw_notes: dict = field(default_factory=dict, repr=False)
+    _raw_lines: dict[str, str] = field(default_factory=dict, repr=False)
     _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
+    _known: dict[str, str] | None = field(default=None, repr=False)
+
+    # -- reading ----------------------------------------------------------------
 
     @property
     def notes(self) -> dict[str, NoteStamp]:
@@ -140,83 +199,75 @@ class Manifest:
         """The stamp of one note (None when unknown), without making every other note's."""
         return self._old_stamp(guid)
 
+    def known_guids(self) -> dict[str, str]:
+        """Entry id -> GUID of every note the state knows by its entry, as read (see identity.entry_guid)."""
+        if self._known is None:
+            known = {raw[1]: guid for guid, raw in self._raw_notes.items() if raw[1]}
+            known.update({s.entry: guid for guid, s in self._stamps.items() if s.entry})
+            self._known = known
+        return self._known
+
     def _old_stamp(self, guid: str) -> NoteStamp | None:
         stamp = self._stamps.get(guid)
         if stamp is None and guid in self._raw_notes:
-            try:
-                h, mod, nid, cards, *deck = self._raw_notes.pop(guid)
-                stamp = NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, *deck)
-            except (ValueError, TypeError, AttributeError):
-                return None  # a damaged record: the note is new again, with ids newer than any given
+            _, entry, kind, _, nid, cards, mod, h, deck = self._raw_notes.pop(guid)
+            self._raw_lines.pop(guid, None)
+            stamp = NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, deck, entry, kind)
             self._stamps[guid] = stamp
         return stamp
 
-    @classmethod
-    def load(cls, path: Path) -> Manifest:
-        """The manifest at ``path``; an absent or unreadable one starts afresh."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != _VERSION:
-                return cls(fresh=True)
-            notes = data["notes"]
-            if not isinstance(notes, dict):
-                return cls(fresh=True)
-            types = {int(mid): (h, mod) for mid, (h, mod) in data["note_types"].items()}
-            names = {
-                int(mid): NoteTypeNames(tuple(map(str, n["fields"])), tuple(map(str, n["templates"])))
-                for mid, n in data.get("note_type_names", {}).items()
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls(fresh=True)
-        try:
-            # Older manifests have no build cache: every topic is then read and packaged again.
-            topics = {
-                slug: TopicRecord(fp, title, [tuple(i) for i in ids], [tuple(m) for m in media], list(guids))
-                for slug, (fp, title, ids, media, guids) in data.get("topics", {}).items()
-            }
-            packages = {name: PackageRecord(*values) for name, values in data.get("packages", {}).items()}
-        except (ValueError, TypeError, AttributeError):
-            topics, packages = {}, {}
-        return cls(note_types=types, note_type_names=names, topics=topics, packages=packages, _raw_notes=notes)
+    # -- stamping (in memory; the build saves) ----------------------------------------
 
-    def record_note_type_names(self, model_id: int, names: NoteTypeNames) -> None:
-        """Remember the field and template names a note type is built with."""
-        if self.note_type_names.get(model_id) != names:
-            self.note_type_names[model_id] = names
+    def stamp_note_type(self, kind: str, identity: NoteTypeIdentity, content_hash: str, now: int) -> NoteTypeRecord:
+        """The record (and ``mod``) for a kind's note type of this identity and content; record_note_type saves it."""
+        old = self.note_types.get(kind)
+        same = old is not None and old.id == identity.id
+        if same and old.hash == content_hash and (old.fields, old.templates) == identity.names:
+            return old
+        mod = max(now, old.mod + 1) if same else now
+        return NoteTypeRecord(identity.id, identity.fields, identity.templates, content_hash, mod)
+
+    def record_note_type(self, kind: str, record: NoteTypeRecord) -> None:
+        """Keep a note type's record (the build's to call)."""
+        if self.note_types.get(kind) != record:
+            self.note_types[kind] = record
             self.changed = True
 
-    def stamp_note_type(self, model_id: int, content_hash: str, now: int) -> int:
-        """The ``mod`` for a note type with this content."""
-        old = self.note_types.get(model_id)
-        if old is not None and old[0] == content_hash:
-            return old[1]
-        mod = max(now, old[1] + 1) if old else now
-        self.note_types[model_id] = (content_hash, mod)
-        self.changed = True
-        return mod
-
     def stamp_note(
-        self, guid: str, content_hash: str, ords: list[int], now: int, lane: IdLane | None = None
+        self,
+        guid: str,
+        content_hash: str,
+        ords: list[int],
+        now: int,
+        lane: IdLane | None = None,
+        entry: str = "",
+        kind: str = "",
     ) -> NoteStamp:
-        """The stamp for a note with this content and these card ordinals; new ids come from ``lane``."""
+        """The stamp for a note with this content and these card ordinals; new ids come from ``lane``.
+
+        A new or changed stamp is only handed over (take_touched): the build adopts it into the state.
+        """
         if lane is None:
             lane = self._lane = self._lane or IdLane(self, now, 0, 1)
         old = self._old_stamp(guid)
         if old is None:
-            stamp = NoteStamp(content_hash, now, lane.take())
+            stamp = NoteStamp(content_hash, now, lane.take(), {}, "", entry, kind)
         elif old.hash != content_hash:
             # The deck stays until place() records this build's: reimport.py compares the two.
-            stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards), old.deck)
+            stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards), old.deck, entry, kind)
+        elif (old.entry, old.kind) != (entry, kind) and entry:
+            # Renamed with `was:` (or first recorded): same content, so Anki has nothing to update.
+            stamp = NoteStamp(old.hash, old.mod, old.id, dict(old.cards), old.deck, entry, kind)
         else:
             stamp = old
         added = [ord_ for ord_ in ords if ord_ not in stamp.cards]
+        if added and stamp is old:
+            # A card added to an unchanged note: a new stamp too, which must be saved.
+            stamp = NoteStamp(old.hash, old.mod, old.id, dict(old.cards), old.deck, old.entry, old.kind)
         for ord_ in added:
             stamp.cards[ord_] = lane.take()
-        # A card added to an unchanged note changes its stamp in place: that too must be saved.
-        if stamp is not old or added:
-            self._stamps[guid] = stamp
+        if stamp is not old:
             self._touched[guid] = stamp
-            self.changed = True
         return stamp
 
     def take_touched(self) -> dict[str, tuple]:
@@ -226,13 +277,14 @@ class Manifest:
         times faster than dataclasses.
         """
         touched, self._touched = self._touched, {}
-        return {guid: (s.hash, s.mod, s.id, s.cards, s.deck) for guid, s in touched.items()}
+        return {guid: (s.hash, s.mod, s.id, s.cards, s.deck, s.entry, s.kind) for guid, s in touched.items()}
 
     def adopt(self, stamps: Mapping[str, tuple]) -> None:
         """Take stamps made from a copy of this manifest (in a worker process) as this build's."""
-        raw_notes, own = self._raw_notes, self._stamps
+        raw_notes, raw_lines, own = self._raw_notes, self._raw_lines, self._stamps
         for guid, values in stamps.items():
             raw_notes.pop(guid, None)
+            raw_lines.pop(guid, None)
             own[guid] = NoteStamp(*values)
         if stamps:
             self.changed = True
@@ -266,40 +318,271 @@ class Manifest:
             used = [s.id for s in self._stamps.values()]
             used += [c for s in self._stamps.values() for c in s.cards.values()]
             for raw in self._raw_notes.values():
-                with contextlib.suppress(IndexError, TypeError, AttributeError):
-                    used.extend((raw[2], *raw[3].values()))
-            self._id_base = max([now * 1000, *(u + 1 for u in used if isinstance(u, int))])
+                used.append(raw[4])
+                used.extend(raw[5].values())
+            self._id_base = max([now * 1000, *(u + 1 for u in used)])
         return self._id_base
 
-    def save(self, path: Path) -> None:
-        """Write the manifest atomically."""
-        write_atomic(path, self.encoded())
+    # -- the lock file ------------------------------------------------------------
 
-    def encoded(self) -> bytes:
-        """The manifest as the bytes of its file."""
+    def lock_text(self, project: str) -> str:
+        """The lock file's text for this state: sorted, one note per line, nothing that changes by itself."""
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        lines = [_LOCK_HEAD, dumps({"decks-lock": _LOCK_VERSION, "project": project}), "\n"]
+        for kind, t in sorted(self.note_types.items()):
+            lines += [dumps(["note-type", kind, t.id, list(t.fields), list(t.templates), t.hash, t.mod]), "\n"]
+        rows: list[tuple[str, str, str]] = []
+        for guid, raw in self._raw_notes.items():
+            line = self._raw_lines.get(guid)
+            rows.append((raw[1], guid, line if line is not None else dumps(raw)))
+        for guid, s in self._stamps.items():
+            cards = {str(o): c for o, c in sorted(s.cards.items())}
+            rows.append((s.entry, guid, dumps(["note", s.entry, s.kind, guid, s.id, cards, s.mod, s.hash, s.deck])))
+        rows.sort()
+        for _, _, line in rows:
+            lines += [line, "\n"]
+        return "".join(lines)
+
+    def lock_bytes(self, project: str) -> bytes:
+        """The bytes of the lock file for this state; the cache made next is tied to them."""
+        data = self.lock_text(project).encode("utf-8")
+        self.lock_digest = hashlib.sha256(data).hexdigest()
+        return data
+
+    def cache_bytes(self) -> bytes:
+        """The bytes of the output folder's build cache, tied to the lock it was made with."""
         data = {
-            "version": _VERSION,
-            "note_types": {str(mid): [h, mod] for mid, (h, mod) in sorted(self.note_types.items())},
-            "note_type_names": {
-                str(mid): {"fields": list(n.fields), "templates": list(n.templates)}
-                for mid, n in sorted(self.note_type_names.items())
-            },
-            "notes": dict(
-                sorted(
-                    {
-                        **self._raw_notes,
-                        **{
-                            guid: [s.hash, s.mod, s.id, {str(o): c for o, c in sorted(s.cards.items())}, s.deck]
-                            for guid, s in self._stamps.items()
-                        },
-                    }.items()
-                )
-            ),
+            "version": _CACHE_VERSION,
+            "lock": self.lock_digest,
             "topics": {
-                slug: [t.fingerprint, t.title, t.ids, t.media, t.guids] for slug, t in sorted(self.topics.items())
+                slug: [t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts]
+                for slug, t in sorted(self.topics.items())
             },
             "packages": {
                 name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())
             },
         }
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+# -- loading ---------------------------------------------------------------------
+
+
+def load_state(config: Config, out: Path | None = None) -> Manifest:
+    """The build state of a project building into ``out``: its lock, else an older state taken over.
+
+    A lock that does not match its schema is treated as absent (``damaged`` says why). With no lock,
+    an older ``.decks-build.json`` in ``out`` or in the configured output folder is taken over.
+    """
+    out = out or config.output_dir
+    legacy_dirs = (config.output_dir,)
+    path = config.root / LOCK_NAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    except IsADirectoryError:
+        return Manifest(fresh=True, damaged=(None, "is a folder, not a file"))
+    except OSError as exc:
+        return Manifest(fresh=True, damaged=(None, f"cannot be read ({exc.strerror or exc})"))
+    if data is None:
+        for folder in dict.fromkeys((out, *legacy_dirs)):
+            manifest = _take_over(folder / LEGACY_NAME, config)
+            if manifest is not None:
+                if folder == out:
+                    _read_cache(manifest, folder / LEGACY_NAME, legacy=True)
+                return manifest
+        manifest = Manifest(fresh=True)
+    else:
+        try:
+            manifest = parse_lock(data)
+        except DamagedState as exc:
+            return Manifest(fresh=True, damaged=(exc.line, exc.reason))
+        manifest.lock_digest = hashlib.sha256(data).hexdigest()
+    _read_cache(manifest, out / CACHE_NAME)
+    return manifest
+
+
+def damage_note(manifest: Manifest) -> str | None:
+    """The one note about a damaged lock file, or None."""
+    if manifest.damaged is None:
+        return None
+    line, reason = manifest.damaged
+    where = f"{LOCK_NAME}:{line}" if line else LOCK_NAME
+    return (
+        f"{where}: {reason}; this build state is not used, as if there were none: every note is stamped "
+        "anew, so importing these decks overwrites edits made in Anki (review history is kept), and renamed "
+        f"ids cannot be recognised. Restore {LOCK_NAME} from version control (git checkout {LOCK_NAME}) to keep them."
+    )
+
+
+def parse_lock(data: bytes) -> Manifest:
+    """A lock file's state; raises DamagedState at the first line that does not match the schema."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DamagedState(data[: exc.start].count(b"\n") + 1, "is not UTF-8 text") from None
+    header: dict | None = None
+    manifest = Manifest()
+    raw_notes, raw_lines = manifest._raw_notes, manifest._raw_lines
+    entries: set[str] = set()
+    ids: set[int] = set()
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise DamagedState(number, "is not a line of JSON") from None
+        if header is None:
+            header = _check_header(value, number)
+            manifest.project = header["project"]
+            continue
+        if not isinstance(value, list) or not value:
+            raise DamagedState(number, 'expected a ["note", ...] or ["note-type", ...] list')
+        if value[0] == "note":
+            guid = _check_note(value, number)
+            if guid in raw_notes:
+                raise DamagedState(number, f"GUID {guid!r} is listed twice")
+            if value[1] in entries:
+                raise DamagedState(number, f"entry id {value[1]!r} is listed twice")
+            if value[1]:
+                entries.add(value[1])
+            for note_or_card in (value[4], *value[5].values()):
+                if note_or_card in ids:
+                    raise DamagedState(number, f"id {note_or_card} is used twice")
+                ids.add(note_or_card)
+            raw_notes[guid] = value
+            raw_lines[guid] = line
+        elif value[0] == "note-type":
+            record = _check_note_type(value, number)
+            if value[1] in manifest.note_types:
+                raise DamagedState(number, f"note type of kind {value[1]!r} is listed twice")
+            manifest.note_types[value[1]] = record
+        else:
+            raise DamagedState(number, f"unknown record {str(value[0])[:40]!r}")
+    if header is None:
+        raise DamagedState(None, 'has no header line (a {"decks-lock": ...} object)')
+    manifest.known_guids()  # as read, before any stamp changes
+    return manifest
+
+
+def _is_int(value: object, low: int = 0) -> bool:
+    return type(value) is int and low <= value <= _MAX_ID
+
+
+def _check_header(value: object, number: int) -> dict:
+    if not isinstance(value, dict) or set(value) != {"decks-lock", "project"}:
+        raise DamagedState(number, 'expected the header {"decks-lock": 1, "project": "..."}')
+    if value["decks-lock"] != _LOCK_VERSION or type(value["decks-lock"]) is not int:
+        raise DamagedState(number, f"version {value['decks-lock']!r} is not one this builder reads ({_LOCK_VERSION})")
+    if not isinstance(value["project"], str) or not _SLUG_RE.fullmatch(value["project"]):
+        raise DamagedState(number, "'project' must be a project name (lowercase letters, digits and dashes)")
+    return value
+
+
+def _check_note(value: list, number: int) -> str:
+    if len(value) != 9:
+        raise DamagedState(number, f"a note has 9 values, not {len(value)}")
+    _, entry, kind, guid, nid, cards, mod, h, deck = value
+    problems = (
+        (isinstance(entry, str) and bool(_ENTRY_RE.fullmatch(entry)), "entry id"),
+        (isinstance(kind, str) and (kind == "" or bool(_KIND_RE.fullmatch(kind))), "kind"),
+        (isinstance(guid, str) and bool(_GUID_RE.fullmatch(guid)), "GUID"),
+        (_is_int(nid, 1), "note id (an integer from 1 to 2^63-1)"),
+        (isinstance(cards, dict) and bool(cards), "card ids"),
+        (_is_int(mod), "modification time (a whole number of seconds)"),
+        (isinstance(h, str) and bool(_HASH_RE.fullmatch(h)), "content hash"),
+        (isinstance(deck, str), "deck"),
+    )
+    for ok, what in problems:
+        if not ok:
+            raise DamagedState(number, f"bad {what} in a note")
+    for ord_, card in cards.items():
+        if not _ORD_RE.fullmatch(ord_) or not _is_int(card, 1):
+            raise DamagedState(number, f"bad card id in the note of {entry!r}")
+    return guid
+
+
+def _check_note_type(value: list, number: int) -> NoteTypeRecord:
+    if len(value) != 7:
+        raise DamagedState(number, f"a note type has 7 values, not {len(value)}")
+    _, kind, model_id, fields, templates, h, mod = value
+    names_ok = all(
+        isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)
+        for names in (fields, templates)
+    )
+    if not (isinstance(kind, str) and _KIND_RE.fullmatch(kind)) or not _is_int(model_id, 2) or not names_ok:
+        raise DamagedState(number, "bad kind, id or names in a note type")
+    if not (isinstance(h, str) and _HASH_RE.fullmatch(h)) or not _is_int(mod):
+        raise DamagedState(number, "bad hash or modification time in a note type")
+    return NoteTypeRecord(model_id, tuple(fields), tuple(templates), h, mod)
+
+
+def _read_cache(manifest: Manifest, path: Path, legacy: bool = False) -> None:
+    """The output folder's build cache into ``manifest``, when it was made with the same lock."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not legacy and (data.get("version") != _CACHE_VERSION or data.get("lock") != manifest.lock_digest):
+            return
+        topics = {}
+        for slug, (fp, t, ids, media, g, *rest) in data.get("topics", {}).items():
+            was, prompts = (rest + [[], []])[:2]
+            topics[slug] = TopicRecord(
+                fp,
+                t,
+                [tuple(i) for i in ids],
+                [tuple(m) for m in media],
+                list(g),
+                [tuple(w) for w in was],
+                [(*p[:7], tuple(p[7])) for p in prompts],
+            )
+        packages = {name: PackageRecord(*values) for name, values in data.get("packages", {}).items()}
+        if not all(isinstance(t.title, str) and isinstance(t.fingerprint, str) for t in topics.values()):
+            return
+    except (OSError, ValueError, TypeError, AttributeError, IndexError):
+        return
+    manifest.topics, manifest.packages = topics, packages
+
+
+def _take_over(path: Path, config: Config) -> Manifest | None:
+    """The state of an older ``.decks-build.json`` (kept in an output folder), or None when there is none.
+
+    It knew notes by GUID only: each note's entry id comes from its topic's record; notes of no
+    recorded topic were already told as removed and are left out; kinds are unknown until built.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("version") != _LEGACY_VERSION:
+            return None
+        entry_of: dict[str, str] = {}
+        for record in data.get("topics", {}).values():
+            ids, guids = record[2], record[4]
+            for (entry, *_), guid in zip(ids, guids, strict=False):
+                entry_of[guid] = entry
+        manifest = Manifest(legacy=path, changed=True)
+        taken: set[int] = set()
+        for guid, (h, mod, nid, cards, *deck) in data["notes"].items():
+            entry = entry_of.get(guid)
+            row = ["note", entry, "", guid, nid, cards, mod, h, deck[0] if deck else ""]
+            with contextlib.suppress(DamagedState):
+                if entry and _check_note(row, 0) and nid not in taken:
+                    taken.update((nid, *cards.values()))
+                    manifest._raw_notes[guid] = row
+        names = data.get("note_type_names", {})
+        for kind, model_id in config.note_type_ids.items():
+            if str(model_id) in data["note_types"]:
+                h, mod = data["note_types"][str(model_id)]
+                now = note_type_identity(KINDS[kind], model_id)
+                recorded = names.get(str(model_id), {})
+                fields = tuple(recorded.get("fields", now.fields))
+                templates = tuple(recorded.get("templates", now.templates))
+                manifest.note_types[kind] = NoteTypeRecord(model_id, fields, templates, h, mod)
+        if manifest._raw_notes:
+            # Its GUIDs tell whether the notes were built under this project name.
+            same = any(note_guid(config.project, row[1]) == guid for guid, row in manifest._raw_notes.items())
+            manifest.project = config.project if same else ""
+        manifest.known_guids()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifest

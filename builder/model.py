@@ -21,6 +21,8 @@ class Entry:
     source: str | None
     allow: tuple[str, ...]
     loc: Location
+    # Ids the entry had before (`was:`), oldest first: its note keeps their identity.
+    was: tuple[str, ...] = ()
     # Where each key's value starts, as the parser's 0-based marks (anything with .line and .column):
     # turned into a Location only for a message, since most entries never need one.
     marks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

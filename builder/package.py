@@ -1,20 +1,17 @@
 """Package rendered entries as Anki decks: genanki note types and notes, written as .apkg files.
 
-Identity rules: a note's GUID comes from the project and the entry id only, so editing
-its text updates the note in Anki instead of adding a duplicate; note-type ids come from
-the config; decks are named ``Root::Topic title`` (Anki matches decks by name).
+Identities (note GUIDs, deck names and ids, content hashes) come from identity.py; note and card ids
+and modification times from the build state (manifest.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import sqlite3
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring as _json_str
 from pathlib import Path
 
 import genanki
@@ -23,51 +20,17 @@ from genanki.apkg_schema import APKG_SCHEMA
 from markupsafe import escape
 
 from builder.config import Config
+from builder.identity import content_hash, deck_id, deck_name, note_hash, note_tags, note_type_identity
 from builder.kinds import KINDS, Kind
 from builder.manifest import IdLane, Manifest
 from builder.model import Topic
 
-_BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
-# Every two-digit base-91 string, by value: GUIDs are made for every note of a build.
-_BASE91_PAIRS = [high + low for high in _BASE91 for low in _BASE91]
-_PAIR_BASE = len(_BASE91) ** 2
 # genanki's schema, its indexes made after the rows are in: building an index at once is cheaper
 # than keeping it up to date row by row.
 _TABLES, _, _rest = APKG_SCHEMA.partition("CREATE INDEX")
 _INDEXES = "CREATE INDEX" + _rest
 # Zip entries carry a timestamp; a fixed one keeps identical builds byte-identical.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-def note_guid(project: str, entry_id: str) -> str:
-    """A note's GUID: a hash of an unambiguous encoding of (project, entry id)."""
-    # The bytes of json.dumps(["decks-note/v1", project, entry_id], ensure_ascii=False), built without
-    # the encoder's per-call overhead.
-    encoded = f'["decks-note/v1", {_json_str(project)}, {_json_str(entry_id)}]'
-    return _base91(int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest()[:8], "big"))
-
-
-def _base91(number: int) -> str:
-    # Most significant digit first, no leading zeros; two digits at a time, since every note needs one.
-    chars = ""
-    while number >= _PAIR_BASE:
-        number, pair = divmod(number, _PAIR_BASE)
-        chars = _BASE91_PAIRS[pair] + chars
-    if number >= len(_BASE91):
-        return _BASE91_PAIRS[number] + chars
-    return _BASE91[number] + chars if number or not chars else chars
-
-
-def deck_id(name: str) -> int:
-    """A stable deck id from the deck's name (Anki matches decks by name; the id only has to be valid)."""
-    digest = hashlib.sha256(("decks-deck/v1\0" + name).encode("utf-8")).digest()
-    # Keep clear of Anki's Default deck (1) and inside JavaScript's exact integer range.
-    return (int.from_bytes(digest[:8], "big") % (2**52)) + 2**40
-
-
-def deck_name(config: Config, title: str) -> str:
-    """The Anki deck the cards of the topic with this title go to."""
-    return f"{config.root_deck}::{title}"
 
 
 def note_type(kind: Kind, config: Config, css: str) -> genanki.Model:
@@ -97,7 +60,7 @@ class PackagePlan:
 
 @dataclass
 class TopicDraft:
-    """One topic's deck and notes, each note as (kind, guid, fields, sort field, tags, hash, card ords)."""
+    """One topic's deck and notes, each note as (kind, guid, fields, sort field, tags, hash, card ords, entry id)."""
 
     deck_id: int
     deck: dict
@@ -112,10 +75,14 @@ class Packager:
         self.manifest = manifest
         self.now = now
         self.models = {name: note_type(kind, config, css) for name, kind in KINDS.items()}
-        self._model_mods = {
-            name: manifest.stamp_note_type(model.model_id, _hash(model.to_json(0, 0)), now)
+        # Each kind's note-type record as this build makes it, for the build to keep.
+        self.note_types = {
+            name: manifest.stamp_note_type(
+                name, note_type_identity(KINDS[name], model.model_id), content_hash(model.to_json(0, 0)), now
+            )
             for name, model in self.models.items()
         }
+        self._model_mods = {name: record.mod for name, record in self.note_types.items()}
         self._ords: dict[tuple, list[int]] = {}
 
     def draft(
@@ -130,7 +97,7 @@ class Packager:
         Depends on nothing but the topic, its fields and its media, so topics can be drafted in any
         order or process. ``guids`` are the entries' note GUIDs, in order.
         """
-        name = deck_name(self.config, topic.title)
+        name = deck_name(self.config.root_deck, topic.title)
         did = deck_id(name)
         models = self.models
         versions = media_versions
@@ -139,7 +106,7 @@ class Packager:
             model = models[entry.kind]
             values = fields[entry.id]
             flds = "\x1f".join(values)
-            tags = " " + " ".join(entry.tags) + " " if entry.tags else ""
+            tags = note_tags(entry.tags)
             content = note_hash(model.model_id, name, flds, tags, versions.get(entry.id))
             notes.append(
                 (
@@ -150,6 +117,7 @@ class Packager:
                     tags,
                     content,
                     self._card_ords(model, values),
+                    entry.id,
                 )
             )
         return TopicDraft(did, genanki.Deck(did, name, _deck_description(topic)).to_json(), notes)
@@ -158,11 +126,11 @@ class Packager:
         """Add a drafted topic to a package plan, stamping its notes through the manifest (new ids from ``lane``)."""
         plan.decks.append(draft.deck)
         did, now, stamp_note = draft.deck_id, self.now, self.manifest.stamp_note
-        for position, (kind, guid, flds, sort_field, tags, content, ords) in enumerate(draft.notes):
+        for position, (kind, guid, flds, sort_field, tags, content, ords, entry_id) in enumerate(draft.notes):
             model_id = self.models[kind].model_id
             if model_id not in plan.models:
                 plan.models[model_id] = self.models[kind].to_json(self._model_mods[kind], did)
-            stamp = stamp_note(guid, content, ords, now, lane)
+            stamp = stamp_note(guid, content, ords, now, lane, entry_id, kind)
             plan.notes.append((stamp.id, guid, model_id, stamp.mod, -1, tags, flds, sort_field, 0, 0, ""))
             for ord_ in ords:
                 # New cards are due in the order the entries are written.
@@ -217,18 +185,5 @@ def package_bytes(plan: PackagePlan) -> bytes:
     return buffer.getvalue()
 
 
-def note_hash(model_id: int, deck: str, flds: str, tags: str, media_version: str | None = None) -> str:
-    """What a note's manifest stamp records of its content: note type, deck, fields, tags, and media."""
-    # The bytes of json.dumps of that list, as _hash makes them, built without the encoder's
-    # per-call overhead: this runs for every note.
-    media = f", {_json_str(media_version)}" if media_version else ""
-    encoded = f"[{model_id}, {_json_str(deck)}, {_json_str(flds)}, {_json_str(tags)}{media}]"
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:32]
-
-
 def _deck_description(topic: Topic) -> str:
     return str(escape(topic.description)) if topic.description else ""
-
-
-def _hash(value: object) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]

@@ -2,19 +2,20 @@
 
 Anki matches notes by GUID and decks by name, and an import never deletes or moves
 anything: a removed entry's note stays, a renamed topic's existing cards stay in the
-old deck, an entry moved to another topic keeps its cards in the old deck. The manifest
+old deck, an entry moved to another topic keeps its cards in the old deck. The build state
 remembers which deck each note was built into, so the build can say what to do in Anki.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from builder.config import Config
-from builder.manifest import MANIFEST_NAME, Manifest
+from builder.identity import deck_name, entry_guid
+from builder.manifest import Manifest
 from builder.model import Topic
-from builder.package import deck_name, note_guid
 
 
 @dataclass(frozen=True)
@@ -25,40 +26,51 @@ class Previous:
     note_id: int
 
 
+@dataclass
+class ReimportPlan:
+    """What to tell the user, and what the build state should record of it (the build applies it)."""
+
+    notices: list[str] = field(default_factory=list)
+    # GUID -> the deck the note is built into now.
+    places: dict[str, str] = field(default_factory=dict)
+    # Notes told as gone: the state forgets them, so they are told once.
+    forget: list[str] = field(default_factory=list)
+
+    def apply(self, manifest: Manifest) -> None:
+        """Record this plan in a build state (the build's to call: it is the state's one writer)."""
+        for guid, deck in self.places.items():
+            manifest.place(guid, deck)
+        manifest.forget(self.forget)
+
+
 def previous_placement(manifest: Manifest) -> dict[str, Previous]:
     """Each known note's deck and id, read before this build stamps anything."""
     return {guid: Previous(s.deck, s.id) for guid, s in manifest.notes.items()}
 
 
 def reimport_notices(
-    manifest: Manifest,
     previous: dict[str, Previous],
     placed: dict[str, str],
     *,
     complete: bool,
     decks: set[str] | None = None,
-) -> list[str]:
-    """Notices for the user, and the manifest updated to this build's decks.
+    renamed: Mapping[str, str] | None = None,
+) -> ReimportPlan:
+    """Notices for the user, and the decks and removals to record.
 
     ``placed`` maps the GUID of every note built now to its deck; ``complete`` is true when
     every topic was built, so that a note missing from ``placed`` is really gone. An incremental
     build passes only the notes it read again (``previous`` then holds those and the gone ones),
-    with ``decks``, every deck built now.
+    with ``decks``, every deck built now. ``renamed`` maps old notes started afresh under a new
+    id (``--new-identity``) to that id: they are not told as removed.
     """
-    notices = []
-    if manifest.fresh and placed:
-        notices.append(
-            f"no earlier build state here ({MANIFEST_NAME}): if these decks are already in your Anki "
-            "collection, importing them overwrites edits made in Anki (review history is kept). "
-            f"Keep {MANIFEST_NAME} with the decks to avoid this."
-        )
-
+    plan = ReimportPlan(places=dict(placed))
+    notices = plan.notices
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)
     for guid, deck in placed.items():
         old = previous.get(guid)
         if old is not None and old.deck and old.deck != deck:
             moves[(old.deck, deck)].append(old.note_id)
-        manifest.place(guid, deck)
     current = decks if decks is not None else set(placed.values())
     destinations: dict[str, set[str]] = defaultdict(set)
     for old_deck, new_deck in moves:
@@ -78,18 +90,29 @@ def reimport_notices(
             )
 
     if complete:
+        renamed = renamed or {}
         gone = sorted(guid for guid in previous if guid not in placed)
-        if gone:
-            ids = [previous[guid].note_id for guid in gone]
+        afresh = [guid for guid in gone if guid in renamed]
+        removed = [guid for guid in gone if guid not in renamed]
+        if afresh:
+            ids = [previous[guid].note_id for guid in afresh]
+            notices.append(
+                f"{_notes(len(ids))} started afresh under a new id ({NEW_IDENTITY_FLAG}): Anki keeps the old "
+                f"{'note' if len(ids) == 1 else 'notes'} with {'its' if len(ids) == 1 else 'their'} review "
+                f"history (Browse, search {_search(ids)}); the new {'one starts' if len(ids) == 1 else 'ones start'} "
+                "without it."
+            )
+        if removed:
+            ids = [previous[guid].note_id for guid in removed]
             notices.append(
                 f"{_notes(len(ids))} no longer in any topic: Anki never deletes notes on import, so "
                 f"{'it stays' if len(ids) == 1 else 'they stay'} in your collection with "
                 f"{'its' if len(ids) == 1 else 'their'} review history. To remove "
                 f"{'it' if len(ids) == 1 else 'them'}, delete in Anki (Browse, search {_search(ids)})."
             )
-            # Told once: the build state forgets them, so later builds stay quiet.
-            manifest.forget(gone)
-    return notices
+        # Told once: the build state forgets them, so later builds stay quiet.
+        plan.forget = gone
+    return plan
 
 
 def reimport_notices_for(
@@ -97,15 +120,18 @@ def reimport_notices_for(
 ) -> list[str]:
     """What the next full build of these topics will say about moves, renames and (optionally) removals.
 
-    The manifest is changed in memory only; the notice about missing build state is left out,
-    since before the first build (in CI, say) it would be noise.
+    Nothing is recorded: the state is only read.
     """
-    placed = {note_guid(config.project, e.id): deck_name(config, t.title) for t in topics for e in t.entries}
+    known = manifest.known_guids() if manifest.project in (None, config.project) else {}
+    placed = {
+        entry_guid(config.project, e.id, e.was, known): deck_name(config.root_deck, t.title)
+        for t in topics
+        for e in t.entries
+    }
     previous = previous_placement(manifest)
     if not removals:
         previous = {guid: p for guid, p in previous.items() if guid in placed}
-    notices = reimport_notices(manifest, previous, placed, complete=True)
-    return notices[1:] if manifest.fresh and placed else notices
+    return reimport_notices(previous, placed, complete=True).notices
 
 
 def _notes(count: int) -> str:
@@ -114,3 +140,6 @@ def _notes(count: int) -> str:
 
 def _search(note_ids: list[int]) -> str:
     return "nid:" + ",".join(str(i) for i in sorted(note_ids))
+
+
+NEW_IDENTITY_FLAG = "--new-identity"

@@ -18,6 +18,14 @@ CLOZE_NO_DELETION = "cloze-no-deletion"
 ANSWER_LIMIT = 200
 
 
+def duplicates_are_errors(config) -> bool:
+    """Whether either duplicate rule is an error in this project (the build then compares every topic)."""
+    return any(config.rules.get(name, RULES[name].severity) == ERROR for name in DUPLICATE_RULES)
+
+
+DUPLICATE_RULES = ("duplicate-question", "near-duplicate-question")
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rule: its name (used in reports, config and `allow:`), default severity and meaning."""
@@ -66,14 +74,33 @@ RULES: dict[str, Rule] = {
         Rule(
             "id-changed",
             ERROR,
-            "an entry's id changed since the last build while its text stayed: Anki would see a new "
-            "note and the old one's review history would be left behind",
+            "an entry's id changed since the last build while its content stayed (and no `was:` names the "
+            "old id): Anki would see a new note and leave the old one's review history behind",
+            build=True,
+        ),
+        Rule(
+            "project-changed",
+            ERROR,
+            "the project name changed since the last build: Anki would add every note again",
+            build=True,
         ),
         Rule(
             "note-type-changed",
             ERROR,
-            "a note type's fields or templates differ from the last build under the same id: Anki "
-            "would import a copy of the note type instead of updating it",
+            "a note type's fields or templates differ from the last build under the same id, or its id "
+            "changed while they stayed: Anki would copy the note type and leave the notes conflicting",
+            build=True,
+        ),
+        Rule(
+            "kind-changed",
+            ERROR,
+            "an entry's kind changed under the same id: Anki would leave its note conflicting",
+            build=True,
+        ),
+        Rule(
+            "build-state",
+            WARNING,
+            "decks.lock does not match its schema (hand-edited or damaged): it is treated as absent",
         ),
         Rule(
             "reimport",

@@ -20,10 +20,13 @@ from builder.errors import Problem
 from builder.incremental import TopicMedia, topic_media
 from builder.load import TopicSummary, check_topic
 from builder.manifest import IdLane, Manifest, build_time
+from builder.rules import duplicates_are_errors
 from builder.templatedirs import template_dirs
 from builder.yamlfile import YamlFile
 
 if TYPE_CHECKING:
+    from builder.breaks import NoteSeen
+    from builder.model import Topic
     from builder.package import PackagePlan, TopicDraft
 
 STAGES = ("load", "validate", "render", "package", "write")
@@ -65,6 +68,10 @@ class TopicOutcome:
     media: TopicMedia | None = None
     guids: list[str] = field(default_factory=list)
     media_problems: list[Problem] = field(default_factory=list)
+    # Each entry's note beside what the build state recorded of it (see breaks.py).
+    seen: list[NoteSeen] = field(default_factory=list)
+    # What the duplicate rules need of its entries, when the project makes them errors.
+    prompts: list[tuple] = field(default_factory=list)
     template_problems: list[Problem] = field(default_factory=list)
     draft: TopicDraft | None = None
     packed: Packed | None = None
@@ -83,11 +90,21 @@ class TopicWorker:
     Made only when some topic is to be read: its imports (Jinja2, genanki) cost time.
     """
 
-    def __init__(self, config: Config, paths: dict[str, Path], stale: dict[str, PendingPackage], manifest: Manifest):
+    def __init__(
+        self,
+        config: Config,
+        paths: dict[str, Path],
+        stale: dict[str, PendingPackage],
+        manifest: Manifest,
+        known: dict[str, str],
+    ):
+        """``known`` maps the entry ids the build state knows to their notes' GUIDs."""
         from builder.package import Packager
         from builder.render import Renderer
 
         self.config = config
+        self.known = known
+        self.prompts = duplicates_are_errors(config)
         self.paths = paths
         self.stale = stale
         self.renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
@@ -147,34 +164,72 @@ class TopicWorker:
         start = clock()
         doc = YamlFile(path, self.config.rel(path)).read()
         timings["load"] = (now := clock()) - start
-        topic, problems, ids = check_topic(doc, path)
+        topic, problems, ids, was_ids = check_topic(doc, path)
         del doc
-        summary = TopicSummary.of(topic, ids) if topic is not None else None
+        summary = TopicSummary.of(topic, ids, was_ids) if topic is not None else None
         outcome = TopicOutcome(summary, problems, timings=timings)
+        if topic is not None:
+            # The quality rules this project makes errors: the build refuses what `decks check` would.
+            from builder.lint import entry_errors, prompts_of
+
+            problems.extend(entry_errors(self.config, topic.entries))
+            if self.prompts:
+                outcome.prompts = [tuple(p) for p in prompts_of(topic.entries)]
         if not problems:
             topic, outcome.media, outcome.media_problems = topic_media(self.config, topic)
         if problems or outcome.media_problems:
             timings["validate"] = clock() - now
             self._failed = True
             return outcome
-        from builder.package import note_guid
+        from builder.identity import entry_guid
 
-        outcome.guids = [note_guid(self.config.project, entry.id) for entry in topic.entries]
+        project, known = self.config.project, self.known
+        outcome.guids = [entry_guid(project, entry.id, entry.was, known) for entry in topic.entries]
         timings["validate"] = (start := clock()) - now
+        hashes: list[str | None] = [None] * len(topic.entries)
+        draft = None
         if render and slug in self.stale:
             fields: dict[str, tuple[str, ...]] = {}
             outcome.template_problems = self.renderer.render_topic(topic, fields)
             timings["render"] = (now := clock()) - start
             if not outcome.template_problems:
                 draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
-                package = self.stale[slug]
-                if len(package.slugs) > 1:
-                    outcome.draft = draft
-                elif len(set(outcome.guids)) == len(outcome.guids):
-                    outcome.packed = self._pack_alone(package, draft, outcome.media)
-                # else an id is used twice in this file: the build reports it, and packs nothing.
-                timings["package"] = clock() - now
+                hashes = [note[5] for note in draft.notes]
+        # Compared with the state as read, before this topic's notes are stamped.
+        outcome.seen = self._seen(topic, outcome.guids, hashes)
+        if draft is not None:
+            now = clock()
+            package = self.stale[slug]
+            if len(package.slugs) > 1:
+                outcome.draft = draft
+            elif len(set(outcome.guids)) == len(outcome.guids):
+                outcome.packed = self._pack_alone(package, draft, outcome.media)
+            # else an id is used twice in this file: the build reports it, and packs nothing.
+            timings["package"] = clock() - now
         return outcome
+
+    def _seen(self, topic: Topic, guids: list[str], hashes: list[str | None]) -> list[NoteSeen]:
+        from builder.breaks import NoteSeen
+
+        seen = []
+        manifest = self.packager.manifest
+        for entry, guid, content in zip(topic.entries, guids, hashes, strict=True):
+            old = manifest.stamp_of(guid)
+            loc = entry.key_loc("kind" if old is not None and old.kind and old.kind != entry.kind else "id")
+            seen.append(
+                NoteSeen(
+                    entry.id,
+                    entry.kind,
+                    guid,
+                    content,
+                    old.entry if old is not None else None,
+                    old.kind if old is not None else None,
+                    loc.path,
+                    loc.line,
+                    loc.col,
+                )
+            )
+        return seen
 
     def _pack_alone(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> Packed:
         from builder.package import PackagePlan, package_bytes
@@ -184,14 +239,17 @@ class TopicWorker:
         # Only the stamps: the rows are in the packed bytes, and at 100,000 notes they would hold 100 MB.
         return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), self.packager.manifest.take_touched())
 
-    def accept(self, package: PendingPackage, packed: Packed) -> None:
-        """Take a package packed where its topic was read, and the note stamps made for it."""
-        self.packager.manifest.adopt(packed.stamps)
+    def accept(self, package: PendingPackage, packed: Packed) -> dict[str, tuple]:
+        """Take a package packed where its topic was read; the note stamps made for it, for the build to adopt."""
         package.data, package.notes, package.cards = packed.data, packed.notes, packed.cards
         package.waiting = 0
+        return packed.stamps
 
-    def pack(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> None:
-        """Add a drafted topic to its package; pack the package once its last topic is in."""
+    def pack(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> dict[str, tuple]:
+        """Add a drafted topic to its package; pack the package once its last topic is in.
+
+        Returns the note stamps made for the topic, for the build to adopt.
+        """
         from builder.package import PackagePlan, package_bytes
 
         if package.plan is None:
@@ -205,6 +263,7 @@ class TopicWorker:
             # The rows are in the packed bytes now; at 100,000 notes they would hold 100 MB more.
             package.notes, package.cards = len(package.plan.notes), len(package.plan.cards)
             package.plan.notes, package.plan.cards = [], []
+        return self.packager.manifest.take_touched()
 
 
 def _leave_interrupts_to_parent() -> None:

@@ -88,12 +88,17 @@ class Project:
         return self.root / "output"
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file under the project's output folder, by relative path."""
+        """Every file under the project's output folder, by relative path, and the build state (decks.lock)."""
+        files = {}
+        lock = self.root / "decks.lock"
+        if lock.is_file():
+            files["../decks.lock"] = lock.read_bytes()
         if not self.output.exists():
-            return {}
-        return {
-            p.relative_to(self.output).as_posix(): p.read_bytes() for p in sorted(self.output.rglob("*")) if p.is_file()
-        }
+            return files
+        for p in sorted(self.output.rglob("*")):
+            if p.is_file():
+                files[p.relative_to(self.output).as_posix()] = p.read_bytes()
+        return files
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from builder import cli as cli_module
-from builder.add import slug_id, unique_id
+from builder.add import slug_id
 from tests.ankitools import import_package, open_collection, rendered_cards
 
 ODD = """\
@@ -138,24 +138,26 @@ def test_flow_sequence_and_indentless_sequence(project):
     assert flat.read_text().index("answer: C") < flat.read_text().index("# about tags")
 
 
-def test_ids_are_readable_and_unique(project):
-    for _ in range(3):
-        result = project.run(
-            "add", "all-kinds", "--kind", "concept", "--term", "Capability Overhang", "--definition", "A gap."
-        )
-        assert result.exit_code == 0, result.output
+def test_ids_are_readable_and_a_taken_one_is_refused_with_its_place(project):
+    args = ("add", "all-kinds", "--kind", "concept", "--term", "Scaling Hypothesis", "--definition", "A bet.")
+    assert project.run(*args).exit_code == 0
     data = yaml.safe_load((project.root / "cards/all-kinds.yaml").read_text())
-    assert [e["id"] for e in data["entries"][-3:]] == [
-        "capability-overhang",
-        "capability-overhang-2",
-        "capability-overhang-3",
-    ]
+    assert data["entries"][-1]["id"] == "scaling-hypothesis"
+    path = project.root / "cards/all-kinds.yaml"
+    before = path.read_bytes()
+    # The same term again is most likely the same fact: no look-alike "-2" id, but where the first one is.
+    result = project.run(*args)
+    assert result.exit_code == 2
+    assert result.output == (
+        "entry 1: the id made for it, 'scaling-hypothesis', is already used at cards/all-kinds.yaml:27:9; "
+        "edit that entry, or give this one its own id with --id; nothing was added\n"
+    )
+    assert path.read_bytes() == before
     assert (
         slug_id("According to David Luan, what did the market do after DeepSeek R1?")
         == "david-luan-market-after-deepseek-r1"
     )
     assert slug_id("Élan {{c1::vital}} of it") == "elan-vital"
-    assert unique_id("a", {"a", "a-2"}) == "a-3"
 
 
 def test_given_id_already_used_anywhere_is_refused(project):
@@ -165,6 +167,28 @@ def test_given_id_already_used_anywhere_is_refused(project):
     assert result.exit_code == 2
     assert result.output == ("entry 1: id 'taken' is already used at cards/other.yaml:3:20; nothing was added\n")
     assert (project.root / "cards/all-kinds.yaml").read_bytes() == before
+
+
+def test_add_refuses_what_check_and_build_would_refuse(project):
+    """One list of rules: an error of `decks check` (here a duplicate question) refuses the add too."""
+    path = project.root / "cards/all-kinds.yaml"
+    before = path.read_bytes()
+    result = project.run(
+        "add", "all-kinds", "--kind", "qa", "--id", "again", "--question", "In which YEAR did he join", "--answer", "x"
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/all-kinds.yaml:27:9: entry 'again' asks the same as 'qa-year' (cards/all-kinds.yaml:18:5)\n"
+        "1 error in 1 file; nothing was added.\n"
+    )
+    assert path.read_bytes() == before
+    # A warning does not refuse; it is shown.
+    result = project.run("add", "all-kinds", "--kind", "qa", "--question", "Who wins?", "--answer", "x" * 201)
+    assert result.exit_code == 0
+    assert "warning: 'answer' is 201 characters, over the limit of 200" in result.stderr
+    # The build and check agree with what add let through.
+    assert project.run("check").exit_code == 0
+    assert project.build().exit_code == 0
 
 
 def test_refuses_a_file_that_already_has_errors(project):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builder.package import note_guid
+from builder.identity import note_guid
 from tests.ankitools import (
     import_package,
     note_id_for_guid,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from builder.cli import cli
-from builder.package import note_guid
+from builder.identity import note_guid
 from builder.yamlfile import MAX_TEXT_CHARS
 from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards
 from tests.conftest import REPO, Project

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import zipfile
 
-from builder.package import note_guid
+from builder.identity import note_guid
 
 
 def notes_by_guid(apkg) -> dict[str, tuple]:
@@ -91,7 +91,8 @@ def test_no_temp_files_anywhere(project, tmp_path, monkeypatch):
     assert project.build().exit_code == 0
     assert project.build("--single").exit_code == 0
     assert list(tmp.iterdir()) == []
-    assert sorted(os.listdir(project.output)) == [".decks-build.json", "all-kinds.apkg", "test-project.apkg"]
+    assert sorted(os.listdir(project.output)) == [".decks-cache.json", "all-kinds.apkg", "test-project.apkg"]
+    assert sorted(os.listdir(project.root)) == ["cards", "deck.yaml", "decks.lock", "output"]
 
 
 def test_topic_selection_and_single_package(project):

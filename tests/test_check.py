@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from builder import kinds
-from builder.manifest import MANIFEST_NAME
+from builder.manifest import LOCK_NAME
 from tests.conftest import CONFIG
 
 RULES_TOPIC = """\
@@ -180,16 +178,23 @@ def test_id_changed_while_text_stayed(project):
     topic = project.root / "cards/all-kinds.yaml"
     topic.write_text(topic.read_text().replace("id: qa-year", "id: qa-joined"))
     before = project.snapshot()
+    message = (
+        "cards/all-kinds.yaml:19:9: error: id 'qa-joined' is new, and its content is that of 'qa-year', which "
+        "is gone: Anki would add 'qa-joined' as a new note and leave the review history with the old one. "
+        "Add 'was: qa-year' to the entry to keep its note, put back the old id, or build with --new-identity "
+        "to start the note afresh [id-changed]"
+    )
     result = project.run("check")
     assert result.exit_code == 1
-    assert result.output == (
-        "cards/all-kinds.yaml:19:9: error: id 'qa-joined' is new since the last build, "
-        "but a note with the same "
-        "text was built under another id; Anki would add a new note and leave the old one's review history "
-        "behind (keep the old id) [id-changed]\n"
-        "1 error, 0 warnings in 1 file.\n"
-    )
+    assert result.output == message + "\n1 error, 0 warnings in 1 file.\n"
     assert project.snapshot() == before  # check writes nothing
+    # The build refuses the same, with the same words, and writes nothing.
+    built = project.build()
+    assert built.exit_code == 1
+    assert built.output == message.replace(" error:", "").removesuffix(" [id-changed]") + (
+        "\n1 error in 1 file; nothing was written.\n"
+    )
+    assert project.snapshot() == before
     # A new id with new text is simply a new note.
     topic.write_text(topic.read_text().replace("answer: 2017", "answer: 2018"))
     assert project.run("check").exit_code == 0
@@ -197,55 +202,57 @@ def test_id_changed_while_text_stayed(project):
 
 def test_note_type_changes_anki_would_not_apply(project):
     assert project.build().exit_code == 0
-    # Swapping two ids in deck.yaml puts the concept note type's shape under the qa id, and back.
+    # Swapping two ids in deck.yaml moves each note type's shape to the other's id.
     project.write(
         "deck.yaml",
         CONFIG.replace("1111111111001", "X").replace("1111111111003", "1111111111001").replace("X", "1111111111003"),
     )
+    before = project.snapshot()
     result = project.run("check")
     assert result.exit_code == 1
     assert result.output == (
-        "deck.yaml:4:12: error: note type 1111111111003 (concept) changed since the last build: fields "
-        "[Front, Back] -> [Front, Back, Reverse Front, Reverse Back]; "
-        "templates [Card] -> [Definition, Term]; "
-        "Anki would import a copy of it instead of updating it (give the new shape a new id) "
-        "[note-type-changed]\n"
-        "deck.yaml:6:7: error: note type 1111111111001 (qa) changed since the last build: fields "
-        "[Front, Back, Reverse Front, Reverse Back] -> [Front, Back]; "
-        "templates [Definition, Term] -> [Card]; "
-        "Anki would import a copy of it instead of updating it (give the new shape a new id) "
-        "[note-type-changed]\n"
+        "deck.yaml:4:12: error: note_types.concept is 1111111111003, but the concept notes were built with "
+        "note type 1111111111001 of the same fields and templates: Anki would add a second note type and "
+        "leave every concept note conflicting, never updated. Put back 1111111111001 [note-type-changed]\n"
+        "deck.yaml:6:7: error: note_types.qa is 1111111111001, but the qa notes were built with note type "
+        "1111111111003 of the same fields and templates: Anki would add a second note type and leave every "
+        "qa note conflicting, never updated. Put back 1111111111003 [note-type-changed]\n"
         "2 errors, 0 warnings in 1 file.\n"
     )
+    assert project.build().exit_code == 1
+    assert project.snapshot() == before
 
 
 def test_note_type_field_added_in_code(project, monkeypatch):
     assert project.build().exit_code == 0
     qa = kinds.KINDS["qa"]
-    monkeypatch.setitem(
-        kinds.KINDS,
-        "qa",
-        kinds.Kind(name=qa.name, title=qa.title, keys=qa.keys, note_fields=(*qa.note_fields, "Hint"), cards=qa.cards),
+    changed = kinds.Kind(
+        name=qa.name, title=qa.title, keys=qa.keys, note_fields=(*qa.note_fields, "Hint"), cards=qa.cards
     )
+    monkeypatch.setitem(kinds.KINDS, "qa", changed)
     result = project.run("check")
     assert result.exit_code == 1
-    assert "fields [Front, Back] -> [Front, Back, Hint]" in result.output
+    assert "note type 1111111111003 (qa) changed since the last build: fields [Front, Back] -> [Front, Back, Hint]" in (
+        result.output
+    )
+    assert "Give the new shape a new id in note_types" in result.output
+    assert project.build().exit_code == 1
+    # A new note type for the new shape (a new id with new names) is not a break: Anki adds it as a new one.
+    project.write("deck.yaml", CONFIG.replace("1111111111003", "1111111111009"))
+    assert "[note-type-changed]" not in project.run("check").output
 
 
-def test_manifest_keeps_names_and_reads_older_manifests(project):
+def test_lock_keeps_note_types_and_a_damaged_one_is_one_warning(project):
     assert project.build().exit_code == 0
-    path = project.output / MANIFEST_NAME
-    data = json.loads(path.read_text())
-    assert data["version"] == 1
-    assert data["note_type_names"]["1111111111004"] == {"fields": ["Text", "Back Extra"], "templates": ["Cloze"]}
-    # A manifest written before names were recorded still loads: its stamps are kept.
-    del data["note_type_names"]
-    path.write_text(json.dumps(data))
-    apkg = (project.output / "all-kinds.apkg").read_bytes()
-    assert project.run("check").exit_code == 0
-    assert project.build().exit_code == 0
-    assert (project.output / "all-kinds.apkg").read_bytes() == apkg
-    assert "note_type_names" in json.loads(path.read_text())
+    path = project.root / LOCK_NAME
+    lines = path.read_text().splitlines()
+    assert '["note-type","cloze",1111111111004,["Text","Back Extra"],["Cloze"],' in "\n".join(lines)
+    path.write_text(path.read_text().replace('"qa",', '"qa",["x"],', 1))
+    result = project.run("check")
+    assert result.exit_code == 0
+    (finding,) = [line for line in result.output.splitlines() if "[build-state]" in line]
+    assert finding.startswith("decks.lock:")
+    assert "this build state is not used, as if there were none" in finding
 
 
 def test_the_project_decks_are_clean():

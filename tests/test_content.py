@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
@@ -52,8 +53,14 @@ def test_every_entry_names_a_section_as_source(entries):
 
 
 def test_every_topic_builds_and_imports_into_anki(tmp_path, topics, entries):
-    config = load_config(REPO)
+    # A copy: a build records its state in the project's decks.lock, which a test must not touch.
+    copy = tmp_path / "project"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(".venv", ".git", "output", "*.egg-info", "__pycache__"))
+    config = load_config(copy)
     result = build(config, output_dir=tmp_path / "out")
+    assert (copy / "decks.lock").read_bytes() == (REPO / "decks.lock").read_bytes(), (
+        "decks.lock is not current: run `make decks` and commit it"
+    )
     assert len(result.files) == len(topics)
     col = open_collection(tmp_path / "col.anki2")
     for path in result.files:

@@ -1,8 +1,8 @@
 """Incremental and parallel builds: skip what did not change, and give the same bytes as a full build.
 
-"A full build" here is a build from the same manifest with the build cache taken out: it reads and
-packages every topic. (A build into an empty folder is not comparable after an edit: the manifest gives
-an edited note a newer `mod`, which is what makes Anki take the edit.)
+"A full build" here is a build from the same build state (decks.lock) with the topics taken out of the
+output folder's build cache: it reads and packages every topic. (A build with no state is not comparable
+after an edit: the state gives an edited note a newer `mod`, which is what makes Anki take the edit.)
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pytest
 from builder.build import build
 from builder.cli import cli as cli_main
 from builder.config import load_config
-from builder.manifest import MANIFEST_NAME
-from builder.package import _hash, note_guid, note_hash
+from builder.identity import content_hash as _hash
+from builder.identity import note_guid, note_hash
+from builder.manifest import CACHE_NAME
 from tests.ankitools import import_package, open_collection, rendered_cards
 from tests.conftest import CONFIG, Project
 
@@ -27,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import synth  # noqa: E402
 
 EPOCH = "1700000000"
-EXTRA = "  - kind: qa\n    id: {id}\n    question: Q?\n    answer: A.\n"
-PICTURE = "  - {{kind: qa, id: {id}, question: Q?, answer: A, image: {image}}}\n"
+EXTRA = "  - kind: qa\n    id: {id}\n    question: Q {id}?\n    answer: A.\n"
+PICTURE = "  - {{kind: qa, id: {id}, question: Q {id}?, answer: A, image: {image}}}\n"
 
 
 def topic(title: str, prefix: str, count: int = 3) -> str:
@@ -64,10 +65,11 @@ def full_rebuild(p: Project, dest: Path) -> dict[str, bytes]:
     """The output of building a copy of ``p`` whose manifest has no build cache (so everything is read)."""
     copy = Project(dest)
     shutil.copytree(p.root, copy.root)
-    manifest = copy.output / MANIFEST_NAME
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    del data["topics"], data["packages"]
-    manifest.write_text(json.dumps(data), encoding="utf-8")
+    cache = copy.output / CACHE_NAME
+    data = json.loads(cache.read_text(encoding="utf-8"))
+    # The packages it wrote stay known, so that a removed topic's package is removed alike.
+    data["topics"] = {}
+    cache.write_text(json.dumps(data), encoding="utf-8")
     result = build(load_config(copy.root))
     assert result.read == len(list((copy.root / "cards").glob("*.yaml")))
     return copy.snapshot()
@@ -104,7 +106,7 @@ def test_incremental_build_equals_full_build_after_several_changes(multi, tmp_pa
     assert multi.build().exit_code == 0
     multi.write("cards/a.yaml", topic("Alpha", "a", 5))  # two entries added
     multi.write("cards/d.yaml", topic("Delta", "d"))  # a new topic
-    (multi.root / "cards/c.yaml").unlink()  # a topic removed (its old package stays)
+    (multi.root / "cards/c.yaml").unlink()  # a topic removed (its old package is removed)
     shutil.copytree(multi.root, tmp_path / "before")
     assert multi.build().exit_code == 0
     assert full_rebuild(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
@@ -136,7 +138,7 @@ def test_duplicate_id_against_an_unchanged_topic_is_still_found(multi):
 
 def test_duplicate_title_against_an_unchanged_topic_is_still_found(multi):
     assert multi.build().exit_code == 0
-    multi.write("cards/c.yaml", topic("Alpha", "c"))
+    multi.write("cards/c.yaml", topic("Alpha", "c").replace("Question", "Query"))
     result = multi.build()
     assert result.exit_code == 1
     assert result.output == (
@@ -190,19 +192,24 @@ def test_single_package_rebuilds_only_when_something_changed(multi):
     assert [p.name for p in result.written] == ["test-project.apkg"]
 
 
-def test_old_manifest_without_cache_is_read(multi):
+@pytest.mark.parametrize("damage", ["bad-record", "deleted", "other-lock"])
+def test_damaged_or_stale_cache_is_read_again(multi, damage):
     assert multi.build().exit_code == 0
     before = multi.snapshot()
-    manifest = multi.output / MANIFEST_NAME
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    data["topics"] = {"a": "not a record"}
-    manifest.write_text(json.dumps(data))
+    cache = multi.output / CACHE_NAME
+    data = json.loads(cache.read_text(encoding="utf-8"))
+    if damage == "bad-record":
+        data["topics"] = {"a": "not a record"}
+        cache.write_text(json.dumps(data))
+    elif damage == "deleted":
+        cache.unlink()
+    else:  # made with another decks.lock (a teammate's, pulled since): not to be trusted
+        data["lock"] = "0" * 64
+        cache.write_text(json.dumps(data))
     result = build(load_config(multi.root))
     assert result.read == 3
     assert result.written == []
-    assert {k: v for k, v in multi.snapshot().items() if k != MANIFEST_NAME} == {
-        k: v for k, v in before.items() if k != MANIFEST_NAME
-    }
+    assert multi.snapshot() == before
 
 
 @pytest.mark.parametrize("single", [False, True], ids=["per-topic", "single"])
@@ -229,7 +236,7 @@ def test_parallel_build_equals_serial_build(tmp_path, monkeypatch, single):
     assert outputs[0] == outputs[2]
     assert outputs[1] == outputs[3]
     assert outputs[1] != outputs[0]
-    assert len(outputs[0]) == (2 if single else 7)
+    assert len(outputs[0]) == (3 if single else 8)  # the packages, the cache, decks.lock
 
 
 def test_parallel_build_reports_the_same_problems(tmp_path):
@@ -284,7 +291,7 @@ def test_edit_after_incremental_build_updates_the_note_in_anki(multi, tmp_path, 
 def test_fast_hashes_match_the_stored_formulas():
     import hashlib
 
-    from builder.package import _BASE91
+    from builder.identity import _BASE91
 
     for project, text in (("p", "plain"), ("p-2", 'quote " and \\ and é and \x00 and \u2028 and 😀')):
         encoded = json.dumps(["decks-note/v1", project, text], ensure_ascii=False)
@@ -299,7 +306,7 @@ def test_fast_hashes_match_the_stored_formulas():
 
 
 def test_base91_digits_match_one_digit_at_a_time():
-    from builder.package import _BASE91, _base91
+    from builder.identity import _BASE91, _base91
 
     def one_at_a_time(number: int) -> str:
         digits = ""
@@ -339,7 +346,7 @@ def test_media_name_clash_with_an_unchanged_topic_is_still_found(multi):
     result = multi.build()
     assert result.exit_code == 1
     assert result.output == (
-        "cards/c.yaml:15:59: image 'b/Cat.png': another file has the same name (media/a/cat.png); "
+        "cards/c.yaml:15:65: image 'b/Cat.png': another file has the same name (media/a/cat.png); "
         "Anki keeps all media in one folder, so rename one of them\n"
         "1 error in 1 file; nothing was written.\n"
     )

@@ -126,7 +126,8 @@ def test_the_lock_leaves_no_file_behind(tmp_path):
     make_project(root, "only")
     run_build(root, OLD_EPOCH)
     names = sorted(p.name for p in (root / "output").iterdir())
-    assert names == sorted([".decks-build.json", *(f"t{t:02d}.apkg" for t in range(TOPICS))])
+    assert names == sorted([".decks-cache.json", *(f"t{t:02d}.apkg" for t in range(TOPICS))])
+    assert sorted(p.name for p in root.iterdir()) == ["cards", "deck.yaml", "decks.lock", "output"]
 
 
 def test_temp_files_of_a_killed_writer_are_swept_up(tmp_path):
@@ -135,11 +136,12 @@ def test_temp_files_of_a_killed_writer_are_swept_up(tmp_path):
     out = root / "output"
     out.mkdir()
     # What SIGKILL during write_atomic leaves: a half-written temp beside its target.
-    stale = [out / ".decks-k3j_9x2a.tmp", out / ".decks-abcdefgh.tmp"]
+    stale = [out / ".decks-k3j_9x2a.tmp", out / ".decks-abcdefgh.tmp", root / ".decks-lockpart.tmp"]
     for path in stale:
         path.write_bytes(b"PK\x03\x04 half a file")
     # Temp files of other programs, even ones shaped like ours used to be, are never touched.
     keep = [out / ".gitkeep", out / "notes.tmp", out / ".t00.apkg.backup", out / ".report.docx.k3j_9x2a.tmp"]
+    keep += [root / ".notes.abcdefgh.tmp"]
     for path in keep:
         path.write_bytes(b"not ours")
     run_build(root, OLD_EPOCH)

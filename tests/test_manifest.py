@@ -1,54 +1,120 @@
-"""The build state: stamps kept while content is unchanged, newer when edited, ids drawn once."""
+"""The build state: stamps kept while content is unchanged, newer when edited, ids drawn once; the lock schema."""
 
 from __future__ import annotations
 
-from builder.manifest import Manifest, NoteStamp
+import pytest
+
+from builder.manifest import DamagedState, Manifest, NoteStamp, parse_lock
 
 
-def test_stamps_survive_a_save_and_load(tmp_path):
-    path = tmp_path / "m.json"
+def again(manifest: Manifest) -> Manifest:
+    """The state as a later build reads it back from the lock file (after the build adopted its stamps)."""
+    manifest.adopt(manifest.take_touched())
+    return parse_lock(manifest.lock_text("p").encode("utf-8"))
+
+
+def test_stamps_survive_a_save_and_load():
     manifest = Manifest()
-    first = manifest.stamp_note("g1", "h1", [0, 1], 1000)
-    manifest.save(path)
-    again = Manifest.load(path)
-    same = again.stamp_note("g1", "h1", [0, 1], 2000)
+    first = manifest.stamp_note("g1", "a" * 32, [0, 1], 1000, entry="e1", kind="qa")
+    read = again(manifest)
+    same = read.stamp_note("g1", "a" * 32, [0, 1], 2000, entry="e1", kind="qa")
     assert (same.mod, same.id, same.cards) == (first.mod, first.id, first.cards) == (1000, 1000000, same.cards)
-    assert not again.changed
+    assert not read.changed
+    assert read.lock_text("p") == manifest.lock_text("p")
 
 
-def test_edited_note_is_newer_and_keeps_its_ids(tmp_path):
+def test_edited_note_is_newer_and_keeps_its_ids():
     manifest = Manifest()
-    first = manifest.stamp_note("g1", "h1", [0], 1000)
+    first = manifest.stamp_note("g1", "h1", [0], 1000, entry="e1", kind="qa")
     card_ids = dict(first.cards)
-    edited = manifest.stamp_note("g1", "h2", [0], 1000)
+    manifest.adopt(manifest.take_touched())
+    edited = manifest.stamp_note("g1", "h2", [0], 1000, entry="e1", kind="qa")
     assert edited.mod == 1001 and edited.id == first.id and edited.cards == card_ids
 
 
-def test_a_card_added_to_an_unchanged_note_is_saved(tmp_path):
-    path = tmp_path / "m.json"
+def test_renamed_entry_keeps_its_stamp_and_is_saved():
     manifest = Manifest()
-    manifest.stamp_note("g1", "h1", [0], 1000)
-    manifest.save(path)
-    again = Manifest.load(path)
-    stamp = again.stamp_note("g1", "h1", [0, 1], 2000)
-    assert again.changed
-    again.save(path)
-    assert Manifest.load(path).stamp_note("g1", "h1", [0, 1], 3000).cards == stamp.cards
+    first = manifest.stamp_note("g1", "a" * 32, [0], 1000, entry="old", kind="qa")
+    read = again(manifest)
+    renamed = read.stamp_note("g1", "a" * 32, [0], 2000, entry="new", kind="qa")
+    assert (renamed.mod, renamed.id, renamed.cards) == (first.mod, first.id, first.cards)
+    assert not read.changed  # decided, not yet kept: the build adopts what stamping hands over
+    read.adopt(read.take_touched())
+    assert read.changed and read.known_guids() == {"old": "g1"}
+    assert again(read).known_guids() == {"new": "g1"}
 
 
-def test_unreadable_manifest_starts_afresh(tmp_path):
-    path = tmp_path / "m.json"
-    path.write_text("{not json")
-    manifest = Manifest.load(path)
-    assert manifest.stamp_note("g1", "h1", [0], 1000).mod == 1000
+def test_a_card_added_to_an_unchanged_note_is_saved():
+    manifest = Manifest()
+    manifest.stamp_note("g1", "a" * 32, [0], 1000, entry="e1", kind="cloze")
+    read = again(manifest)
+    stamp = read.stamp_note("g1", "a" * 32, [0, 1], 2000, entry="e1", kind="cloze")
+    assert read.stamp_of("g1").cards == {0: 1000001}  # the state as read is not changed in place
+    read.adopt(read.take_touched())
+    assert read.changed
+    assert again(read).stamp_note("g1", "a" * 32, [0, 1], 3000, entry="e1", kind="cloze").cards == stamp.cards
 
 
-def test_id_lanes_never_meet_and_start_after_every_id_given(tmp_path):
-    path = tmp_path / "m.json"
+def test_lock_lines_are_sorted_by_entry_and_one_note_each():
+    manifest = Manifest()
+    for entry, guid in (("zeta", "g1"), ("alpha", "g2"), ("mid", "g3")):
+        manifest.stamp_note(guid, "a" * 32, [0], 1000, entry=entry, kind="qa")
+    manifest.adopt(manifest.take_touched())
+    notes = [line for line in manifest.lock_text("p").splitlines() if line.startswith('["note"')]
+    assert [line.split(",")[1] for line in notes] == ['"alpha"', '"mid"', '"zeta"']
+
+
+GOOD = (
+    '{"decks-lock":1,"project":"p"}\n'
+    '["note","e1","qa","g1",1000000,{"0":1000001},1000,"0123456789abcdef0123456789abcdef","Root::T"]\n'
+)
+
+
+def test_a_valid_lock_reads():
+    manifest = parse_lock(GOOD.encode())
+    assert manifest.project == "p" and manifest.stamp_of("g1").cards == {0: 1000001}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("", None, "has no header line"),
+        ("{not json\n", 1, "is not a line of JSON"),
+        ('{"decks-lock":2,"project":"p"}\n', 1, "version 2 is not one this builder reads"),
+        ('{"decks-lock":1,"project":"P Q"}\n', 1, "'project' must be a project name"),
+        ('{"decks-lock":1,"project":"p","x":1}\n', 1, "expected the header"),
+        (GOOD.replace("1000000,", '"1000000",'), 2, "bad note id"),
+        (GOOD.replace("1000000,", "9223372036854775808,"), 2, "bad note id"),
+        (GOOD.replace("1000000,", "true,"), 2, "bad note id"),
+        (GOOD.replace(",1000,", ',"1000",'), 2, "bad modification time"),
+        (GOOD.replace(",1000,", ",-1,"), 2, "bad modification time"),
+        (GOOD.replace('"0123', '"x123'), 2, "bad content hash"),
+        (GOOD.replace('{"0":1000001}', "{}"), 2, "bad card ids"),
+        (GOOD.replace('{"0":1000001}', '{"a":1000001}'), 2, "bad card id in the note of 'e1'"),
+        (GOOD.replace('"e1"', '"e 1"'), 2, "bad entry id"),
+        (GOOD.replace(',"Root::T"', ""), 2, "a note has 9 values, not 8"),
+        (GOOD + GOOD.splitlines(keepends=True)[1], 3, "GUID 'g1' is listed twice"),
+        (GOOD + GOOD.splitlines(keepends=True)[1].replace('"g1"', '"g2"'), 3, "entry id 'e1' is listed twice"),
+        (
+            GOOD + GOOD.splitlines(keepends=True)[1].replace('"g1"', '"g2"').replace('"e1"', '"e2"'),
+            3,
+            "id 1000000 is used twice",
+        ),
+        (GOOD + '["note-type","qa",1,["Front"],["Card"],"0123456789abcdef0123456789abcdef",1]\n', 3, "bad kind, id"),
+        (GOOD + '["nope"]\n', 3, "unknown record 'nope'"),
+        (GOOD + "<<<<<<< HEAD\n", 3, "is not a line of JSON"),
+    ],
+)
+def test_a_lock_off_its_schema_is_damaged(text, line, reason):
+    with pytest.raises(DamagedState) as caught:
+        parse_lock(text.encode())
+    assert caught.value.line == line and caught.value.reason.startswith(reason)
+
+
+def test_id_lanes_never_meet_and_start_after_every_id_given():
     old = Manifest()
-    old.stamp_note("g1", "h1", [0, 1], 1000)
-    old.save(path)
-    manifest = Manifest.load(path)
+    old.stamp_note("g1", "a" * 32, [0, 1], 1000, entry="e1", kind="qa")
+    manifest = again(old)
     lanes = manifest.id_lanes(3, 1000)
     # Stamped out of order, as worker processes might: lane k of 3 takes base + k, base + k + 3, ...
     third = manifest.stamp_note("c", "h", [0], 1000, lanes[2])
@@ -67,11 +133,9 @@ def test_id_base_is_fixed_when_first_asked():
     assert manifest.id_base(1000) == base == 1000000
 
 
-def test_stamps_made_in_a_copy_are_adopted(tmp_path):
-    path = tmp_path / "m.json"
-    Manifest().save(path)
-    main, copy = Manifest.load(path), Manifest.load(path)
-    made = copy.stamp_note("g1", "h1", [0], 1000)
+def test_stamps_made_in_a_copy_are_adopted():
+    main, copy = Manifest(), Manifest()
+    made = copy.stamp_note("g1", "h1", [0], 1000, entry="e1", kind="qa")
     handed = copy.take_touched()
     assert copy.take_touched() == {}
     main.adopt(handed)

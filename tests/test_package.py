@@ -6,7 +6,7 @@ import io
 import sqlite3
 import zipfile
 
-from builder.package import deck_id, note_guid
+from builder.identity import deck_id, note_guid
 
 
 def test_guid_depends_only_on_project_and_id():

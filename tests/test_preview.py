@@ -9,9 +9,9 @@ import pytest
 
 from builder.anki_view import note_cards
 from builder.config import load_config
+from builder.identity import note_guid
 from builder.kinds import KINDS
 from builder.load import load_project
-from builder.package import note_guid
 from builder.render import Renderer
 from builder.templatedirs import template_dirs
 from tests.ankitools import import_package, open_collection, rendered_cards

@@ -8,6 +8,7 @@ Where Anki cannot do the right thing itself, the build says so and the advice it
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -16,9 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from builder.cli import cli
-from builder.package import note_guid
+from builder.identity import note_guid
+from builder.manifest import parse_lock
 from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards, review_first_due
-from tests.conftest import TOPIC_ALL_KINDS, Project
+from tests.conftest import CONFIG, TOPIC_ALL_KINDS, Project
 
 TOPIC_TWO = """\
 title: Second Topic
@@ -111,8 +113,8 @@ def scenario(project: Project, tmp_path: Path):
     s.col.close()
 
 
-def test_first_build_says_it_has_no_state(scenario):
-    assert "no earlier build state here (.decks-build.json)" in scenario.stderr
+def test_first_build_into_an_empty_folder_is_quiet(scenario):
+    assert scenario.stderr == ""
     assert scenario.col.note_count() == 6
 
 
@@ -250,33 +252,194 @@ def test_add_a_tag(scenario):
     scenario.assert_kept()
 
 
-def test_build_in_a_fresh_clone(scenario, tmp_path, monkeypatch):
-    """No build state: every note is re-stamped. Anki keeps scheduling but takes the files' text."""
-    # The clone is built later than the Anki-side edit (not within the same second).
+def test_fresh_clone_builds_the_same_bytes_and_keeps_anki_edits(scenario, tmp_path, monkeypatch):
+    """decks.lock is committed with the cards: a clone (no output/) builds byte-identical packages."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    original = scenario.project.snapshot()
     clone = Project(tmp_path / "clone")
     shutil.copytree(scenario.project.root, clone.root, ignore=shutil.ignore_patterns("output"))
     scenario.project = clone
     stderr, logs = scenario.reimport()
-    assert "no earlier build state here (.decks-build.json)" in stderr
+    assert stderr == ""
+    built = clone.snapshot()
+    assert {k: v for k, v in built.items() if k.endswith(".apkg")} == {
+        k: v for k, v in original.items() if k.endswith(".apkg")
+    }
+    assert built["../decks.lock"] == original["../decks.lock"]
+    assert sum(len(log.updated) + len(log.new) for log in logs) == 0
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
+
+
+def test_single_package_elsewhere_uses_the_same_state(scenario, tmp_path):
+    """`--single -o` builds from decks.lock too: importing it updates nothing and keeps Anki edits."""
+    desktop = tmp_path / "desktop"
+    result = scenario.project.build("--single", "-o", str(desktop))
+    assert result.exit_code == 0 and result.stderr == ""
+    log = import_package(scenario.col, desktop / "test-project.apkg").log
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 0, 0)
+    assert scenario.field("c-term").endswith(MY_NOTE)
+    scenario.assert_kept()
+
+
+def test_build_without_state_over_old_decks_says_so(scenario, tmp_path, monkeypatch):
+    """No decks.lock, but decks in the output folder: every note is stamped anew, and the build says so."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    clone = Project(tmp_path / "clone")
+    shutil.copytree(scenario.project.root, clone.root, ignore=shutil.ignore_patterns("decks.lock", ".decks-cache.json"))
+    scenario.project = clone
+    stderr, logs = scenario.reimport()
+    assert stderr == (
+        "note: no build state (decks.lock) describes the decks already in this output folder: if they are in "
+        "your Anki collection, importing these overwrites edits made in Anki to unchanged notes (review "
+        "history is kept). If this project has a decks.lock elsewhere, copy it into the project folder first.\n"
+    )
     assert sum(len(log.updated) for log in logs) == 6
     assert sum(len(log.new) for log in logs) == 0
-    assert scenario.col.note_count() == 6
-    # What the notice warns about: the Anki-side edit is replaced by the file's text.
+    # What the note warns about: the Anki-side edit is replaced by the file's text.
     assert not scenario.field("c-term").endswith(MY_NOTE)
     scenario.assert_kept()
 
 
-def test_fresh_clone_with_the_build_state_kept_is_quiet(scenario, tmp_path):
-    """Carrying output/.decks-build.json along (the advice) keeps Anki-side edits."""
-    clone = Project(tmp_path / "clone")
-    shutil.copytree(scenario.project.root, clone.root, ignore=shutil.ignore_patterns("*.apkg"))
-    scenario.project = clone
+def _as_older_state(project: Project) -> None:
+    """Turn a project's build state into the single output/.decks-build.json that earlier versions kept."""
+    lock = parse_lock((project.root / "decks.lock").read_bytes())
+    cache = json.loads((project.output / ".decks-cache.json").read_text(encoding="utf-8"))
+    data = {
+        "version": 1,
+        "note_types": {str(t.id): [t.hash, t.mod] for t in lock.note_types.values()},
+        "note_type_names": {
+            str(t.id): {"fields": list(t.fields), "templates": list(t.templates)} for t in lock.note_types.values()
+        },
+        "notes": {
+            guid: [s.hash, s.mod, s.id, {str(o): c for o, c in s.cards.items()}, s.deck]
+            for guid, s in lock.notes.items()
+        },
+        "topics": {slug: record[:5] for slug, record in cache["topics"].items()},
+        "packages": cache["packages"],
+    }
+    (project.output / ".decks-build.json").write_text(json.dumps(data), encoding="utf-8")
+    (project.root / "decks.lock").unlink()
+    (project.output / ".decks-cache.json").unlink()
+
+
+def test_older_state_in_the_output_folder_is_taken_over_once(scenario, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    project = scenario.project
+    before = {k: v for k, v in project.snapshot().items() if k.endswith(".apkg")}
+    _as_older_state(project)
     stderr, logs = scenario.reimport()
     assert stderr == ""
-    assert sum(len(log.updated) for log in logs) == 0
+    assert {k: v for k, v in project.snapshot().items() if k.endswith(".apkg")} == before
+    assert (project.root / "decks.lock").is_file()
+    assert not (project.output / ".decks-build.json").exists()
+    assert sum(len(log.updated) + len(log.new) for log in logs) == 0
     assert scenario.field("c-term").endswith(MY_NOTE)
     scenario.assert_kept()
+    # From now on the lock is the state: a rename is recognised through it.
+    topic = project.root / "cards/all-kinds.yaml"
+    topic.write_text(topic.read_text().replace("id: qa-year", "id: qa-joined"))
+    assert "id 'qa-joined' is new, and its content is that of 'qa-year'" in project.build().output
+
+
+def test_rename_with_was_keeps_the_note_and_its_history(scenario, monkeypatch):
+    nid = scenario.nid("c-term")
+    topic = scenario.project.root / "cards/all-kinds.yaml"
+    topic.write_text(topic.read_text().replace("id: c-term\n", "id: capability-overhang\n    was: c-term\n"))
+    stderr, logs = scenario.reimport()
+    assert stderr == ""
+    assert sum(len(log.new) + len(log.updated) + len(log.conflicting) for log in logs) == 0
+    assert scenario.col.note_count() == 6
+    assert scenario.field("c-term").endswith(MY_NOTE) and scenario.nid("c-term") == nid
+    lock = (scenario.project.root / "decks.lock").read_text()
+    assert '["note","capability-overhang","concept",' in lock and '"c-term"' not in lock
+    scenario.assert_kept()
+    # Later edits to the renamed entry update the same note (built later than the Anki-side edit).
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    topic.write_text(topic.read_text().replace("Agents ready before processes are.", "Agents ahead of processes."))
+    stderr, logs = scenario.reimport()
+    assert stderr == "" and sum(len(log.updated) for log in logs) == 1 and scenario.col.note_count() == 6
+    assert "Agents ahead of processes." in scenario.col.get_note(nid).fields[1]
+    scenario.assert_kept()
+
+
+def test_rename_without_was_is_refused_and_writes_nothing(scenario):
+    topic = scenario.project.root / "cards/all-kinds.yaml"
+    topic.write_text(topic.read_text().replace("id: c-term\n", "id: capability-overhang\n"))
+    before = scenario.project.snapshot()
+    result = scenario.project.build()
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "cards/all-kinds.yaml:7:9: id 'capability-overhang' is new, and its content is that of 'c-term', "
+        "which is gone: Anki would add 'capability-overhang' as a new note"
+    )
+    assert scenario.project.snapshot() == before
+
+
+def test_rename_with_new_identity_starts_the_note_afresh(scenario):
+    old = scenario.nid("qa-year")
+    topic = scenario.project.root / "cards/all-kinds.yaml"
+    topic.write_text(topic.read_text().replace("id: qa-year", "id: qa-joined"))
+    result = scenario.project.build("--new-identity")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "note: 1 note started afresh under a new id (--new-identity): Anki keeps the old note with its "
+        f"review history (Browse, search nid:{old}); the new one starts without it.\n"
+    )
+    logs = scenario.import_all()
+    assert sum(len(log.new) for log in logs) == 1
+    assert scenario.col.note_count() == 7 and scenario.col.find_notes(f"nid:{old}") == [old]
+    scenario.assert_kept()
+    assert scenario.build() == ""
+
+
+@pytest.mark.parametrize("change", ["project", "kind"])
+def test_project_or_kind_change_is_refused(scenario, change):
+    project = scenario.project
+    if change == "project":
+        project.write("deck.yaml", CONFIG.replace("project: test-project", "project: renamed-project"))
+        expected = "deck.yaml:1:10: 'project' is 'renamed-project', but the notes in decks.lock were built under "
+    else:
+        topic = project.root / "cards/two.yaml"
+        topic.write_text(topic.read_text().replace("kind: qa", "kind: claim", 1))
+        expected = "cards/two.yaml:3:11: entry 'two-first' is now a claim entry, but its note was built as a qa: "
+    before = project.snapshot()
+    result = project.build()
+    assert result.exit_code == 1
+    assert result.output.startswith(expected)
+    assert project.snapshot() == before
+    check = project.run("check")
+    assert check.exit_code == 1 and f"[{change}-changed]" in check.output
+
+
+def test_kind_change_would_leave_the_note_conflicting_in_anki(scenario, tmp_path):
+    """Why a kind change is refused: built anyway (from a project without state), Anki leaves the note as it was."""
+    topic = scenario.project.root / "cards/two.yaml"
+    topic.write_text(topic.read_text().replace("kind: qa", "kind: claim", 1))
+    (scenario.project.root / "decks.lock").unlink()
+    assert scenario.project.build().exit_code == 0
+    logs = scenario.import_all()
+    assert sum(len(log.conflicting) for log in logs) == 1
+    scenario.assert_kept()
+
+
+def test_removed_topic_package_is_removed_and_other_files_are_not(scenario):
+    project = scenario.project
+    (project.output / "mine.apkg").write_bytes(b"not written by decks")
+    (project.root / "cards/two.yaml").unlink()
+    result = project.build()
+    assert result.exit_code == 0
+    assert "  removed output/two.apkg (its topic is gone)" in result.stdout
+    assert sorted(p.name for p in project.output.glob("*.apkg")) == ["all-kinds.apkg", "mine.apkg"]
+    assert "2 notes no longer in any topic" in result.stderr
+    # A package changed since it was written is not the builder's any more: it stays.
+    project.write("cards/two.yaml", TOPIC_TWO)
+    assert project.build().exit_code == 0
+    (project.output / "two.apkg").write_bytes(b"edited by hand")
+    (project.root / "cards/two.yaml").rename(project.root / "cards/second.yaml")
+    assert project.build().exit_code == 0
+    assert (project.output / "two.apkg").read_bytes() == b"edited by hand"
+    assert (project.output / "second.apkg").is_file()
 
 
 def test_notices_can_be_read_before_building(scenario):
@@ -291,6 +454,6 @@ def test_notices_can_be_read_before_building(scenario):
     # `decks check` warns before the build, and the build says the same.
     check = scenario.project.run("check")
     assert check.exit_code == 0
-    assert f"output/.decks-build.json: warning: {notice} [reimport]" in check.stdout.splitlines()
+    assert f"decks.lock: warning: {notice} [reimport]" in check.stdout.splitlines()
     assert scenario.project.snapshot() == before
     assert scenario.build() == "note: " + notice + "\n"
