@@ -243,7 +243,9 @@ def test_prompts_for_what_is_missing_on_a_terminal(project, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "question (the question that tests the claim): " in result.output
-    assert result.output.endswith("Added claim 'cheap' to cards/all-kinds.yaml:26\n")
+    assert result.stdout.endswith("Added claim 'cheap' to cards/all-kinds.yaml:26\n")
+    # What `decks check` warns of in the new entry is shown, and does not stop the add.
+    assert "cards/all-kinds.yaml:28:15: warning: the question is answered by yes or no" in result.stderr
     data = yaml.safe_load((project.root / "cards/all-kinds.yaml").read_text())
     assert data["entries"][-1] == {
         "kind": "claim",

@@ -45,7 +45,8 @@ def _run(root: Path, *args: str, stdin: bytes | None = None, env: dict | None = 
 
 
 def _temps(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob(".decks-*") if p.name != ".decks-build.json") + sorted(
+    states = (".decks-build.json", ".decks-cache.json")
+    return sorted(p.name for p in folder.rglob(".decks-*") if p.name not in states) + sorted(
         p.name for p in folder.rglob(".preview.*")
     )
 
@@ -227,18 +228,27 @@ def test_stale_temp_sweep_takes_only_the_builders_own(project: Project):
 def test_a_failed_write_leaves_every_output_as_it_was(project: Project):
     project.write("cards/second.yaml", "title: Second\nentries:\n  - {kind: qa, id: s1, question: Q?, answer: A.}\n")
     assert project.build().exit_code == 0
-    state = project.output / ".decks-build.json"
+    state = project.output / ".decks-cache.json"
     state.unlink()
-    state.mkdir()  # the state file is a folder: its write fails, after the packages were staged
+    state.mkdir()  # the cache file is a folder: its write fails, after the packages and the lock were staged
     for name in ("all-kinds", "second"):
         path = project.root / f"cards/{name}.yaml"
         path.write_text(path.read_text().replace("?", "??"), encoding="utf-8")
     before = _tree(project.root)
     result = project.build()
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == "cannot write output/.decks-build.json: Is a directory"
+    assert result.stderr.splitlines()[-1] == "cannot write output/.decks-cache.json: Is a directory"
     assert _tree(project.root) == before
-    assert _temps(project.output) == []
+    assert _temps(project.output) == [] and _temps(project.root) == []
+    # The build state itself a folder: refused before anything is staged.
+    state.rmdir()
+    (project.root / "decks.lock").unlink()
+    (project.root / "decks.lock").mkdir()
+    before = _tree(project.root)
+    result = project.build()
+    assert result.exit_code == 1
+    assert result.stderr == "decks.lock: is not a file; the build records its state there, so move it away\n"
+    assert _tree(project.root) == before
 
 
 # -- the preview server ----------------------------------------------------------

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import html5lib
 import pytest
 
-from builder.package import note_guid
+from builder.identity import note_guid
 from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards
 from tests.media_files import png
 
