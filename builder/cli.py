@@ -389,7 +389,7 @@ def add_command(
     \b
     Examples:
       decks add 01-deepseek --kind qa --question "Who founded Adept?" --answer "David Luan"
-      decks add 01-deepseek --kind concept --term Distillation --definition "..." --reverse
+      decks add 01-deepseek --kind concept --term "Mixture of experts" --definition "..." --reverse
       decks add 01-deepseek --kind cloze --text "Founded in {{c1::2022}}." --tag history
       decks add 01-deepseek                  asks for the kind and each field
       decks add 01-deepseek --from new.yaml  several entries at once
