@@ -3,13 +3,16 @@
     python benchmarks/bench_build.py                 # 1,000 and 10,000 entries, 5 runs each
     python benchmarks/bench_build.py --sizes 100000  # the big one (about five minutes)
     python benchmarks/bench_build.py --ankdown ~/peers/bin/ankdown   # and a peer tool, in the same rounds
+    python benchmarks/bench_build.py --other /tmp/old-checkout      # and another version of the builder
     make bench                                       # the same as the first line
 
 Every figure is a whole process, timed from outside: wall and CPU seconds (median, min-max of the runs after
 one warm-up) and the peak resident memory of the largest process. Each clean build is paired with a baseline
 run right after it, and "x baseline" is the median of those per-pair ratios, so it holds when the machine's
 speed drifts. Stage seconds come from `decks build --timings` (summed over processes when the build uses two).
-With --ankdown, a peer tool is timed in the same rounds, on the same entries written as its markdown.
+With --ankdown, a peer tool is timed in the same rounds, on the same entries written as its markdown. With
+--other, the builder of another checkout (say, the last release) builds the same project in the same rounds,
+and "x other" is the median per-round ratio of this builder's clean build to that one's.
 """
 
 from __future__ import annotations
@@ -63,12 +66,12 @@ class Row:
         return statistics.median(getattr(r, attr) for r in self.runs)
 
 
-def run(command: list[str], workdir: Path) -> Run:
+def run(command: list[str], workdir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run a command to its end; its wall and CPU time and peak memory, as the kernel counted them."""
     out, err = workdir / "stdout.txt", workdir / "stderr.txt"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=ENV)
+        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env or ENV, cwd=cwd)
         # wait4 gives this process's own resource use (and that of its workers), not all children's.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
@@ -91,7 +94,9 @@ def decks(project: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "builder", "-C", str(project), "build", "--timings", *args]
 
 
-def bench_size(size: int, runs: int, root: Path, jobs: str, ankdown: str | None = None) -> list[Row]:
+def bench_size(
+    size: int, runs: int, root: Path, jobs: str, ankdown: str | None = None, other: Path | None = None
+) -> list[Row]:
     """Every case for one project size."""
     project = root / f"p{size}"
     if not project.exists():
@@ -103,27 +108,36 @@ def bench_size(size: int, runs: int, root: Path, jobs: str, ankdown: str | None 
     serial = Row(size, "clean build, one process (-j 1)")
     base = Row(size, "baseline: CSafeLoader + genanki")
     cases = [
-        (clean, decks(project, "-j", jobs), output),
-        (serial, decks(project, "-j", "1"), output),
-        (base, baseline, baseline_out),
+        (clean, decks(project, "-j", jobs), output, None),
+        (serial, decks(project, "-j", "1"), output, None),
+        (base, baseline, baseline_out, None),
     ]
+    mine = None
+    if other:
+        mine = Row(size, f"clean build (-j {jobs}): ratio to the other builder, in the x column")
+        older = Row(size, f"other builder ({other.name}): clean build (-j {jobs})")
+        # Run from the other checkout's folder: `python -m` looks in the current folder first.
+        cases.append((older, decks(project, "-j", jobs), output, {**ENV, "PYTHONPATH": str(other)}))
     if ankdown:
         markdown, peer_out = root / f"ankdown-{size}", root / f"ankdown-out-{size}"
         synth.write_ankdown(project, markdown)
         peer = Row(size, "peer: ankdown (markdown, one .apkg)")
-        cases.append((peer, [ankdown, "-r", str(markdown), "-p", str(peer_out / "deck.apkg")], peer_out))
+        cases.append((peer, [ankdown, "-r", str(markdown), "-p", str(peer_out / "deck.apkg")], peer_out, None))
     for number in range(runs + 1):
-        for row, command, folder in cases:
+        for row, command, folder, env in cases:
             shutil.rmtree(folder, ignore_errors=True)
             if row.case.startswith("peer"):
                 folder.mkdir()
-            result = run(command, root)
+            result = run(command, root, env, cwd=other if env else None)
             if number:  # the first round warms caches and is not counted
                 row.runs.append(result)
         if number:
-            for row, _, _ in cases:
+            for row, _, _, _ in cases:
                 if row is not base:
                     row.ratios.append(row.runs[-1].wall / base.runs[-1].wall)
+            if mine is not None:
+                mine.runs.append(clean.runs[-1])
+                mine.ratios.append(clean.runs[-1].wall / cases[-1][0].runs[-1].wall)
 
     # Incremental builds start from the output of a clean build.
     nochange = Row(size, "no-change rebuild")
@@ -143,7 +157,7 @@ def bench_size(size: int, runs: int, root: Path, jobs: str, ankdown: str | None 
             edited.runs.append(result)
     synth.write_project(project, size)  # undo the edits for the next run of this script
     shutil.rmtree(baseline_out, ignore_errors=True)
-    return [row for row, _, _ in cases] + [nochange, edited]
+    return [row for row, _, _, _ in cases] + ([mine] if mine else []) + [nochange, edited]
 
 
 def startup(runs: int, root: Path) -> Row:
@@ -191,7 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ankdown", metavar="PATH", help="also time this ankdown executable (pip install ankdown) on the same entries"
     )
+    parser.add_argument(
+        "--other", metavar="DIR", type=Path, help="also time the builder of another checkout (its top folder)"
+    )
     args = parser.parse_args(argv)
+    if args.other:
+        args.other = args.other.resolve()
+        compileall.compile_dir(args.other / "builder", quiet=1)
 
     # Time the builder as an installed copy runs, from its bytecode: where PYTHONDONTWRITEBYTECODE is set,
     # Python would otherwise compile every module of the builder again in every run (about 0.03 s).
@@ -206,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows = [startup(args.runs, root)]
         for size in (int(s) for s in args.sizes.split(",")):
-            rows += bench_size(size, args.runs, root, args.jobs, args.ankdown)
+            rows += bench_size(size, args.runs, root, args.jobs, args.ankdown, args.other)
             print(f"... {size:,} entries done", file=sys.stderr, flush=True)
         print(table(rows))
     finally:

@@ -17,7 +17,7 @@ import yaml
 
 from builder.config import CONFIG_NAME, Config
 from builder.errors import Location, Problem
-from builder.identity import note_type_identity
+from builder.identity import note_type_id, note_type_identity
 from builder.kinds import KINDS
 from builder.manifest import LOCK_NAME, Manifest
 from builder.yamlfile import YamlFile
@@ -66,7 +66,7 @@ def note_type_breaks(config: Config, manifest: Manifest) -> list[Problem]:
     out = []
     for name, kind in KINDS.items():
         old = manifest.note_types.get(name)
-        now = note_type_identity(kind, config.note_type_ids[name])
+        now = note_type_identity(kind, note_type_id(config.note_type_ids[name]))
         if old is None:
             continue
         place = places.get(f"note_types.{name}")
@@ -84,10 +84,14 @@ def note_type_breaks(config: Config, manifest: Manifest) -> list[Problem]:
             )
             out.append(_problem(place, message, "note-type-changed"))
         elif old.id != now.id and same_names:
+            # deck.yaml names the id it gives; Anki's is derived from it (identity.note_type_id).
+            given = config.note_type_ids[name]
+            before = next((c for c in config.note_type_ids.values() if old.id in (c, note_type_id(c))), None)
             message = (
-                f"note_types.{name} is {now.id}, but the {name} notes were built with note type {old.id} "
+                f"note_types.{name} is {given}, but the {name} notes were built with note type {old.id} "
                 "of the same fields and templates: Anki would add a second note type and leave every "
-                f"{name} note conflicting, never updated. Put back {old.id}"
+                f"{name} note conflicting, never updated. "
+                + (f"Put back {before}" if before is not None else "Put back the id they were built with")
             )
             out.append(_problem(place, message, "note-type-changed"))
     return out

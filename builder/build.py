@@ -184,7 +184,7 @@ def _build(
     problems: list[Problem] = list(breaks)
     seen: list[NoteSeen] = []
     media_problems: list[Problem] = []
-    template_problems: list[Problem] = []
+    template_problems: list[Problem] = list(worker.template_problems) if worker else []
     records: dict[str, TopicRecord] = {}
     prompts: list[tuple] = []
     for slug, path in by_slug.items():
@@ -228,7 +228,6 @@ def _build(
             elif outcome.draft is not None:
                 with result.timing("package"):
                     manifest.adopt(worker.pack(stale[slug], outcome.draft, outcome.media))
-        template_problems.extend(outcome.template_problems)
 
     if duplicates_are_errors(config):
         from builder.lint import Prompt, duplicate_errors
@@ -250,6 +249,8 @@ def _build(
     if template_problems:
         raise ProblemsError(template_problems)
 
+    # Told before this build's note types replace those of the earlier layout in the state.
+    layout_notices = earlier_layout_notices(config, manifest)
     if worker is not None:
         for kind, record in worker.packager.note_types.items():
             manifest.record_note_type(kind, record)
@@ -259,7 +260,7 @@ def _build(
     plan = _notices(config, manifest, records, chosen, to_read, complete=not slugs or project_changed, renamed=renamed)
     plan.apply(manifest)
     unread = [f"{path} {why}" for path, why in unread_files(config)]
-    result.notices = unread + [n for n in (damage_note(manifest), first) if n] + plan.notices
+    result.notices = unread + [n for n in (damage_note(manifest), first) if n] + layout_notices + plan.notices
     try:
         remove_stale_temps(out)
         remove_stale_temps(config.root)

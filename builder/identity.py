@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _json_str
 
-from builder.kinds import Kind
+from builder.kinds import LAYOUT, Kind
 
 _BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
 # Every two-digit base-91 string, by value: GUIDs are made for every note of a build.
@@ -82,9 +82,32 @@ class NoteTypeIdentity:
         return self.fields, self.templates
 
 
+def note_type_id(configured: int, layout: int = LAYOUT) -> int:
+    """The id in Anki of a note type whose id in deck.yaml is ``configured``, in a layout generation.
+
+    Generation 1 (fields Front and Back holding rendered HTML) used the configured id itself. Each
+    later generation has ids of its own, so Anki sees new note types, never renamed ones, and the
+    notes of the old ones move to them with Anki's "Merge note types" (see docs/migration.md).
+    """
+    if layout == 1:
+        return configured
+    digest = hashlib.sha256(f"decks-note-type/v{layout}\0{configured}".encode()).digest()
+    # Inside JavaScript's exact integer range, as Anki's own ids are, and never Anki's Default (1).
+    return (int.from_bytes(digest[:8], "big") % (2**52)) + 2**40
+
+
 def note_type_identity(kind: Kind, model_id: int) -> NoteTypeIdentity:
-    """The identity in Anki of the note type an entry kind is built on."""
-    return NoteTypeIdentity(model_id, tuple(kind.note_fields), tuple(card.name for card in kind.cards))
+    """The identity in Anki of the note type an entry kind is built on (``model_id``: see note_type_id)."""
+    return NoteTypeIdentity(model_id, kind.field_names, tuple(card.name for card in kind.cards))
+
+
+def content_fields(flds: str) -> str:
+    """A note's fields without its last, the entry id: what its content hash covers.
+
+    The GUID already fixes the entry id, and leaving it out lets `decks check` tell a note whose id
+    changed while its text stayed.
+    """
+    return flds[: flds.rfind("\x1f")]
 
 
 def note_hash(model_id: int, deck: str, flds: str, tags: str, media_version: str | None = None) -> str:

@@ -1,7 +1,9 @@
 """Entry kinds: the keys each kind accepts, and the Anki note type its notes use.
 
-Adding a kind means adding one ``Kind`` here, its Jinja2 templates under
-``templates/<kind>/`` (one per note field), a test file and a section in docs/cards.md.
+A note type's fields hold content, named for the YAML keys they come from; its card templates and
+CSS are made at build time from the Jinja2 templates ``<kind>/<card side>.html`` and ``style.css``
+(see render.py). Adding a kind means adding one ``Kind`` here, its templates under
+``templates/<kind>/``, a test file and a section in docs/cards.md.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from functools import cached_property
 
 TEXT = "text"
 FLAG = "flag"
+
+# The generation of the note types' fields and card templates. It is part of every note-type id
+# (see identity.note_type_id): a new generation makes new note types in Anki instead of renamed ones.
+LAYOUT = 2
 
 
 @dataclass(frozen=True)
@@ -26,13 +32,27 @@ class Key:
 
 
 @dataclass(frozen=True)
-class CardTemplate:
-    """One Anki card template; ``{{Field}}`` syntax is Anki's, never Jinja2's."""
+class NoteField:
+    """One field of a note type: its name in Anki and where its value comes from.
+
+    ``source`` is an entry key, or ``topic`` (the topic's title) or ``id`` (the entry id).
+    """
 
     name: str
-    qfmt: str
-    afmt: str
-    # The key the card exists for (Anki skips a card whose front is empty); None: always made.
+    source: str
+
+
+@dataclass(frozen=True)
+class CardTemplate:
+    """One Anki card template: its name, and the Jinja2 templates that make its two sides.
+
+    A card that ``needs`` a key exists only for entries that set it: its front is wrapped in Anki's
+    ``{{#Field}}...{{/Field}}`` of the field that key fills, and Anki makes no card whose front is empty.
+    """
+
+    name: str
+    front: str
+    back: str
     needs: str | None = None
 
 
@@ -40,16 +60,16 @@ class CardTemplate:
 class Kind:
     """An entry kind and the Anki note type its notes are built on.
 
-    The note type's field and template names are part of its identity in Anki:
-    renaming or adding one makes Anki create a copy of the note type on import,
-    so they never change once released. Each note field is rendered at build time
-    from the Jinja2 template ``<kind>/<field_slug>.html``.
+    The note type's field and template names are part of its identity in Anki: renaming or
+    adding one makes Anki create a copy of the note type on import, so they never change
+    within one ``LAYOUT`` generation. The first field is the one Anki sorts and searches by; the
+    last is the entry id (identity.content_fields relies on it).
     """
 
     name: str
     title: str
     keys: tuple[Key, ...]
-    note_fields: tuple[str, ...]
+    fields: tuple[NoteField, ...]
     cards: tuple[CardTemplate, ...]
     cloze: bool = False
     summary: str = ""
@@ -59,9 +79,23 @@ class Kind:
         """The names of the kind's own keys (asked for every entry read, so made once)."""
         return tuple(k.name for k in self.keys)
 
-    def template_name(self, field: str) -> str:
-        """Jinja2 template that renders one note field of this kind."""
-        return f"{self.name}/{field.lower().replace(' ', '_')}.html"
+    @cached_property
+    def field_names(self) -> tuple[str, ...]:
+        """The note type's field names, in order."""
+        return tuple(f.name for f in self.fields)
+
+    def field_for(self, key: str) -> str:
+        """The name of the field a key's value goes to."""
+        return next(f.name for f in self.fields if f.source == key)
+
+    def template_names(self) -> list[str]:
+        """Every Jinja2 template the note type's card templates are made from."""
+        return [name for card in self.cards for name in (card.front, card.back)]
+
+
+def note_type_name(kind: Kind, project: str) -> str:
+    """A note type's name in Anki: the first layout's was "Title (project)", so Anki adds no "+" to it."""
+    return f"{kind.title} · {project}"
 
 
 # Keys every entry has, whatever its kind.
@@ -80,10 +114,16 @@ MEDIA_KEYS: tuple[Key, ...] = (
     Key("audio", help="an audio file in media/, played with the question"),
 )
 
-# {{Subdeck}} is the topic's title: every card names its topic, so it can be answered out of deck.
-_TOPIC = '<div class="topic">{{Subdeck}}</div>\n'
-_ANSWER = "\n\n<hr id=answer>\n\n"
-_BASIC = CardTemplate("Card", _TOPIC + "{{Front}}", "{{FrontSide}}" + _ANSWER + "{{Back}}")
+# Fields every note type ends with: the optional parts of the back, media, where the note comes from.
+_EXTRA = NoteField("Extra", "extra")
+_SOURCE = NoteField("Source", "source")
+_MEDIA = (NoteField("Image", "image"), NoteField("Audio", "audio"))
+_ORIGIN = (NoteField("Topic", "topic"), NoteField("Entry ID", "id"))
+
+
+def _card(kind: str, name: str = "Card", side: str = "", needs: str | None = None) -> CardTemplate:
+    return CardTemplate(name, f"{kind}/{side}front.html", f"{kind}/{side}back.html", needs)
+
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -100,17 +140,18 @@ KINDS: dict[str, Kind] = {
                 Key("extra", help="a note shown on the back"),
                 *MEDIA_KEYS,
             ),
-            note_fields=("Front", "Back", "Reverse Front", "Reverse Back"),
-            cards=(
-                CardTemplate("Definition", _TOPIC + "{{Front}}", "{{FrontSide}}" + _ANSWER + "{{Back}}"),
-                # Only notes with a Reverse Front get this card: Anki skips cards whose front is empty.
-                CardTemplate(
-                    "Term",
-                    "{{#Reverse Front}}" + _TOPIC + "{{Reverse Front}}{{/Reverse Front}}",
-                    "{{FrontSide}}" + _ANSWER + "{{Reverse Back}}",
-                    needs="reverse",
-                ),
+            fields=(
+                NoteField("Term", "term"),
+                NoteField("Definition", "definition"),
+                NoteField("Example", "example"),
+                _EXTRA,
+                _SOURCE,
+                *_MEDIA,
+                NoteField("Reverse", "reverse"),
+                *_ORIGIN,
             ),
+            # Card order is part of the note type too: reviewed cards are matched by it.
+            cards=(_card("concept", "Definition"), _card("concept", "Term", "reverse_", needs="reverse")),
         ),
         Kind(
             name="claim",
@@ -123,8 +164,16 @@ KINDS: dict[str, Kind] = {
                 Key("extra", help="a note shown on the back"),
                 *MEDIA_KEYS,
             ),
-            note_fields=("Front", "Back"),
-            cards=(_BASIC,),
+            fields=(
+                NoteField("Question", "question"),
+                NoteField("Claim", "answer"),
+                NoteField("Reasoning", "reasoning"),
+                _EXTRA,
+                _SOURCE,
+                *_MEDIA,
+                *_ORIGIN,
+            ),
+            cards=(_card("claim"),),
         ),
         Kind(
             name="qa",
@@ -136,8 +185,15 @@ KINDS: dict[str, Kind] = {
                 Key("extra", help="a note shown on the back"),
                 *MEDIA_KEYS,
             ),
-            note_fields=("Front", "Back"),
-            cards=(_BASIC,),
+            fields=(
+                NoteField("Question", "question"),
+                NoteField("Answer", "answer"),
+                _EXTRA,
+                _SOURCE,
+                *_MEDIA,
+                *_ORIGIN,
+            ),
+            cards=(_card("qa"),),
         ),
         Kind(
             name="cloze",
@@ -148,12 +204,8 @@ KINDS: dict[str, Kind] = {
                 Key("extra", help="a note shown on the back"),
                 *MEDIA_KEYS,
             ),
-            note_fields=("Text", "Back Extra"),
-            cards=(
-                CardTemplate(
-                    "Cloze", _TOPIC + "{{cloze:Text}}", _TOPIC + "{{cloze:Text}}" + _ANSWER + "{{Back Extra}}"
-                ),
-            ),
+            fields=(NoteField("Text", "text"), _EXTRA, _SOURCE, *_MEDIA, *_ORIGIN),
+            cards=(_card("cloze", "Cloze"),),
             cloze=True,
         ),
     )

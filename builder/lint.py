@@ -13,13 +13,14 @@ from typing import NamedTuple
 from builder.breaks import NoteSeen, note_breaks, note_type_breaks, project_breaks
 from builder.config import Config
 from builder.errors import Location, Problem, ProblemsError
-from builder.identity import deck_name, entry_guid, note_hash, note_tags
+from builder.identity import content_fields, deck_name, entry_guid, note_hash, note_tags, note_type_id
 from builder.kinds import CLOZE_RE, cloze_answer, cloze_numbers, main_text, reveal_cloze
 from builder.load import collect, topic_files, unread_files
 from builder.manifest import LOCK_NAME, Manifest, damage_note, load_state
 from builder.media import resolve_media
 from builder.model import Entry, Topic
-from builder.reimport import reimport_notices_for
+from builder.notefields import note_fields
+from builder.reimport import earlier_layout_notices, reimport_notices_for
 from builder.render import Renderer
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.scaffold import is_example
@@ -126,13 +127,15 @@ def check(config: Config, texts: Mapping[Path, str] | None = None) -> Report:
     raw: list[_Raw] = []
     fields: dict[str, tuple[str, ...]] | None = None
     versions: Mapping[str, str] = {}
-    renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
     try:
-        # The build renders entries with media references rewritten; the rules read them as written.
+        Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
+    except ProblemsError as exc:
+        problems = problems + exc.problems
+    try:
+        # The build makes fields from entries with media references rewritten; the rules read them as written.
         resolved, media = resolve_media(config, topics)
         versions = media.versions
-        renderer.stylesheet()
-        fields = renderer.render_all(resolved)
+        fields = {entry.id: note_fields(topic, entry) for topic in resolved for entry in topic.entries}
     except ProblemsError as exc:
         problems = problems + exc.problems
     entries = [entry for topic in topics for entry in topic.entries]
@@ -153,7 +156,8 @@ def check(config: Config, texts: Mapping[Path, str] | None = None) -> Report:
         where = LOCK_NAME
         # A changed id is reported as such, not also as a removed note.
         removals = not any(b.rule in ("id-changed", "project-changed") for b in breaks)
-        notices = reimport_notices_for(config, topics, manifest, removals=removals)
+        notices = earlier_layout_notices(config, manifest)
+        notices += reimport_notices_for(config, topics, manifest, removals=removals)
         raw += [_Raw(None, where, "reimport", notice) for notice in notices]
     problems = problems + breaks
     findings = _from_problems(problems) + _apply(config, raw)
@@ -493,8 +497,8 @@ def _note_breaks(
             current.add(guid)
             content = None
             if fields is not None and entry.id in fields:
-                flds = "\x1f".join(fields[entry.id])
-                model_id = config.note_type_ids[entry.kind]
+                flds = content_fields("\x1f".join(fields[entry.id]))
+                model_id = note_type_id(config.note_type_ids[entry.kind])
                 content = note_hash(model_id, deck, flds, note_tags(entry.tags), versions.get(entry.id))
             old = manifest.stamp_of(guid)
             changed_kind = old is not None and old.kind and old.kind != entry.kind

@@ -1,7 +1,8 @@
 """Package rendered entries as Anki decks: genanki note types and notes, written as .apkg files.
 
-Identities (note GUIDs, deck names and ids, content hashes) come from identity.py; note and card ids
-and modification times from the build state (manifest.py).
+Identities (note GUIDs, deck names and ids, note-type ids, content hashes) come from identity.py; note and
+card ids and modification times from the build state (manifest.py). The note types' card templates and CSS
+come from render.py, the notes' fields from notefields.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import genanki
 from genanki.apkg_col import APKG_COL
@@ -20,10 +22,23 @@ from genanki.apkg_schema import APKG_SCHEMA
 from markupsafe import escape
 
 from builder.config import Config
-from builder.identity import content_hash, deck_id, deck_name, note_hash, note_tags, note_type_identity
-from builder.kinds import KINDS, Kind
+from builder.identity import (
+    content_fields,
+    content_hash,
+    deck_id,
+    deck_name,
+    note_hash,
+    note_tags,
+    note_type_id,
+    note_type_identity,
+)
+from builder.kinds import KINDS, Kind, note_type_name
 from builder.manifest import IdLane, Manifest
 from builder.model import Topic
+from builder.notefields import sort_text
+
+if TYPE_CHECKING:
+    from builder.render import Layout
 
 # genanki's schema, its indexes made after the rows are in: building an index at once is cheaper
 # than keeping it up to date row by row.
@@ -33,14 +48,14 @@ _INDEXES = "CREATE INDEX" + _rest
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def note_type(kind: Kind, config: Config, css: str) -> genanki.Model:
-    """The genanki note type of an entry kind, with the project's id and stylesheet."""
+def note_type(kind: Kind, config: Config, layout: Layout) -> genanki.Model:
+    """The genanki note type of an entry kind: the project's id, the layout's card templates and CSS."""
     return genanki.Model(
-        model_id=config.note_type_ids[kind.name],
-        name=f"{kind.title} ({config.project})",
-        fields=[{"name": name} for name in kind.note_fields],
-        templates=[{"name": c.name, "qfmt": c.qfmt, "afmt": c.afmt} for c in kind.cards],
-        css=css,
+        model_id=note_type_id(config.note_type_ids[kind.name]),
+        name=note_type_name(kind, config.project),
+        fields=[{"name": name} for name in kind.field_names],
+        templates=[{"name": c.name, "qfmt": c.qfmt, "afmt": c.afmt} for c in layout.cards],
+        css=layout.css,
         model_type=genanki.Model.CLOZE if kind.cloze else genanki.Model.FRONT_BACK,
     )
 
@@ -70,11 +85,11 @@ class TopicDraft:
 class Packager:
     """Turns rendered topics into package plans, stamping notes through the manifest."""
 
-    def __init__(self, config: Config, css: str, manifest: Manifest, now: int):
+    def __init__(self, config: Config, layouts: Mapping[str, Layout], manifest: Manifest, now: int):
         self.config = config
         self.manifest = manifest
         self.now = now
-        self.models = {name: note_type(kind, config, css) for name, kind in KINDS.items()}
+        self.models = {name: note_type(kind, config, layouts[name]) for name, kind in KINDS.items()}
         # Each kind's note-type record as this build makes it, for the build to keep.
         self.note_types = {
             name: manifest.stamp_note_type(
@@ -107,13 +122,13 @@ class Packager:
             values = fields[entry.id]
             flds = "\x1f".join(values)
             tags = note_tags(entry.tags)
-            content = note_hash(model.model_id, name, flds, tags, versions.get(entry.id))
+            content = note_hash(model.model_id, name, content_fields(flds), tags, versions.get(entry.id))
             notes.append(
                 (
                     entry.kind,
                     guid,
                     flds,
-                    values[0],
+                    sort_text(values[0]),
                     tags,
                     content,
                     self._card_ords(model, values),

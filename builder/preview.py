@@ -1,8 +1,9 @@
 """The preview: a static HTML site showing every card as Anki shows it, before any import.
 
-Cards go through the same steps as a build (load, media, Jinja2 fields, the note types'
-card templates and stylesheet), then math becomes MathML and media point at copies in the
-site, so the site works from disk with nothing loaded from the internet.
+Cards go through the same steps as a build (load, media, note fields, the note types'
+card templates and stylesheet made from the Jinja2 templates), rendered as Anki renders
+them; then math becomes MathML and media point at copies in the site, so the site works
+from disk with nothing loaded from the internet.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from builder.load import load_project
 from builder.mathml import render_math
 from builder.media import SOUND_RE, Media, resolve_media
 from builder.model import Entry, Topic
-from builder.render import Renderer
+from builder.notefields import note_fields
+from builder.render import Layout, Renderer
 from builder.templatedirs import template_dirs
 
 PREVIEW_DIR = "preview"
@@ -74,15 +76,15 @@ def build_preview(config: Config, output_dir: Path | None = None) -> PreviewResu
     """Write the preview site; on any problem in the project nothing is written."""
     out = (output_dir or preview_dir(config)).resolve()
     topics, media = resolve_media(config, load_project(config))
-    renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
-    css = renderer.stylesheet()
-    fields = renderer.render_all(topics)
+    layouts = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
+    # One stylesheet for the site: the note types' own, each once.
+    css = "\n".join(dict.fromkeys(layout.css for layout in layouts.values()))
 
     pages: dict[str, list[_Note]] = {}
     result = PreviewResult(out / "index.html", topics=len(topics))
     card_counts: dict[str, int] = {}
     for topic in topics:
-        notes = [_note(topic, entry, fields[entry.id], media) for entry in topic.entries]
+        notes = [_note(topic, entry, layouts[entry.kind], media) for entry in topic.entries]
         pages[topic.slug] = notes
         card_counts[topic.slug] = sum(len(n.cards) for n in notes)
         result.notes += len(notes)
@@ -120,14 +122,14 @@ def build_preview(config: Config, output_dir: Path | None = None) -> PreviewResu
     return result
 
 
-def _note(topic: Topic, entry: Entry, fields: tuple[str, ...], media: Media) -> _Note:
+def _note(topic: Topic, entry: Entry, layout: Layout, media: Media) -> _Note:
     kind = KINDS[entry.kind]
     names = set(media.by_entry.get(entry.id, ()))
     cards = tuple(
         _Card(view.ord, view.name, _for_page(view.question, names), _for_page(view.answer, names))
-        # Anki inserts the deck name unescaped; titles that would be markup are refused when loading,
-        # and the preview escapes it as well, so that its pages hold only text from the project.
-        for view in note_cards(kind, fields, html.escape(topic.title, quote=False))
+        # Subdeck stands for the deck name, which Anki inserts unescaped; our templates show the Topic
+        # field instead, and the preview escapes the name as well, so its pages hold only text from the project.
+        for view in note_cards(layout, note_fields(topic, entry), html.escape(topic.title, quote=False))
     )
     first = cards[0] if cards else None
     summary = _plain(_question_only(first.question)) if first else entry.id

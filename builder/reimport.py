@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from builder.config import Config
-from builder.identity import deck_name, entry_guid
+from builder.identity import deck_name, entry_guid, note_type_id
+from builder.kinds import KINDS, note_type_name
 from builder.manifest import Manifest
 from builder.model import Topic
+
+MIGRATION_DOC = "docs/migration.md"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,31 @@ def reimport_notices_for(
     if not removals:
         previous = {guid: p for guid, p in previous.items() if guid in placed}
     return reimport_notices(previous, placed, complete=True).notices
+
+
+def earlier_layout_notices(config: Config, manifest: Manifest) -> list[str]:
+    """What to do in Anki when the build state shows note types of the first layout generation.
+
+    Told by the build that replaces those note types in the state (so once), and by `decks check` before it.
+    """
+    leftovers = []
+    for name, kind in KINDS.items():
+        configured = config.note_type_ids[name]
+        old = manifest.note_types.get(name)
+        if old is None or old.id != configured or note_type_id(configured) == configured:
+            continue
+        gone = [f for f in old.fields if f not in kind.field_names]
+        if gone:
+            leftovers.append(f"{', '.join(repr(f) for f in gone)} of '{note_type_name(kind, config.project)}'")
+    if not leftovers:
+        return []
+    return [
+        "the note types are new (fields named for their content, layout in the card templates). Notes "
+        "already in your Anki collection move to them, with their review history, when you import these "
+        "decks with 'Merge note types' ticked (File > Import, Anki 23.10 or later); without it Anki skips "
+        "them as conflicting. After that import, delete the fields it leaves empty (Tools > Manage Note "
+        f"Types > Fields): {'; '.join(leftovers)}. Later imports need no option. See {MIGRATION_DOC}."
+    ]
 
 
 def _notes(count: int) -> str:

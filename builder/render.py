@@ -1,52 +1,45 @@
-"""Render entries to note-field HTML with Jinja2.
+"""Make each note type's card templates and CSS from the Jinja2 templates, once per build.
 
-Templates are looked up in an ordered list of folders: the project's own
-``templates/`` first, the packaged defaults last, so a project overrides them file by
-file. Card text is data passed to templates and is never itself rendered as a template.
+Jinja2 runs at build time and writes Anki's own template language: ``{{ field.Question }}`` becomes
+``{{Question}}``, ``{% call when("Extra") %}...{% endcall %}`` becomes ``{{#Extra}}...{{/Extra}}``.
+Anki then fills the fields of every note from the same note type, so restyling happens in one
+place (in Anki too). Templates are looked up in an ordered list of folders: the project's own
+``templates/`` first, the packaged defaults last, so a project overrides them file by file.
+No entry's text ever reaches Jinja2.
 
 A project may come from a stranger, so its templates run in Jinja2's sandbox: no attribute
-that leads back to Python's internals, no unsafe call, and no value or field larger than
+that leads back to Python's internals, no unsafe call, and no value or output larger than
 ``MAX_FIELD_CHARS``; whatever a template does wrong becomes a problem at its file and line.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import operator
 import os
 import re
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from builder.anki_view import TemplateSyntaxError, check_template
 from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS, Kind
-from builder.model import Entry, Topic
 from builder.yamlfile import utf8_problem
 
 STYLESHEET = "style.css"
-_BR = Markup("<br>")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 # Ten times the longest value an entry may hold: room for any layout, far below what hurts.
 MAX_FIELD_CHARS = 1_000_000
 # A power whose result would have more bits than this is refused before it is computed.
 _MAX_POWER_BITS = 64 * 1024
 # A format width or precision of this many digits would make a string over the limit.
 _HUGE_WIDTH = re.compile(r"\d{" + str(len(str(MAX_FIELD_CHARS))) + ",}")
-
-
-def _finalize(value: object) -> object:
-    # Plain text becomes HTML: escaped, with its line breaks kept.
-    if value is None:
-        return ""
-    if isinstance(value, str) and not isinstance(value, Markup):
-        value = value.rstrip("\n")
-        return escape(value).replace("\n", _BR) if "\n" in value else escape(value)
-    return value
 
 
 class _TooLarge(SecurityError):
@@ -172,8 +165,44 @@ class _LinkOutside(Exception):
         self.filename = filename
 
 
+@dataclass(frozen=True)
+class CardLayout:
+    """One Anki card template as made for a build: its name and both sides in Anki's syntax."""
+
+    name: str
+    qfmt: str
+    afmt: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a note type shows: its fields, its card templates and its CSS."""
+
+    kind: Kind
+    cards: tuple[CardLayout, ...]
+    css: str
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return self.kind.field_names
+
+
+class _Fields(dict):
+    """Anki's ``{{Name}}`` for each field name; an unknown name is an error that names the template line."""
+
+    def __init__(self, names: Iterable[str], wrap: Callable[[str], str]):
+        super().__init__((name, Markup(wrap(name))) for name in names)
+
+    def __missing__(self, name: str):
+        raise jinja2.UndefinedError(_no_field(name, tuple(self)))
+
+
+def _no_field(name: object, names: tuple[str, ...]) -> str:
+    return f"the note type has no field {name!r} (fields: {', '.join(names)})"
+
+
 class Renderer:
-    """Turns entries into the HTML of their note fields."""
+    """Turns the Jinja2 templates into each note type's card templates and CSS."""
 
     def __init__(self, dirs: Iterable[Path], display: Callable[[Path], str] = str):
         self.dirs = [Path(d) for d in dirs]
@@ -182,124 +211,114 @@ class Renderer:
             loader=_ConfinedLoader([str(d) for d in self.dirs]),
             undefined=jinja2.StrictUndefined,
             autoescape=True,
-            finalize=_finalize,
-            trim_blocks=True,
+            # Line breaks after tags are kept (blank lines go; see _render): the card templates are read
+            # and edited in Anki too.
             lstrip_blocks=True,
-            # A build reads each template once: checking its mtime at every include costs a stat per card.
             auto_reload=False,
-            # Every template stays compiled for the whole build, looked up in a plain dict at each include
-            # rather than a locked LRU cache.
-            cache_size=-1,
         )
-        self._templates: dict[str, jinja2.Template] = {}
 
-    def stylesheet(self) -> str:
-        """The CSS shared by every note type (read as is, not rendered); the first call on a Renderer."""
+    def layouts(self) -> dict[str, Layout]:
+        """Every kind's layout, by kind name; template problems raise ProblemsError."""
         blocked = self._unreadable_folders()
         if blocked:
-            raise ProblemsError(blocked, "nothing was written")
-        try:
-            source, _, _ = self.env.loader.get_source(self.env, STYLESHEET)
-        except jinja2.TemplateNotFound as exc:
-            raise ProblemsError([self._missing(STYLESHEET)], "nothing was written") from exc
-        except (OSError, UnicodeDecodeError, _LinkOutside) as exc:
-            raise ProblemsError([self._unreadable(STYLESHEET, exc)], "nothing was written") from exc
-        return source
-
-    def render_all(self, topics: Iterable[Topic]) -> dict[str, tuple[str, ...]]:
-        """Note field values of every entry, by entry id; template problems raise ProblemsError."""
+            raise ProblemsError(blocked)
         problems: list[Problem] = []
-        out: dict[str, tuple[str, ...]] = {}
-        for topic in topics:
-            problems.extend(self.render_topic(topic, out))
+        out: dict[str, Layout] = {}
+        for name, kind in KINDS.items():
+            try:
+                out[name] = self.layout(kind)
+            except ProblemsError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise ProblemsError(problems)
         return out
 
-    def render_topic(self, topic: Topic, out: dict[str, tuple[str, ...]]) -> list[Problem]:
-        """Add the note field values of a topic's entries to ``out``; returns the template problems."""
+    def layout(self, kind: Kind) -> Layout:
+        """One kind's card templates and CSS."""
         problems: list[Problem] = []
-        for entry in topic.entries:
-            try:
-                out[entry.id] = self.render(topic, entry)
-            except _TemplateProblem as exc:
-                problems.append(exc.problem)
-        return problems
-
-    def warm(self) -> None:
-        """Compile every note-field template now; a broken one is reported when an entry needs it."""
-        for kind in KINDS.values():
-            for field in kind.note_fields:
-                with contextlib.suppress(_TemplateProblem):
-                    self._template(kind.template_name(field))
-
-    def render(self, topic: Topic, entry: Entry) -> tuple[str, ...]:
-        """The HTML of each note field of one entry, in the note type's field order."""
-        kind = KINDS[entry.kind]
-        context = self._context(topic, entry, kind)
-        fields = []
-        for field in kind.note_fields:
-            name = kind.template_name(field)
-            template = self._template(name)
-            # What Template.render does, less copying the variables twice for each field: the
-            # context shares them (a template's own {% set %} writes to its context, not to them).
-            try:
+        cards = []
+        for card in kind.cards:
+            sides = []
+            for side in (card.front, card.back):
                 try:
-                    html = _joined(template.root_render_func(template.new_context(context, shared=True)))
-                except Exception:
-                    # Rewrites the traceback so that template frames carry the template's file and line.
-                    self.env.handle_exception()
-            except _TemplateProblem:
-                raise
-            except _OutputTooLarge as exc:
-                raise _TemplateProblem(self._output_problem(exc, name)) from exc
-            except RecursionError as exc:
-                raise _TemplateProblem(
-                    self._runtime_problem(exc, name, "a template or macro that includes or calls itself, without end")
-                ) from exc
-            # A template is code from the project: whatever it raises is the project's problem to fix.
-            except Exception as exc:
-                raise _TemplateProblem(self._runtime_problem(exc, name)) from exc
-            fields.append(html.strip())
-        return tuple(fields)
+                    text = self._render(side, self._context(kind, card.name))
+                    check_template(text, kind.field_names, cloze=kind.cloze)
+                except _TemplateProblem as exc:
+                    problems.append(exc.problem)
+                    continue
+                except TemplateSyntaxError as exc:
+                    problems.append(
+                        Problem(self._where(side), None, None, f"makes an Anki card template Anki cannot use: {exc}")
+                    )
+                    continue
+                sides.append(text)
+            if len(sides) == 2:
+                front, back = sides
+                if card.needs:
+                    field = kind.field_for(card.needs)
+                    front = f"{{{{#{field}}}}}\n{front}\n{{{{/{field}}}}}"
+                cards.append(CardLayout(card.name, front, back))
+        try:
+            css = self._render(STYLESHEET, {"kind": kind.name})
+        except _TemplateProblem as exc:
+            problems.append(exc.problem)
+            css = ""
+        if problems:
+            raise ProblemsError(problems)
+        return Layout(kind, tuple(cards), css)
 
-    def _context(self, topic: Topic, entry: Entry, kind: Kind) -> dict[str, object]:
-        # Jinja2's globals first, as Template.render would merge them.
-        context: dict[str, object] = {**self.env.globals}
-        values = entry.values
-        for key in kind.key_names:
-            context[key] = values.get(key)
-        context.update(
-            id=entry.id,
-            kind=entry.kind,
-            tags=list(entry.tags),
-            source=entry.source,
-            topic=topic.title,
-        )
-        return context
+    def _context(self, kind: Kind, card: str) -> dict[str, object]:
+        names = kind.field_names
 
-    def _template(self, name: str) -> jinja2.Template:
-        template = self._templates.get(name)
-        if template is None:
+        def section(mark: str) -> Callable:
+            def block(name: str, caller: Callable[[], str]) -> Markup:
+                if name not in names:
+                    raise jinja2.UndefinedError(_no_field(name, names))
+                return Markup(f"{{{{{mark}{name}}}}}") + caller() + Markup(f"{{{{/{name}}}}}")
+
+            return block
+
+        return {
+            "kind": kind.name,
+            "card": card,
+            "field": _Fields(names, lambda n: f"{{{{{n}}}}}"),
+            "cloze": _Fields(names, lambda n: f"{{{{cloze:{n}}}}}"),
+            "front_side": Markup("{{FrontSide}}"),
+            "when": section("#"),
+            "unless": section("^"),
+        }
+
+    def _render(self, name: str, context: dict[str, object]) -> str:
+        try:
+            template = self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            path = self._display(Path(exc.filename)) if exc.filename else name
+            raise _TemplateProblem(Problem(path, exc.lineno, None, f"template syntax error: {exc.message}")) from exc
+        except jinja2.TemplateNotFound as exc:
+            where = ", ".join(self._display(d) for d in self.dirs)
+            raise _TemplateProblem(Problem(name, None, None, f"template not found (looked in {where})")) from exc
+        except (OSError, UnicodeDecodeError, _LinkOutside) as exc:
+            raise _TemplateProblem(self._unreadable(name, exc)) from exc
+        except RecursionError as exc:
+            raise _TemplateProblem(Problem(self._where(name), None, None, "template nested too deeply")) from exc
+        try:
             try:
-                template = self.env.get_template(name)
-            except jinja2.TemplateSyntaxError as exc:
-                path = self._display(Path(exc.filename)) if exc.filename else name
-                raise _TemplateProblem(
-                    Problem(path, exc.lineno, None, f"template syntax error: {exc.message}")
-                ) from exc
-            except jinja2.TemplateNotFound as exc:
-                raise _TemplateProblem(self._missing(name)) from exc
-            except (OSError, UnicodeDecodeError, _LinkOutside) as exc:
-                raise _TemplateProblem(self._unreadable(name, exc)) from exc
-            except RecursionError as exc:
-                raise _TemplateProblem(Problem(self._where(name), None, None, "template nested too deeply")) from exc
-            self._templates[name] = template
-        return template
-
-    def _missing(self, name: str) -> Problem:
-        where = ", ".join(self._display(d) for d in self.dirs)
-        return Problem(name, None, None, f"template not found (looked in {where})")
+                text = _joined(template.root_render_func(template.new_context(context)))
+            except Exception:
+                # Rewrites the traceback so that template frames carry the template's file and line.
+                self.env.handle_exception()
+        except _TemplateProblem:
+            raise
+        except _OutputTooLarge as exc:
+            raise _TemplateProblem(self._output_problem(exc, name)) from exc
+        except RecursionError as exc:
+            raise _TemplateProblem(
+                self._runtime_problem(exc, name, "a template or macro that includes or calls itself, without end")
+            ) from exc
+        # A template is code from the project: whatever it raises is the project's problem to fix.
+        except Exception as exc:
+            raise _TemplateProblem(self._runtime_problem(exc, name)) from exc
+        return _BLANK_LINES.sub("\n", text).strip()
 
     def _unreadable_folders(self) -> list[Problem]:
         # A project folder Jinja2 cannot look into would silently give the default templates instead.

@@ -135,7 +135,7 @@ project: {project}
 # Each topic becomes the deck "<root_deck>::<topic title>".
 {root_deck}
 
-# Anki note-type ids, drawn once at random. Never change them: Anki matches note types by id.
+# Note-type ids, drawn once at random. Never change them: Anki matches note types by id.
 note_types:
 {ids}
 

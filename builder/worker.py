@@ -1,7 +1,7 @@
 """Reading topics for a build: read, validate, render and draft each topic, in this process or two.
 
 A build (build.py) asks a TopicWorker for each topic's outcome in topic order; with large work and a free
-core the outcomes come from forked processes, which inherit the compiled templates and note types. A package
+core the outcomes come from forked processes, which inherit the note types (made once, from the templates). A package
 of one topic is packed where its topic is read, its notes stamped with ids from the package's own lane, so the
 bytes are the same in whichever process that happens; a package of several topics is packed by the build.
 """
@@ -72,7 +72,6 @@ class TopicOutcome:
     seen: list[NoteSeen] = field(default_factory=list)
     # What the duplicate rules need of its entries, when the project makes them errors.
     prompts: list[tuple] = field(default_factory=list)
-    template_problems: list[Problem] = field(default_factory=list)
     draft: TopicDraft | None = None
     packed: Packed | None = None
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -98,7 +97,11 @@ class TopicWorker:
         manifest: Manifest,
         known: dict[str, str],
     ):
-        """``known`` maps the entry ids the build state knows to their notes' GUIDs."""
+        """``known`` maps the entry ids the build state knows to their notes' GUIDs.
+
+        The note types' card templates and CSS are made first, once; their problems are in ``template_problems``.
+        """
+        from builder.errors import ProblemsError
         from builder.package import Packager
         from builder.render import Renderer
 
@@ -107,20 +110,27 @@ class TopicWorker:
         self.prompts = duplicates_are_errors(config)
         self.paths = paths
         self.stale = stale
-        self.renderer = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p)))
-        self.packager = Packager(config, self.renderer.stylesheet(), manifest, build_time())
+        self.template_problems: list[Problem] = []
+        try:
+            layouts = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
+        except ProblemsError as exc:
+            self.template_problems = exc.problems
+            layouts = None
+        self.manifest = manifest
+        self.now = now = build_time()
+        self.packager = Packager(config, layouts, manifest, now) if layouts else None
         # A package of one topic takes the lane of that topic's place among all topic files, whatever else
         # is stale: an incremental build then gives the same ids as a build that reads everything.
         packages = list(dict.fromkeys(stale.values()))
         if all(len(package.slugs) == 1 for package in packages):
-            lanes = manifest.id_lanes(len(paths), self.packager.now)
+            lanes = manifest.id_lanes(len(paths), now)
             place = {slug: n for n, slug in enumerate(paths)}
             for package in packages:
                 package.lane = lanes[place[package.slugs[0]]]
         else:
-            for package, lane in zip(packages, manifest.id_lanes(len(packages), self.packager.now), strict=True):
+            for package, lane in zip(packages, manifest.id_lanes(len(packages), now), strict=True):
                 package.lane = lane
-        self._failed = False
+        self._failed = bool(self.template_problems)
 
     def run_all(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
         """Outcomes of the given topics, in order; read in ``jobs`` processes (0: as the work deserves)."""
@@ -139,10 +149,9 @@ class TopicWorker:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        # Forked workers inherit this object, its compiled templates and note types included, and the
-        # manifest's first new id, fixed here so that every process numbers from the same one.
-        self.renderer.warm()
-        self.packager.manifest.id_base(self.packager.now)
+        # Forked workers inherit this object, its note types included, and the manifest's first new
+        # id, fixed here so that every process numbers from the same one.
+        self.manifest.id_base(self.now)
         _current = self
         pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
         try:
@@ -188,13 +197,13 @@ class TopicWorker:
         timings["validate"] = (start := clock()) - now
         hashes: list[str | None] = [None] * len(topic.entries)
         draft = None
-        if render and slug in self.stale:
-            fields: dict[str, tuple[str, ...]] = {}
-            outcome.template_problems = self.renderer.render_topic(topic, fields)
-            timings["render"] = (now := clock()) - start
-            if not outcome.template_problems:
-                draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
-                hashes = [note[5] for note in draft.notes]
+        if render and slug in self.stale and self.packager is not None:
+            from builder.notefields import note_fields
+
+            fields = {entry.id: note_fields(topic, entry) for entry in topic.entries}
+            timings["render"] = clock() - start
+            draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
+            hashes = [note[5] for note in draft.notes]
         # Compared with the state as read, before this topic's notes are stamped.
         outcome.seen = self._seen(topic, outcome.guids, hashes)
         if draft is not None:
@@ -212,7 +221,7 @@ class TopicWorker:
         from builder.breaks import NoteSeen
 
         seen = []
-        manifest = self.packager.manifest
+        manifest = self.manifest
         for entry, guid, content in zip(topic.entries, guids, hashes, strict=True):
             old = manifest.stamp_of(guid)
             loc = entry.key_loc("kind" if old is not None and old.kind and old.kind != entry.kind else "id")
@@ -237,7 +246,7 @@ class TopicWorker:
         plan = PackagePlan(package.path, media=sorted(media.files.items()))
         self.packager.add_draft(plan, draft, package.lane)
         # Only the stamps: the rows are in the packed bytes, and at 100,000 notes they would hold 100 MB.
-        return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), self.packager.manifest.take_touched())
+        return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), self.manifest.take_touched())
 
     def accept(self, package: PendingPackage, packed: Packed) -> dict[str, tuple]:
         """Take a package packed where its topic was read; the note stamps made for it, for the build to adopt."""
@@ -263,7 +272,7 @@ class TopicWorker:
             # The rows are in the packed bytes now; at 100,000 notes they would hold 100 MB more.
             package.notes, package.cards = len(package.plan.notes), len(package.plan.cards)
             package.plan.notes, package.plan.cards = [], []
-        return self.packager.manifest.take_touched()
+        return self.manifest.take_touched()
 
 
 def _leave_interrupts_to_parent() -> None:

@@ -17,10 +17,13 @@ def open_collection(path: Path) -> Collection:
     return Collection(str(path))
 
 
-def import_package(col: Collection, apkg: Path):
-    """Import with Anki desktop's default options: update notes and note types when newer."""
+def import_package(col: Collection, apkg: Path, *, merge_notetypes: bool = False):
+    """Import with Anki desktop's default options: update notes and note types when newer.
+
+    ``merge_notetypes`` ticks the import dialog's "Merge note types" (Anki 23.10 and later).
+    """
     options = ImportAnkiPackageOptions(
-        merge_notetypes=False,
+        merge_notetypes=merge_notetypes,
         update_notes=IF_NEWER,
         update_notetypes=IF_NEWER,
         with_scheduling=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builder import kinds
+from builder.identity import note_type_id
 from builder.manifest import LOCK_NAME
 from tests.conftest import CONFIG
 
@@ -210,13 +211,15 @@ def test_note_type_changes_anki_would_not_apply(project):
     before = project.snapshot()
     result = project.run("check")
     assert result.exit_code == 1
+    concept = "[Term, Definition, Example, Extra, Source, Image, Audio, Reverse, Topic, Entry ID]"
+    qa = "[Question, Answer, Extra, Source, Image, Audio, Topic, Entry ID]"
     assert result.output == (
-        "deck.yaml:4:12: error: note_types.concept is 1111111111003, but the concept notes were built with "
-        "note type 1111111111001 of the same fields and templates: Anki would add a second note type and "
-        "leave every concept note conflicting, never updated. Put back 1111111111001 [note-type-changed]\n"
-        "deck.yaml:6:7: error: note_types.qa is 1111111111001, but the qa notes were built with note type "
-        "1111111111003 of the same fields and templates: Anki would add a second note type and leave every "
-        "qa note conflicting, never updated. Put back 1111111111003 [note-type-changed]\n"
+        f"deck.yaml:4:12: error: note_types.concept is 1111111111003, but the concept notes were built with "
+        f"note type {note_type_id(1111111111001)} of the same fields and templates: Anki would add a second note "
+        "type and leave every concept note conflicting, never updated. Put back 1111111111001 [note-type-changed]\n"
+        f"deck.yaml:6:7: error: note_types.qa is 1111111111001, but the qa notes were built with note type "
+        f"{note_type_id(1111111111003)} of the same fields and templates: Anki would add a second note type and "
+        "leave every qa note conflicting, never updated. Put back 1111111111003 [note-type-changed]\n"
         "2 errors, 0 warnings in 1 file.\n"
     )
     assert project.build().exit_code == 1
@@ -227,14 +230,20 @@ def test_note_type_field_added_in_code(project, monkeypatch):
     assert project.build().exit_code == 0
     qa = kinds.KINDS["qa"]
     changed = kinds.Kind(
-        name=qa.name, title=qa.title, keys=qa.keys, note_fields=(*qa.note_fields, "Hint"), cards=qa.cards
+        name=qa.name,
+        title=qa.title,
+        keys=qa.keys,
+        fields=(*qa.fields, kinds.NoteField("Hint", "extra")),
+        cards=qa.cards,
     )
     monkeypatch.setitem(kinds.KINDS, "qa", changed)
     result = project.run("check")
     assert result.exit_code == 1
-    assert "note type 1111111111003 (qa) changed since the last build: fields [Front, Back] -> [Front, Back, Hint]" in (
+    qa_id = note_type_id(1111111111003)
+    assert f"note type {qa_id} (qa) changed since the last build: fields [Question, Answer, Extra, Source, " in (
         result.output
     )
+    assert "Entry ID] -> [Question, Answer, Extra, Source, Image, Audio, Topic, Entry ID, Hint]" in result.output
     assert "Give the new shape a new id in note_types" in result.output
     assert project.build().exit_code == 1
     # A new note type for the new shape (a new id with new names) is not a break: Anki adds it as a new one.
@@ -246,7 +255,8 @@ def test_lock_keeps_note_types_and_a_damaged_one_is_one_warning(project):
     assert project.build().exit_code == 0
     path = project.root / LOCK_NAME
     lines = path.read_text().splitlines()
-    assert '["note-type","cloze",1111111111004,["Text","Back Extra"],["Cloze"],' in "\n".join(lines)
+    fields = '["Text","Extra","Source","Image","Audio","Topic","Entry ID"]'
+    assert f'["note-type","cloze",{note_type_id(1111111111004)},{fields},["Cloze"],' in "\n".join(lines)
     path.write_text(path.read_text().replace('"qa",', '"qa",["x"],', 1))
     result = project.run("check")
     assert result.exit_code == 0

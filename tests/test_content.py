@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 
@@ -9,7 +10,10 @@ import pytest
 
 from builder.build import build
 from builder.config import load_config
+from builder.kinds import KINDS, card_count
 from builder.load import load_project
+from builder.markdown import to_html
+from builder.package import note_guid
 from tests.ankitools import import_package, open_collection, rendered_cards
 from tests.conftest import REPO
 
@@ -76,3 +80,37 @@ def test_every_topic_builds_and_imports_into_anki(tmp_path, topics, entries):
         if card["template"] == "Cloze":
             # A hidden deletion shows as [...], or as its hint: [three verbs].
             assert re.search(r"\[[^\]]+\]", card["question"]), card
+
+
+def _shown(value: str) -> str:
+    """What a learner reads of a text value: its Markdown rendered, tags dropped, line breaks kept."""
+    text = re.sub(r"<br\s*/?>|</?(?:p|li|ul|ol|div)\b[^>]*>", "\n", to_html(value))
+    lines = (" ".join(line.split()) for line in html.unescape(re.sub(r"<[^>]+>", "", text)).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def test_every_card_reads_what_its_entry_says(tmp_path, topics):
+    """Each card shows its topic, its prompt and the entry's own words, as the earlier layout did."""
+    config = load_config(REPO)
+    result = build(config, output_dir=tmp_path / "out")
+    col = open_collection(tmp_path / "col.anki2")
+    for path in result.files:
+        import_package(col, path)
+    by_guid = {col.get_note(nid).guid: nid for nid in col.find_notes("")}
+    for topic in topics:
+        for entry in topic.entries:
+            cards = rendered_cards(col, f"nid:{by_guid[note_guid(config.project, entry.id)]}")
+            value = entry.values.get
+            assert len(cards) == card_count(KINDS[entry.kind], entry.values)
+            if entry.kind in ("qa", "claim"):
+                (card,) = cards
+                assert card["question"] == f"{topic.title}\n{_shown(value('question'))}"
+                assert card["answer"].startswith(f"{card['question']}\n{_shown(value('answer'))}")
+            elif entry.kind == "concept":
+                definition = cards[0]
+                assert definition["question"] == f"{topic.title}\nDefine the term:\n{_shown(value('term'))}"
+                assert _shown(value("definition")) in definition["answer"]
+            for card in cards:
+                if entry.source:
+                    assert card["answer"].endswith(_shown(entry.source))
+    col.close()

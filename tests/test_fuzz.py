@@ -1,4 +1,5 @@
-"""Property-based tests: random valid projects reach Anki exactly as written; random damage never crashes.
+"""Property-based tests: random valid projects reach Anki exactly as written, random Markdown reaches it safe;
+random damage never crashes.
 
 Bounded for CI by default. A longer run: ``DECKS_FUZZ=long make test PYTEST_ARGS=tests/test_fuzz.py``
 (or ``DECKS_FUZZ_EXAMPLES=N`` for N examples per property). Each property prints how many cases it tried.
@@ -20,7 +21,6 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from markupsafe import escape
 
 from builder.cli import cli
 from builder.identity import note_guid
@@ -46,12 +46,18 @@ def examples(ci: int, long: int) -> int:
 
 # -- random valid projects -------------------------------------------------------------------------
 
-# Characters that break naive pipelines: HTML, Jinja2 and Anki syntax, YAML indicators, non-ASCII.
-_TRICKY = "<>&\"'{}%#$\\|:-*!?[](),./@`~^=+_;"
+# Characters that break naive pipelines: HTML, Jinja2 and Anki syntax, YAML indicators, non-ASCII. Markdown's
+# own characters are left out here (text without Markdown must reach Anki exactly as written); they are in
+# _MARKDOWN, which the safety property below draws from.
+_TRICKY = "<>&\"'{}%$|:!?(),./@~^;"
+_MARKDOWN = "\\*_`[]#-+=>\n"
 _ALPHABET = st.characters(whitelist_categories=("Lu", "Ll", "Nd"), whitelist_characters=_TRICKY + " éüß中✓")
 # Anki stores text in Unicode NFC (its default "normalize" setting): generate text that NFC leaves alone.
+# A line starting with ">" or "1." would be Markdown (a quote, a list).
 _WORD = st.text(_ALPHABET, min_size=1, max_size=30).filter(
-    lambda s: s == s.strip() and "  " not in s and unicodedata.normalize("NFC", s) == s
+    lambda s: (
+        s == s.strip() and "  " not in s and unicodedata.normalize("NFC", s) == s and not re.match(r">|\d+[.)]", s)
+    )
 )
 
 
@@ -149,7 +155,7 @@ def test_random_valid_projects_reach_anki_exactly_as_written(topics):
                     note = col.get_note(nid)
                     first = _expected_front(entry) if entry["kind"] != "cloze" else entry["text"]
                     # The note field holds the text HTML-escaped, line breaks as <br>, nothing else changed.
-                    assert str(escape(first)).replace("\n", "<br>") in note.fields[0]
+                    assert note.fields[0] == _escaped(first).replace("\n", "<br>")
                     assert sorted(note.tags) == sorted(set(entry.get("tags", [])))
                     card = min(rendered_cards(col, f"nid:{nid}"), key=lambda c: c["ord"])
                     assert _visible(card["question_html"]) == _shown(
@@ -160,8 +166,93 @@ def test_random_valid_projects_reach_anki_exactly_as_written(topics):
             col.close()
 
 
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
 def _prompt(entry: dict) -> str:
     return "Define the term:\n" if entry["kind"] == "concept" else ""
+
+
+# -- random Markdown and HTML: only the tags Markdown makes, links only to http and https ------------
+
+_SNIPPETS = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        "[x](https://example.org)",
+        "<javascript:alert(1)>",
+        "<https://example.org>",
+        "![i](data:image/png;base64,AA)",
+        "&lt;b&gt;",
+        "<b>",
+        "\\(x_1\\)",
+        "$a*b$",
+        "**",
+        "`",
+        "- ",
+        "1. ",
+        "\n\n",
+        "{{c1::y}}",
+    ]
+)
+_MARKDOWN_TEXT = (
+    st.lists(
+        st.one_of(
+            _SNIPPETS,
+            st.text(
+                st.characters(whitelist_categories=("Lu", "Ll"), whitelist_characters=_TRICKY + _MARKDOWN + " "),
+                max_size=12,
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+    .map("".join)
+    .filter(lambda s: s.strip() and unicodedata.normalize("NFC", s) == s)
+)
+_ALLOWED_TAGS = {"em", "strong", "code", "pre", "a", "p", "br", "ul", "ol", "li", "blockquote", "hr"} | {
+    f"h{n}" for n in range(1, 7)
+}
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>")
+
+
+@given(values=st.lists(_MARKDOWN_TEXT, min_size=4, max_size=4))
+@settings(max_examples=examples(ci=10, long=200))
+def test_random_markdown_and_html_reach_anki_safe(values):
+    FUZZ_COUNTS["random Markdown and HTML built and imported into Anki"] += 1
+    question, answer, extra, source = values
+    topic = {
+        "title": "Markdown",
+        "entries": [
+            {"kind": "qa", "id": "m", "question": question, "answer": answer, "extra": extra, "source": source}
+        ],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "proj"
+        (root / "cards").mkdir(parents=True)
+        (root / "deck.yaml").write_text(CONFIG, encoding="utf-8")
+        (root / "cards/m.yaml").write_text(yaml.safe_dump(topic, allow_unicode=True), encoding="utf-8")
+        (root / "media").mkdir()
+        (root / "media/x.mp3").write_bytes(b"ID3")
+        result = CliRunner().invoke(cli, ["-C", str(root), "build"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        col = open_collection(Path(tmp) / "col.anki2")
+        try:
+            import_package(col, root / "output/m.apkg")
+            note = col.get_note(note_id_for_guid(col, note_guid("test-project", "m")))
+            for value in note.fields[:4]:
+                for closing, tag, attributes in _TAG.findall(value):
+                    assert tag in _ALLOWED_TAGS, value
+                    if tag == "a" and not closing:
+                        assert re.fullmatch(r' href="https?://[^"]*"( title="[^"]*")?', attributes), value
+                    else:
+                        assert attributes.strip() == "", value
+            (card,) = rendered_cards(col)
+            assert "<script" not in card["question_html"] + card["answer_html"]
+        finally:
+            col.close()
 
 
 # -- random damage to valid files ------------------------------------------------------------------

@@ -411,7 +411,7 @@ def test_terminal_control_sequences_in_names_are_shown_escaped(project: Project)
 )
 def test_unreadable_folders_are_messages(project: Project, folder: str, message: str):
     if folder.startswith("templates"):
-        project.write("templates/qa/front.html", "{{ question }}")
+        project.write("templates/qa/front.html", "{{ field.Question }}")
     (project.root / folder).chmod(0)
     try:
         result = _run(project.root, "build")

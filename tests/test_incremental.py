@@ -159,7 +159,7 @@ def test_unselected_changed_topic_is_still_validated(multi):
 def test_template_or_config_change_rebuilds_every_topic(multi, change):
     assert multi.build().exit_code == 0
     if change == "template":
-        multi.write("templates/qa/back.html", '<div class="answer">{{ answer }}!</div>\n')
+        multi.write("templates/qa/back.html", '{{ front_side }}<div class="answer">{{ field.Answer }}!</div>\n')
     elif change == "stylesheet":
         multi.write("templates/style.css", ".card { color: red; }\n")
     else:

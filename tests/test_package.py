@@ -6,7 +6,7 @@ import io
 import sqlite3
 import zipfile
 
-from builder.identity import deck_id, note_guid
+from builder.identity import deck_id, note_guid, note_type_id
 
 
 def test_guid_depends_only_on_project_and_id():
@@ -47,7 +47,11 @@ def test_package_rows(project):
     assert [n[0] for n in notes] == [
         note_guid("test-project", i) for i in ("c-term", "cl-cheap", "qa-year", "cz-people")
     ]
-    assert [n[1] for n in notes] == [1111111111001, 1111111111002, 1111111111003, 1111111111004]
+    # New note types of their own, not the configured ids the first layout used (see identity.note_type_id).
+    configured = [1111111111001, 1111111111002, 1111111111003, 1111111111004]
+    assert [n[1] for n in notes] == [note_type_id(i) for i in configured]
+    assert not set(configured) & {n[1] for n in notes}
+    assert len({note_type_id(i) for i in configured}) == 4
     assert notes[1][2] == " sample economics "
     # New cards come due in the order entries are written.
     dues = conn.execute(

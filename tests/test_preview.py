@@ -10,8 +10,8 @@ import pytest
 from builder.anki_view import note_cards
 from builder.config import load_config
 from builder.identity import note_guid
-from builder.kinds import KINDS
 from builder.load import load_project
+from builder.notefields import note_fields
 from builder.render import Renderer
 from builder.templatedirs import template_dirs
 from tests.ankitools import import_package, open_collection, rendered_cards
@@ -35,11 +35,11 @@ def test_cards_match_what_anki_renders(project, tmp_path):
 
     config = load_config(project.root)
     topics = load_project(config)
-    fields = Renderer(template_dirs(config.templates_dir)).render_all(topics)
+    layouts = Renderer(template_dirs(config.templates_dir)).layouts()
     ours = {}
     for topic in topics:
         for entry in topic.entries:
-            for view in note_cards(KINDS[entry.kind], fields[entry.id], topic.title):
+            for view in note_cards(layouts[entry.kind], note_fields(topic, entry), topic.title):
                 key = (note_guid(config.project, entry.id), view.ord)
                 ours[key] = (view.name, view.question, view.answer)
 
@@ -74,7 +74,8 @@ def test_preview_writes_an_index_and_a_page_per_topic(project):
         "preview.js",
         "second.html",
     ]
-    assert (site / "cards.css").read_text() == (REPO / "templates/style.css").read_text()
+    # The note types' stylesheet, made from templates/style.css (the same for every kind by default).
+    assert (site / "cards.css").read_text() == (REPO / "templates/style.css").read_text().strip()
 
     index = (site / "index.html").read_text(encoding="utf-8")
     assert re.search(
@@ -204,10 +205,11 @@ def test_template_emulation_details():
 
 
 def test_reverse_card_only_when_asked():
-    fields = Renderer(template_dirs(None)).render(_topic(), _entry("concept", term="T", definition="D"))
-    assert [c.name for c in note_cards(KINDS["concept"], fields, "Topic")] == ["Definition"]
-    fields = Renderer(template_dirs(None)).render(_topic(), _entry("concept", term="T", definition="D", reverse=True))
-    assert [c.name for c in note_cards(KINDS["concept"], fields, "Topic")] == ["Definition", "Term"]
+    layout = Renderer(template_dirs(None)).layouts()["concept"]
+    fields = note_fields(_topic(), _entry("concept", term="T", definition="D"))
+    assert [c.name for c in note_cards(layout, fields, "Topic")] == ["Definition"]
+    fields = note_fields(_topic(), _entry("concept", term="T", definition="D", reverse=True))
+    assert [c.name for c in note_cards(layout, fields, "Topic")] == ["Definition", "Term"]
 
 
 def _topic():

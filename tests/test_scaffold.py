@@ -45,11 +45,11 @@ def test_init_builds_at_once_and_imports_into_anki(tmp_path, monkeypatch):
     cloze = next(c for c in cards if c["template"] == "Cloze")
     assert "[...]" in cloze["question"] and "decks check" in cloze["answer"]
     names = sorted(m["name"] for m in col.models.all())
-    assert [n for n in names if n.endswith("(bio-101)")] == [
-        "Claim (bio-101)",
-        "Cloze (bio-101)",
-        "Concept (bio-101)",
-        "Question (bio-101)",
+    assert [n for n in names if n.endswith(" · bio-101")] == [
+        "Claim · bio-101",
+        "Cloze · bio-101",
+        "Concept · bio-101",
+        "Question · bio-101",
     ]
     col.close()
 
@@ -146,7 +146,7 @@ def test_init_here_suggests_the_plain_build_and_copies_templates_when_asked(tmp_
     monkeypatch.chdir(tmp_path)
     result = run("init", ".", "--templates")
     assert result.exit_code == 0, result.output
-    assert result.output == "Created a deck project in . (17 files); build it with: decks build\n"
+    assert result.output == "Created a deck project in . (19 files); build it with: decks build\n"
     assert (tmp_path / "templates/qa/front.html").is_file() and (tmp_path / "templates/style.css").is_file()
     assert run("check", "--strict").exit_code == 0
 
