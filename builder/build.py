@@ -34,6 +34,7 @@ from builder.incremental import (
 )
 from builder.load import CrossFileCheck, TopicSummary, no_topics_error, topic_files, unread_files
 from builder.manifest import CACHE_NAME, LOCK_NAME, Manifest, TopicRecord, damage_note, load_state
+from builder.reimport import earlier_layout_notices
 from builder.rules import duplicates_are_errors
 from builder.templatedirs import template_dirs
 from builder.topics import file_titles, select_slugs

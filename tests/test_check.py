@@ -211,8 +211,6 @@ def test_note_type_changes_anki_would_not_apply(project):
     before = project.snapshot()
     result = project.run("check")
     assert result.exit_code == 1
-    concept = "[Term, Definition, Example, Extra, Source, Image, Audio, Reverse, Topic, Entry ID]"
-    qa = "[Question, Answer, Extra, Source, Image, Audio, Topic, Entry ID]"
     assert result.output == (
         f"deck.yaml:4:12: error: note_types.concept is 1111111111003, but the concept notes were built with "
         f"note type {note_type_id(1111111111001)} of the same fields and templates: Anki would add a second note "

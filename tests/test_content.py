@@ -10,10 +10,10 @@ import pytest
 
 from builder.build import build
 from builder.config import load_config
+from builder.identity import note_guid
 from builder.kinds import KINDS, card_count
 from builder.load import load_project
 from builder.markdown import to_html
-from builder.package import note_guid
 from tests.ankitools import import_package, open_collection, rendered_cards
 from tests.conftest import REPO
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from builder.config import load_config
-from builder.identity import note_type_id
+from builder.identity import note_guid, note_type_id
 from builder.kinds import KINDS
 from builder.manifest import LEGACY_NAME
-from builder.package import note_guid
 from tests.ankitools import import_package, open_collection, rendered_cards, review_first_due
 
 OLD = Path(__file__).resolve().parent / "data" / "layout-v1"

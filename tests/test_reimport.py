@@ -363,7 +363,8 @@ def test_rename_with_was_keeps_the_note_and_its_history(scenario, monkeypatch):
     topic.write_text(topic.read_text().replace("Agents ready before processes are.", "Agents ahead of processes."))
     stderr, logs = scenario.reimport()
     assert stderr == "" and sum(len(log.updated) for log in logs) == 1 and scenario.col.note_count() == 6
-    assert "Agents ahead of processes." in scenario.col.get_note(nid).fields[1]
+    assert "Agents ahead of processes." in scenario.col.get_note(nid)["Example"]
+    assert scenario.col.get_note(nid)["Entry ID"] == "capability-overhang"
     scenario.assert_kept()
 
 
