@@ -126,6 +126,8 @@ def bench_size(
     for number in range(runs + 1):
         for row, command, folder, env in cases:
             shutil.rmtree(folder, ignore_errors=True)
+            # A clean build knows no note: the project's build state goes too.
+            (project / "decks.lock").unlink(missing_ok=True)
             if row.case.startswith("peer"):
                 folder.mkdir()
             result = run(command, root, env, cwd=other if env else None)
@@ -143,6 +145,7 @@ def bench_size(
     nochange = Row(size, "no-change rebuild")
     edited = Row(size, "rebuild after editing one entry")
     shutil.rmtree(output, ignore_errors=True)
+    (project / "decks.lock").unlink(missing_ok=True)
     run(decks(project, "-j", jobs), root)
     topic = project / "cards" / "topic-07.yaml"
     for number in range(runs + 1):

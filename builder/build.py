@@ -230,7 +230,8 @@ def _build(
                 with result.timing("package"):
                     manifest.adopt(worker.pack(stale[slug], outcome.draft, outcome.media))
 
-    if duplicates_are_errors(config):
+    # With no topic read, every topic is as a build that checked them together left it.
+    if to_read and duplicates_are_errors(config):
         from builder.lint import Prompt, duplicate_errors
 
         problems.extend(duplicate_errors(config, [Prompt(*p) for p in prompts]))

@@ -21,7 +21,6 @@ from builder.media import resolve_media
 from builder.model import Entry, Topic
 from builder.notefields import note_fields
 from builder.reimport import earlier_layout_notices, reimport_notices_for
-from builder.render import Renderer
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
 from builder.scaffold import is_example
 from builder.templatedirs import template_dirs
@@ -127,6 +126,8 @@ def check(config: Config, texts: Mapping[Path, str] | None = None) -> Report:
     raw: list[_Raw] = []
     fields: dict[str, tuple[str, ...]] | None = None
     versions: Mapping[str, str] = {}
+    from builder.render import Renderer  # Jinja2: imported only when a check renders
+
     try:
         Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
     except ProblemsError as exc:

@@ -50,6 +50,18 @@ _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ENTRY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _GUID_RE = re.compile(r"[!-~]{1,64}")
 _ORD_RE = re.compile(r"0|[1-9][0-9]{0,3}")
+# A note line exactly as the build writes it, every number under 10^18 (so inside 64 bits): the usual line is
+# checked by this one match; any other line by _check_note, value by value.
+_ID = r"[1-9][0-9]{0,17}"
+_CANONICAL_NOTE = re.compile(
+    r'\["note","[A-Za-z0-9][A-Za-z0-9._-]{0,99}","(?:[a-z][a-z0-9_-]*)?","[!#-\[\]-~]{1,64}",'
+    + _ID
+    + r',\{"(?:0|[1-9][0-9]{0,3})":'
+    + _ID
+    + r'(?:,"(?:0|[1-9][0-9]{0,3})":'
+    + _ID
+    + r')*\},(?:0|[1-9][0-9]{0,17}),"[0-9a-f]{32}","(?:[^"\\\x00-\x1f]|\\.)*"\]'
+)
 
 
 def build_time() -> int:
@@ -422,36 +434,32 @@ def parse_lock(data: bytes) -> Manifest:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DamagedState(data[: exc.start].count(b"\n") + 1, "is not UTF-8 text") from None
-    header: dict | None = None
+    numbered = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip() and not line.startswith("#")]
+    values = _decode_lines(numbered)
+    if not values:
+        raise DamagedState(None, 'has no header line (a {"decks-lock": ...} object)')
     manifest = Manifest()
+    manifest.project = _check_header(values[0], numbered[0][0])["project"]
     raw_notes, raw_lines = manifest._raw_notes, manifest._raw_lines
     entries: set[str] = set()
     ids: set[int] = set()
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            raise DamagedState(number, "is not a line of JSON") from None
-        if header is None:
-            header = _check_header(value, number)
-            manifest.project = header["project"]
-            continue
-        if not isinstance(value, list) or not value:
+    for (number, line), value in zip(numbered[1:], values[1:], strict=True):
+        if type(value) is not list or not value:
             raise DamagedState(number, 'expected a ["note", ...] or ["note-type", ...] list')
         if value[0] == "note":
-            guid = _check_note(value, number)
+            guid = value[3] if _CANONICAL_NOTE.fullmatch(line) else _check_note(value, number)
             if guid in raw_notes:
                 raise DamagedState(number, f"GUID {guid!r} is listed twice")
-            if value[1] in entries:
-                raise DamagedState(number, f"entry id {value[1]!r} is listed twice")
-            if value[1]:
-                entries.add(value[1])
-            for note_or_card in (value[4], *value[5].values()):
-                if note_or_card in ids:
-                    raise DamagedState(number, f"id {note_or_card} is used twice")
-                ids.add(note_or_card)
+            entry = value[1]
+            if entry in entries:
+                raise DamagedState(number, f"entry id {entry!r} is listed twice")
+            entries.add(entry)
+            size = len(ids)
+            ids.add(value[4])
+            ids.update(value[5].values())
+            if len(ids) != size + 1 + len(value[5]):
+                twice = next(i for i in (value[4], *value[5].values()) if i in ids)
+                raise DamagedState(number, f"id {twice} is used twice")
             raw_notes[guid] = value
             raw_lines[guid] = line
         elif value[0] == "note-type":
@@ -461,10 +469,26 @@ def parse_lock(data: bytes) -> Manifest:
             manifest.note_types[value[1]] = record
         else:
             raise DamagedState(number, f"unknown record {str(value[0])[:40]!r}")
-    if header is None:
-        raise DamagedState(None, 'has no header line (a {"decks-lock": ...} object)')
     manifest.known_guids()  # as read, before any stamp changes
     return manifest
+
+
+def _decode_lines(numbered: list[tuple[int, str]]) -> list:
+    """Each line's JSON value: in one call while every line is one value (the usual case), else line by line."""
+    try:
+        values = json.loads("[" + ",".join(line for _, line in numbered) + "]")
+        if len(values) == len(numbered):
+            return values
+    except ValueError:
+        pass
+    values = []
+    for number, line in numbered:
+        try:
+            values.append(json.loads(line))
+        except ValueError:
+            raise DamagedState(number, "is not a line of JSON") from None
+    # Every line decoded alone, yet not together: a line holding two values ("1, 2").
+    raise DamagedState(None, "has a line holding more than one value")
 
 
 def _is_int(value: object, low: int = 0) -> bool:
@@ -485,21 +509,27 @@ def _check_note(value: list, number: int) -> str:
     if len(value) != 9:
         raise DamagedState(number, f"a note has 9 values, not {len(value)}")
     _, entry, kind, guid, nid, cards, mod, h, deck = value
-    problems = (
-        (isinstance(entry, str) and bool(_ENTRY_RE.fullmatch(entry)), "entry id"),
-        (isinstance(kind, str) and (kind == "" or bool(_KIND_RE.fullmatch(kind))), "kind"),
-        (isinstance(guid, str) and bool(_GUID_RE.fullmatch(guid)), "GUID"),
-        (_is_int(nid, 1), "note id (an integer from 1 to 2^63-1)"),
-        (isinstance(cards, dict) and bool(cards), "card ids"),
-        (_is_int(mod), "modification time (a whole number of seconds)"),
-        (isinstance(h, str) and bool(_HASH_RE.fullmatch(h)), "content hash"),
-        (isinstance(deck, str), "deck"),
-    )
-    for ok, what in problems:
-        if not ok:
-            raise DamagedState(number, f"bad {what} in a note")
+    what = None
+    if type(entry) is not str or not _ENTRY_RE.fullmatch(entry):
+        what = "entry id"
+    elif type(kind) is not str or (kind and not _KIND_RE.fullmatch(kind)):
+        what = "kind"
+    elif type(guid) is not str or not _GUID_RE.fullmatch(guid):
+        what = "GUID"
+    elif type(nid) is not int or not 1 <= nid <= _MAX_ID:
+        what = "note id (an integer from 1 to 2^63-1)"
+    elif type(cards) is not dict or not cards:
+        what = "card ids"
+    elif type(mod) is not int or not 0 <= mod <= _MAX_ID:
+        what = "modification time (a whole number of seconds)"
+    elif type(h) is not str or not _HASH_RE.fullmatch(h):
+        what = "content hash"
+    elif type(deck) is not str:
+        what = "deck"
+    if what is not None:
+        raise DamagedState(number, f"bad {what} in a note")
     for ord_, card in cards.items():
-        if not _ORD_RE.fullmatch(ord_) or not _is_int(card, 1):
+        if not _ORD_RE.fullmatch(ord_) or type(card) is not int or not 1 <= card <= _MAX_ID:
             raise DamagedState(number, f"bad card id in the note of {entry!r}")
     return guid
 
