@@ -16,7 +16,7 @@ from builder.errors import Location, Problem, ProblemsError
 from builder.identity import content_fields, deck_name, entry_guid, note_hash, note_tags, note_type_id
 from builder.kinds import CLOZE_RE, cloze_answer, cloze_numbers, main_text, reveal_cloze
 from builder.load import collect, topic_files, unread_files
-from builder.manifest import LOCK_NAME, Manifest, damage_note, load_state
+from builder.manifest import LOCK_NAME, Manifest, damage_message, load_state
 from builder.media import resolve_media
 from builder.model import Entry, Topic
 from builder.notefields import note_fields
@@ -147,9 +147,9 @@ def check(config: Config, texts: Mapping[Path, str] | None = None) -> Report:
         for _, rule in ENTRY_RULES:
             raw += rule(entry)
     manifest = load_state(config)
-    note = damage_note(manifest)
-    if note is not None:
-        raw.append(_Raw(None, LOCK_NAME, "build-state", note))
+    if manifest.damaged is not None:
+        line, message = damage_message(manifest)
+        raw.append(_Raw(Location(LOCK_NAME, line, 0) if line else None, LOCK_NAME, "build-state", message))
     breaks = project_breaks(config, manifest) + note_type_breaks(config, manifest)
     if not problems:
         breaks += _note_breaks(config, topics, fields, versions, manifest)

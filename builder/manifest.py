@@ -416,13 +416,18 @@ def load_state(config: Config, out: Path | None = None) -> Manifest:
 
 
 def damage_note(manifest: Manifest) -> str | None:
-    """The one note about a damaged lock file, or None."""
+    """The one note about a damaged lock file (``decks.lock:LINE: ...``), or None."""
     if manifest.damaged is None:
         return None
+    line, message = damage_message(manifest)
+    return f"{LOCK_NAME}:{line}: {message}" if line else f"{LOCK_NAME}: {message}"
+
+
+def damage_message(manifest: Manifest) -> tuple[int | None, str]:
+    """The line of a damaged lock file where it went wrong (None: the whole file), and what it means."""
     line, reason = manifest.damaged
-    where = f"{LOCK_NAME}:{line}" if line else LOCK_NAME
-    return (
-        f"{where}: {reason}; this build state is not used, as if there were none: every note is stamped "
+    return line, (
+        f"{reason}; this build state is not used, as if there were none: every note is stamped "
         "anew, so importing these decks overwrites edits made in Anki (review history is kept), and renamed "
         f"ids cannot be recognised. Restore {LOCK_NAME} from version control (git checkout {LOCK_NAME}) to keep them."
     )

@@ -462,3 +462,28 @@ def test_notices_can_be_read_before_building(scenario):
     assert f"decks.lock: warning: {notice} [reimport]" in check.stdout.splitlines()
     assert scenario.project.snapshot() == before
     assert scenario.build() == "note: " + notice + "\n"
+
+
+def test_damaged_lock_is_one_note_and_the_packages_still_import(scenario, monkeypatch):
+    """A hand-edited decks.lock (a string where a number belongs) is treated as absent: one note, valid packages."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    lock = scenario.project.root / "decks.lock"
+    lines = lock.read_text().splitlines(keepends=True)
+    number = next(n for n, line in enumerate(lines, 1) if line.startswith('["note","c-term"'))
+    mod = json.loads(lines[number - 1])[6]
+    lines[number - 1] = lines[number - 1].replace(f",{mod},", f',"{mod}",')
+    lock.write_text("".join(lines))
+    check = scenario.project.run("check")
+    assert check.exit_code == 0
+    assert f"decks.lock:{number}: warning: bad modification time (a whole number of seconds) in a note;" in check.output
+    result = scenario.project.build()
+    assert result.exit_code == 0
+    (note,) = result.stderr.splitlines()
+    assert note.startswith(f"note: decks.lock:{number}: bad modification time (a whole number of seconds) in a note;")
+    assert "Restore decks.lock from version control" in note
+    logs = scenario.import_all()
+    assert sum(len(log.new) + len(log.conflicting) + len(log.duplicate) for log in logs) == 0
+    assert sum(len(log.updated) for log in logs) == 6  # stamped anew, as with no state
+    scenario.assert_kept()
+    # The build wrote a valid state again: the next build is quiet and changes nothing.
+    assert scenario.build() == ""
