@@ -74,6 +74,13 @@ def test_rebuilds_on_save_and_keeps_the_last_good_decks(project):
 
         (project.root / "cards/broken.yaml").unlink()
         assert lines.until("Built 1 topic") == ["Changed: cards/broken.yaml", lines_built()]
+
+        # deck.yaml is read again: a new root deck renames the deck, so the package is written anew.
+        config = project.root / "deck.yaml"
+        config.write_text(config.read_text().replace("root_deck: Test Root", "root_deck: Other Root"))
+        seen = lines.until("wrote output/all-kinds.apkg")
+        assert seen[0] == "Changed: deck.yaml"
+        assert package.read_bytes() != good
     finally:
         process.send_signal(signal.SIGINT)
         try:
