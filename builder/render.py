@@ -184,6 +184,7 @@ class Layout:
 
     @property
     def field_names(self) -> tuple[str, ...]:
+        """The note type's field names, in order."""
         return self.kind.field_names
 
 
