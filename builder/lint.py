@@ -414,15 +414,18 @@ def _prompt(entry: Entry) -> str | None:
     return main_text(entry.values, plain=True)
 
 
-def prompts_of(entries: Iterable[Entry]) -> list[Prompt]:
-    """What the duplicate rules need of these entries (those with a question to compare)."""
+def prompts_of(entries: Iterable[Entry], answers: bool = True) -> list[Prompt]:
+    """What the duplicate rules need of these entries (those with a question to compare).
+
+    Only near duplicates compare answers: without ``answers``, they are left out (None).
+    """
     out = []
     for entry in entries:
         prompt = _prompt(entry)
         key = _normal(prompt) if prompt is not None else ""
         if not key:
             continue
-        answer = entry.value("answer") or entry.value("definition")
+        answer = (entry.value("answer") or entry.value("definition")) if answers else None
         loc = entry.key_loc("id")
         normal = _normal(answer) if isinstance(answer, str) else None
         out.append(Prompt(entry.id, loc.path, loc.line, loc.col, str(entry.loc), key, normal, entry.allow))

@@ -20,7 +20,7 @@ from builder.errors import Problem
 from builder.incremental import TopicMedia, topic_media
 from builder.load import TopicSummary, check_topic
 from builder.manifest import IdLane, Manifest, build_time
-from builder.rules import duplicates_are_errors
+from builder.rules import ERROR, RULES, duplicates_are_errors
 from builder.templatedirs import template_dirs
 from builder.yamlfile import YamlFile
 
@@ -108,6 +108,7 @@ class TopicWorker:
         self.config = config
         self.known = known
         self.prompts = duplicates_are_errors(config)
+        self.answers = config.rules.get("near-duplicate-question", RULES["near-duplicate-question"].severity) == ERROR
         self.paths = paths
         self.stale = stale
         self.template_problems: list[Problem] = []
@@ -183,7 +184,7 @@ class TopicWorker:
 
             problems.extend(entry_errors(self.config, topic.entries))
             if self.prompts:
-                outcome.prompts = [tuple(p) for p in prompts_of(topic.entries)]
+                outcome.prompts = [tuple(p) for p in prompts_of(topic.entries, self.answers)]
         if not problems:
             topic, outcome.media, outcome.media_problems = topic_media(self.config, topic)
         if problems or outcome.media_problems:

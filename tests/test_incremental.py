@@ -371,3 +371,33 @@ def test_moved_entry_is_told_after_an_incremental_build(multi):
     result = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "note: 1 note moved from 'Test Root::Alpha' to 'Test Root::Beta'" in result.stderr
+
+
+def test_duplicate_question_against_an_unchanged_topic_is_refused_by_the_build(multi):
+    """One list of rules: the build refuses what `decks check` calls an error, also across topics not read again."""
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    extra = "  - {kind: qa, id: c-again, question: Question 1 of Alpha, answer: X}\n"
+    multi.write("cards/c.yaml", topic("Gamma", "c") + extra)
+    result = multi.build()
+    assert result.exit_code == 1
+    assert result.output == (
+        "cards/c.yaml:15:20: entry 'c-again' asks the same as 'a-1' (cards/a.yaml:7:5)\n"
+        "1 error in 1 file; nothing was written.\n"
+    )
+    assert multi.snapshot() == before
+
+
+def test_near_duplicate_made_an_error_is_refused_against_an_unchanged_topic(multi):
+    long = "What does the long question about the overhang of the labs ask"
+    multi.write("deck.yaml", CONFIG + "rules:\n  near-duplicate-question: error\n")
+    multi.write(
+        "cards/a.yaml", topic("Alpha", "a") + f"  - {{kind: qa, id: a-long, question: {long}, answer: The gap.}}\n"
+    )
+    assert multi.build().exit_code == 0
+    near = f"  - {{kind: qa, id: c-near, question: {long} here, answer: The gap.}}\n"
+    multi.write("cards/c.yaml", topic("Gamma", "c") + near)
+    result = multi.build()
+    assert result.exit_code == 1, result.output
+    assert "entry 'c-near' asks almost the same as 'a-long' (cards/a.yaml:15:5)" in result.output
+    assert multi.run("check").exit_code == 1
