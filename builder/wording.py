@@ -18,9 +18,10 @@ _AUXILIARIES = _word_set(
     hasn't haven't hadn't"""
 )
 _QUESTION_WORDS = _word_set("what which who whom whose when where why how")
-# An answer that opens with one of these, alone or followed by punctuation, is a yes or a no.
+# An answer that opens with one of these, alone or followed by punctuation (Markdown emphasis aside), is a
+# yes or a no.
 _YES_NO_RE = re.compile(
-    r"^\W*(yes|no|yeah|yep|nope|not at all|of course)\b\s*($|[.,;:!—–-])",
+    r"^\W*(yes|no|yeah|yep|nope|not at all|of course)\b[*_]*\s*($|[.,;:!—–-])",
     re.IGNORECASE,
 )
 # "the second role", "its third important reason": an item asked for by its place in a list. Only

@@ -45,6 +45,7 @@ def test_open_questions(question):
         ("Yes — it still serves two important roles.", "Yes"),
         ("yes", "yes"),
         ("Nope, never.", "Nope"),
+        ("**No**, not nearly as long.", "No"),  # Markdown emphasis
     ],
 )
 def test_yes_no_answers(answer, word):
