@@ -7,15 +7,23 @@ parser, so what it finds is what a browser would run) and searched for script.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import html5lib
 import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from builder.cli import cli
 from builder.identity import note_guid
 from tests.ankitools import import_package, note_id_for_guid, open_collection, rendered_cards
+from tests.conftest import CONFIG, FUZZ_COUNTS
 from tests.media_files import png
+from tests.test_fuzz import examples
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"
@@ -186,3 +194,64 @@ def test_root_deck_that_would_be_markup_is_refused(project):
         "deck.yaml:2:12: 'root_deck' must not contain '<' or a character reference such as '&lt;': "
         "Anki puts the deck name into every card as HTML, where they would become markup"
     )
+
+
+# -- random hostile text ---------------------------------------------------------------------------
+
+# Pieces of markup, script, URLs, entities, math, Anki and Jinja2 syntax, and control characters.
+_PIECES = [
+    "<", ">", "&", '"', "'", "=", "/", " ", "<img src=x onerror=alert(1)>", "<script>", "</script>", "<svg onload=",
+    "javascript:", "&lt;", "&#60;", "&amp;", "on", "href", "\\(", "\\)", "\\[", "\\]", "\\text{", "\\href{", "}",
+    "{", "{{", "}}", "::", "c1", "%", "#", "?", "\u202e", "é", "</div>", "<!--", "-->", "`",
+]  # fmt: skip
+_HOSTILE = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8).map("".join)
+# Refused wherever they appear: drawn into one value in about half the cases.
+_CONTROL = st.sampled_from(["", "", "", "\x1f", "\x1b]0;t\x07", "\x00", "\x9b"])
+
+
+@st.composite
+def hostile_topics(draw) -> dict:
+    question = draw(_HOSTILE) + draw(_CONTROL)
+    entry = {"kind": "qa", "id": "h1", "question": question, "answer": draw(_HOSTILE), "extra": draw(_HOSTILE)}
+    cloze = {"kind": "cloze", "id": "h2", "text": f"a {{{{c1::x::{draw(_HOSTILE)}}}}} {draw(_HOSTILE)}"}
+    return {
+        # A title Anki would read as markup is refused: drawn hostile in one case in three.
+        "title": "T " + draw(st.one_of(st.just("plain"), st.just("R&D \"x\" 'y'"), _HOSTILE)),
+        "description": draw(_HOSTILE),
+        "source": draw(_HOSTILE),
+        "tags": [draw(_HOSTILE).replace(" ", "-")],
+        "entries": [entry, cloze],
+    }
+
+
+@given(topic=hostile_topics())
+@settings(max_examples=examples(ci=15, long=300))
+def test_random_hostile_text_is_refused_or_stays_text(topic):
+    FUZZ_COUNTS["hostile projects tried"] += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "proj"
+        (root / "cards").mkdir(parents=True)
+        (root / "deck.yaml").write_text(CONFIG, encoding="utf-8")
+        (root / "cards/hostile.yaml").write_text(yaml.safe_dump(topic, allow_unicode=True), encoding="utf-8")
+        runner = CliRunner()
+        result = runner.invoke(cli, ["-C", str(root), "build"], catch_exceptions=False)
+        if result.exit_code != 0:
+            FUZZ_COUNTS["hostile projects refused with a message"] += 1
+            assert result.exit_code == 1
+            assert result.stderr.splitlines()[-1].endswith("nothing was written.")
+            assert all(line.startswith("cards/hostile.yaml:") for line in result.stderr.splitlines()[:-1])
+            assert not (root / "output").exists()
+            return
+        col = open_collection(Path(tmp) / "col.anki2")
+        try:
+            import_package(col, root / "output/hostile.apkg")
+            for card in rendered_cards(col):
+                for side in ("question_html", "answer_html"):
+                    assert script_in(card[side]) == [], card[side]
+        finally:
+            col.close()
+        assert runner.invoke(cli, ["-C", str(root), "preview"], catch_exceptions=False).exit_code == 0
+        for page in (root / "output/preview").glob("*.html"):
+            findings = [f for f in script_in(page.read_text(encoding="utf-8")) if "preview.js" not in f]
+            assert findings == [], page.name
+        FUZZ_COUNTS["hostile projects built, imported into Anki and previewed: no script"] += 1
