@@ -71,6 +71,7 @@ class StagedWrites:
             os.umask(umask)
             mode = 0o666 & ~umask
         path.parent.mkdir(parents=True, exist_ok=True)
+        _check_name_length(path)
         try:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
         except OSError as exc:
@@ -96,6 +97,16 @@ class StagedWrites:
             except OSError as exc:
                 raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
             self._pending.pop(0)
+
+
+def _check_name_length(path: Path) -> None:
+    # Checked while staging, so that a name the file system cannot hold fails before the first rename.
+    try:
+        limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such query here (Windows)
+        return
+    if len(os.fsencode(path.name)) > limit:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(path))
 
 
 # mkstemp's names: the prefix above, eight random characters, the suffix.

@@ -449,3 +449,17 @@ def test_new_in_a_read_only_cards_folder_is_an_error(project: Project):
         "cannot write cards/another-topic.yaml: Permission denied\n",
     )
     assert _tree(project.root) == before
+
+
+def test_a_package_name_too_long_fails_before_any_output_changes(project: Project):
+    project.write("cards/second.yaml", "title: Second\nentries:\n  - {kind: qa, id: s1, question: Q?, answer: A.}\n")
+    assert project.build("--single").exit_code == 0
+    long_name = "p" * 252
+    config = (project.root / "deck.yaml").read_text().replace("project: test-project", f"project: {long_name}")
+    project.write("deck.yaml", config)
+    before = _tree(project.root)
+    result = project.build("--single")
+    assert result.exit_code == 1
+    assert result.stderr == f"cannot write output/{long_name}.apkg: File name too long\n"
+    assert _tree(project.root) == before
+    assert _temps(project.output) == []
