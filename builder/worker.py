@@ -8,6 +8,7 @@ bytes are the same in whichever process that happens; a package of several topic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -156,7 +157,11 @@ class TopicWorker:
         _current = self
         pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
         try:
-            yield from pool.map(_outcome_in_worker, slugs)
+            # The workers are forked while map submits: Ctrl-C is held back meanwhile, so that it never lands
+            # inside fork's own bookkeeping (in either process); the parent gets it right after.
+            with _ctrl_c_held():
+                outcomes = pool.map(_outcome_in_worker, slugs)
+            yield from outcomes
         except BaseException:
             # Ctrl-C or an error: the workers stop after their current topic, and nothing waits for the rest.
             pool.shutdown(wait=True, cancel_futures=True)
@@ -281,6 +286,22 @@ def _leave_interrupts_to_parent() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows, where nothing is forked
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _outcome_in_worker(slug: str) -> TopicOutcome:

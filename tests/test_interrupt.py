@@ -166,8 +166,9 @@ def test_ctrl_c_with_two_processes_prints_no_traceback(states):
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         assert "Traceback" not in err.decode(), err.decode()
-        if proc.returncode:
-            assert (proc.returncode, err.decode().splitlines()[-1]) == (1, "Aborted!")
+        # Before Python sets its own handler, SIGINT ends the process silently (-2); after, click says so.
+        if proc.returncode > 0:
+            assert (proc.returncode, err.decode().splitlines()[-1:]) == (1, ["Aborted!"])
         present = files(out)
         assert all(present[name] in (old[name], new[name]) for name in old)
         for name in new:
