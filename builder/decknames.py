@@ -9,16 +9,16 @@ import unicodedata
 def deck_name_problem(name: str, key: str, *, nested: bool) -> str | None:
     """Why ``name`` cannot be a deck name given under ``key``, or None when it can.
 
-    Anki inserts a topic's deck name into every card as HTML ({{Subdeck}}), unescaped; a name
-    is therefore refused when it holds what a browser reads as markup: ``<`` or a character
-    reference such as ``&lt;``. Plain ``&`` (as in "R&D") reads as itself and is kept.
+    Anki inserts deck names unescaped wherever a card template shows {{Deck}} or {{Subdeck}} (a
+    project's own templates may); a name is therefore refused when it holds what a browser reads as
+    markup: ``<`` or a character reference such as ``&lt;``. Plain ``&`` (as in "R&D") reads as itself.
     """
     if "\n" in name or "\r" in name:
         return f"'{key}' must be on one line"
     if "<" in name or html.unescape(name) != name:
         return (
-            f"'{key}' must not contain '<' or a character reference such as '&lt;': Anki puts the deck "
-            "name into every card as HTML, where they would become markup"
+            f"'{key}' must not contain '<' or a character reference such as '&lt;': Anki "
+            "inserts deck names unescaped where a card template shows {{Deck}} or {{Subdeck}}"
         )
     if "::" in name:
         if not nested:

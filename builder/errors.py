@@ -40,6 +40,13 @@ class Problem:
         """A problem at a location."""
         return cls(loc.path, loc.line, loc.col, message, rule)
 
+    def __post_init__(self) -> None:
+        # One problem, one line: a line break quoted from a project (a tag, a file name) is shown as \n.
+        for name in ("path", "message"):
+            text = getattr(self, name)
+            if "\n" in text or "\r" in text:
+                object.__setattr__(self, name, text.replace("\r", "\\r").replace("\n", "\\n"))
+
     def __str__(self) -> str:
         if self.line is None:
             return f"{self.path}: {self.message}"

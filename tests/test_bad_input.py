@@ -257,8 +257,8 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     "title-markup.topic.yaml": (
         1,
         [
-            f"{BAD}:1:8: 'title' must not contain '<' or a character reference such as '&lt;': Anki puts the deck "
-            "name into every card as HTML, where they would become markup"
+            f"{BAD}:1:8: 'title' must not contain '<' or a character reference such as '&lt;': Anki "
+            "inserts deck names unescaped where a card template shows {{Deck}} or {{Subdeck}}"
         ],
     ),
     # YAML features named plainly

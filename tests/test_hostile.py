@@ -452,14 +452,15 @@ def test_new_in_a_read_only_cards_folder_is_an_error(project: Project):
 
 
 def test_a_package_name_too_long_fails_before_any_output_changes(project: Project):
-    project.write("cards/second.yaml", "title: Second\nentries:\n  - {kind: qa, id: s1, question: Q?, answer: A.}\n")
-    assert project.build("--single").exit_code == 0
     long_name = "p" * 252
     config = (project.root / "deck.yaml").read_text().replace("project: test-project", f"project: {long_name}")
     project.write("deck.yaml", config)
+    project.write("cards/second.yaml", "title: Second\nentries:\n  - {kind: qa, id: s1, question: Q?, answer: A.}\n")
+    assert project.build().exit_code == 0
+    project.write("cards/second.yaml", (project.root / "cards/second.yaml").read_text().replace("Q?", "Q2?"))
     before = _tree(project.root)
-    result = project.build("--single")
+    result = project.build("--single")  # one package named after the project: too long a name
     assert result.exit_code == 1
     assert result.stderr == f"cannot write output/{long_name}.apkg: File name too long\n"
     assert _tree(project.root) == before
-    assert _temps(project.output) == []
+    assert _temps(project.root) == []

@@ -160,13 +160,13 @@ def test_preview_pages_hold_project_text_as_text(hostile):
     [
         (
             IMG,
-            "'title' must not contain '<' or a character reference such as '&lt;': Anki puts the deck name "
-            "into every card as HTML, where they would become markup",
+            "'title' must not contain '<' or a character reference such as '&lt;': Anki "
+            "inserts deck names unescaped where a card template shows {{Deck}} or {{Subdeck}}",
         ),
         (
             "&lt;img src=x onerror=alert(1)&gt;",
-            "'title' must not contain '<' or a character reference such as '&lt;': Anki puts the deck name "
-            "into every card as HTML, where they would become markup",
+            "'title' must not contain '<' or a character reference such as '&lt;': Anki "
+            "inserts deck names unescaped where a card template shows {{Deck}} or {{Subdeck}}",
         ),
         ("::", "'title' has an empty or space-padded deck name between '::' (Anki drops or merges those)"),
         ("A:: B", "'title' has an empty or space-padded deck name between '::' (Anki drops or merges those)"),
@@ -192,17 +192,19 @@ def test_root_deck_that_would_be_markup_is_refused(project):
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         "deck.yaml:2:12: 'root_deck' must not contain '<' or a character reference such as '&lt;': "
-        "Anki puts the deck name into every card as HTML, where they would become markup"
+        "Anki inserts deck names unescaped where a card template shows {{Deck}} or {{Subdeck}}"
     )
 
 
 # -- random hostile text ---------------------------------------------------------------------------
 
-# Pieces of markup, script, URLs, entities, math, Anki and Jinja2 syntax, and control characters.
+# Pieces of markup, script, URLs, entities, math, Markdown, Anki and Jinja2 syntax.
 _PIECES = [
     "<", ">", "&", '"', "'", "=", "/", " ", "<img src=x onerror=alert(1)>", "<script>", "</script>", "<svg onload=",
     "javascript:", "&lt;", "&#60;", "&amp;", "on", "href", "\\(", "\\)", "\\[", "\\]", "\\text{", "\\href{", "}",
     "{", "{{", "}}", "::", "c1", "%", "#", "?", "\u202e", "é", "</div>", "<!--", "-->", "`",
+    # Markdown: links, autolinks, images, emphasis, code
+    "[a](", "](javascript:alert(1))", "](data:text/html,x)", "<javascript:alert(1)>", "![i](x.png)", "*", "_", "\n",
 ]  # fmt: skip
 _HOSTILE = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8).map("".join)
 # Refused wherever they appear: drawn into one value in about half the cases.
