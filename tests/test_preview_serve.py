@@ -66,6 +66,15 @@ def test_serves_and_rebuilds_on_save(project):
         assert "When did he join?" in _get(url + "all-kinds.html")  # the last good site is still served
         state = json.loads(_get(url + "__decks/state"))
         assert state["generation"] == 3 and state["errors"] == third.format_message()
+
+        # A template that tries to reach Python is an error like any other; the last good site stays served.
+        (project.root / "cards/broken.yaml").unlink()
+        assert isinstance(reports.get(timeout=20), PreviewResult)
+        project.write("templates/qa/front.html", "{{ cycler.__init__.__globals__.os.system('true') }}")
+        fifth = reports.get(timeout=20)
+        assert isinstance(fifth, DecksError)
+        assert "access to attribute '__init__' of 'type' object is unsafe" in fifth.format_message()
+        assert "When did he join?" in _get(url + "all-kinds.html")
     finally:
         stop.set()
         thread.join(timeout=20)
