@@ -14,10 +14,13 @@ that leads back to Python's internals, no unsafe call, and no value or output la
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import os
 import re
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -119,6 +122,36 @@ class _Environment(ImmutableSandboxedEnvironment):
 
 
 _BINOPS = {"*": operator.mul, "**": operator.pow, "%": operator.mod, "+": operator.add}
+
+
+# Seconds one template may run: a card template renders in milliseconds; a loop that writes nothing
+# (so never meets the size ceiling) is stopped here.
+TIME_LIMIT = 3.0
+
+
+class _TooSlow(SecurityError):
+    def __init__(self) -> None:
+        super().__init__(f"still running after {TIME_LIMIT:g} seconds (limit); a loop without end?")
+
+
+@contextlib.contextmanager
+def _time_limit() -> Iterator[None]:
+    # A timer signal, the one way to stop a loop that calls nothing; only the main thread receives
+    # signals, so elsewhere (and where there is no such timer) the template runs unbounded in time.
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise _TooSlow()
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _joined(parts: Iterator[str]) -> str:
@@ -304,7 +337,8 @@ class Renderer:
             raise _TemplateProblem(Problem(self._where(name), None, None, "template nested too deeply")) from exc
         try:
             try:
-                text = _joined(template.root_render_func(template.new_context(context)))
+                with _time_limit():
+                    text = _joined(template.root_render_func(template.new_context(context)))
             except Exception:
                 # Rewrites the traceback so that template frames carry the template's file and line.
                 self.env.handle_exception()

@@ -295,6 +295,10 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
         1,
         [f"{FRONT}:1: template error: a template or macro that includes or calls itself, without end"],
     ),
+    "template-endless-loop.front.html": (
+        1,
+        [f"{FRONT}:2: template error: still running after 3 seconds (limit); a loop without end?"],
+    ),
     "template-huge-output.front.html": (1, [f"{FRONT}:3: template error: {TOO_LARGE}"]),
     "template-huge-repeat.front.html": (1, [f"{FRONT}:1: template error: {TOO_LARGE}"]),
     "template-huge-power.front.html": (1, [f"{FRONT}:1: template error: {TOO_LARGE}"]),
