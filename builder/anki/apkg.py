@@ -1,0 +1,178 @@
+"""Reading the packages a build wrote, and writing the trimmed copies a push imports.
+
+A push imports only the notes it decided to add or update, each with the tags it must end up with
+(the project's own plus those added in Anki) and a ``mod`` that makes Anki take it; everything else
+in the copy is the build's package as written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_FIELD_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class NoteType:
+    """A note type as a package defines it."""
+
+    id: int
+    name: str
+    fields: tuple[str, ...]
+    # (name, question format, answer format) of each card template, in order.
+    templates: tuple[tuple[str, str, str], ...]
+
+    @property
+    def template_names(self) -> tuple[str, ...]:
+        return tuple(t[0] for t in self.templates)
+
+
+@dataclass(frozen=True)
+class BuiltNote:
+    """A note as a package holds it."""
+
+    guid: str
+    note_type: int
+    fields: dict[str, str]
+    tags: tuple[str, ...]
+    deck: str
+    mod: int
+    package: Path
+    # The note's id in the package, which Anki keeps on import unless the collection already uses it.
+    id: int = 0
+    # The entry it is built from (from the build state; "" when unknown).
+    entry: str = ""
+
+
+@dataclass
+class BuiltPackages:
+    """Every note and note type of a build's packages."""
+
+    notes: dict[str, BuiltNote]
+    note_types: dict[int, NoteType]
+
+
+def read_packages(paths: Iterable[Path]) -> BuiltPackages:
+    """The notes (by GUID) and note types (by id) of these packages."""
+    notes: dict[str, BuiltNote] = {}
+    note_types: dict[int, NoteType] = {}
+    for path in paths:
+        with tempfile.TemporaryDirectory(prefix="decks-read-") as tmp:
+            db_path = Path(tmp) / "collection.anki2"
+            with zipfile.ZipFile(path) as archive:
+                db_path.write_bytes(archive.read("collection.anki2"))
+            db = sqlite3.connect(db_path)
+            try:
+                models_json, decks_json = db.execute("select models, decks from col").fetchone()
+                models = json.loads(models_json)
+                decks = {int(d["id"]): d["name"] for d in json.loads(decks_json).values()}
+                types = {}
+                for model in models.values():
+                    fields = tuple(f["name"] for f in sorted(model["flds"], key=lambda f: f["ord"]))
+                    templates = tuple(
+                        (t["name"], t["qfmt"], t["afmt"]) for t in sorted(model["tmpls"], key=lambda t: t["ord"])
+                    )
+                    types[int(model["id"])] = NoteType(int(model["id"]), model["name"], fields, templates)
+                note_types.update(types)
+                note_decks = dict(db.execute("select nid, min(did) from cards group by nid"))
+                for nid, guid, mid, mod, tags, flds in db.execute("select id, guid, mid, mod, tags, flds from notes"):
+                    names = types[int(mid)].fields
+                    notes[guid] = BuiltNote(
+                        guid=guid,
+                        note_type=int(mid),
+                        fields=dict(zip(names, flds.split(_FIELD_SEP), strict=False)),
+                        tags=tuple(tags.split()),
+                        deck=decks.get(note_decks.get(nid), ""),
+                        mod=int(mod),
+                        package=path,
+                        id=int(nid),
+                    )
+            finally:
+                db.close()
+    return BuiltPackages(notes, note_types)
+
+
+def write_trimmed(
+    packages: Iterable[Path],
+    target: Path,
+    keep: Mapping[str, tuple[str, ...]],
+    mod: int,
+    note_types: Iterable[int] = (),
+) -> int:
+    """One package holding only the notes in ``keep`` (GUID -> the tags to give them), from these packages.
+
+    Anki imports one package much faster than many (each import has a fixed cost), so the kept notes
+    of every package go into one, with the note types, decks and media files of them all. Kept notes,
+    and the note types in ``note_types``, get ``mod`` so that Anki updates them. Returns how many
+    notes the package holds.
+    """
+    bump = set(note_types)
+    models: dict = {}
+    decks: dict = {}
+    media: list[bytes] = []
+    media_names: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="decks-push-") as tmp:
+        db_path = Path(tmp) / "collection.anki2"
+        db: sqlite3.Connection | None = None
+        try:
+            for index, package in enumerate(packages):
+                with zipfile.ZipFile(package) as archive:
+                    members = {name: archive.read(name) for name in archive.namelist()}
+                names = json.loads(members.get("media") or b"{}")
+                for number, name in sorted(names.items(), key=lambda item: int(item[0])):
+                    if name not in media_names.values():
+                        media_names[str(len(media))] = name
+                        media.append(members[number])
+                part = Path(tmp) / f"part-{index}.anki2"
+                part.write_bytes(members["collection.anki2"])
+                if db is None:
+                    # The first package's database, emptied, holds the others' kept notes.
+                    shutil.copyfile(part, db_path)
+                    db = sqlite3.connect(db_path)
+                    db.execute("delete from cards")
+                    db.execute("delete from notes")
+                    db.execute("create temp table keep (guid text primary key)")
+                    db.executemany("insert into temp.keep values (?)", [(guid,) for guid in keep])
+                    db.commit()
+                db.execute("attach database ? as src", (str(part),))
+                models_json, decks_json = db.execute("select models, decks from src.col").fetchone()
+                models.update(json.loads(models_json))
+                decks.update(json.loads(decks_json))
+                db.execute("insert into main.notes select * from src.notes where guid in (select guid from temp.keep)")
+                db.execute(
+                    "insert into main.cards select * from src.cards where nid in "
+                    "(select id from src.notes where guid in (select guid from temp.keep))"
+                )
+                db.commit()
+                db.execute("detach database src")
+            if db is None:
+                return 0
+            db.executemany(
+                "update notes set tags = ?, mod = ? where guid = ?", [(_tags(tags), mod, g) for g, tags in keep.items()]
+            )
+            for model in models.values():
+                if int(model["id"]) in bump:
+                    model["mod"] = mod
+            db.execute("update col set models = ?, decks = ?", (json.dumps(models), json.dumps(decks)))
+            db.commit()
+            (count,) = db.execute("select count() from notes").fetchone()
+        finally:
+            if db is not None:
+                db.close()
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(db_path, "collection.anki2")
+            for number, data in enumerate(media):
+                archive.writestr(str(number), data)
+            archive.writestr("media", json.dumps(media_names))
+    return count
+
+
+def _tags(tags: tuple[str, ...]) -> str:
+    return " " + " ".join(tags) + " " if tags else ""

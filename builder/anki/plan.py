@@ -1,0 +1,339 @@
+"""What a push would change in the collection, and what ``decks status`` shows: decided, never done here.
+
+Each note of the build is compared three ways: with the collection, and both with what the last push
+left (``decks.anki.lock``). A note whose fields in Anki already read as the build's is in step,
+whatever else happened; otherwise a change on one side only is taken from that side, and a change on
+both sides is a conflict that nothing overwrites unless asked.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from builder.anki.apkg import BuiltNote, BuiltPackages, NoteType
+from builder.anki.live import ENTRY_FIELD, Live, LiveNote
+from builder.anki.state import PushedNote, built_hash, text_hash
+
+REMOVED_TAG = "decks::removed"
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """A topic file of the project: its deck and how many entries it has."""
+
+    slug: str
+    path: str
+    title: str
+    deck: str
+    entries: int
+
+
+@dataclass
+class NoteChange:
+    """One note and what happens to it."""
+
+    guid: str
+    entry: str
+    deck: str
+    note_id: int | None = None
+    # For moves: the deck its cards leave.
+    old_deck: str = ""
+    # For conflicts and Anki edits: {field: (YAML's text, Anki's text)}.
+    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tags_added_in_anki: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NoteTypeChange:
+    """Changes to a note type applied in place, so that the import keeps using it."""
+
+    id: int
+    name: str
+    renamed_fields: list[tuple[str, str]] = field(default_factory=list)
+    added_fields: list[tuple[str, int]] = field(default_factory=list)
+    renamed_templates: list[tuple[str, str]] = field(default_factory=list)
+    added_templates: list[tuple[str, str, str]] = field(default_factory=list)
+    # Field order to set afterwards, when it differs.
+    field_order: tuple[str, ...] = ()
+    # Field names in Anki the project no longer has (a push refuses these).
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.renamed_fields or self.added_fields or self.renamed_templates or self.added_templates)
+
+    def describe(self) -> str:
+        parts = [f"field '{a}' renamed to '{b}'" for a, b in self.renamed_fields]
+        parts += [f"field '{a}' added" for a, _ in self.added_fields]
+        parts += [f"card '{a}' renamed to '{b}'" for a, b in self.renamed_templates]
+        parts += [f"card '{a}' added" for a, _, _ in self.added_templates]
+        return f"{self.name}: " + ", ".join(parts)
+
+
+@dataclass
+class Plan:
+    """Everything a push would do, and what it found."""
+
+    profile: str
+    added: list[NoteChange] = field(default_factory=list)
+    updated: list[NoteChange] = field(default_factory=list)
+    moved: list[NoteChange] = field(default_factory=list)
+    # Old deck -> new deck, for topics renamed (every note of the old deck went to the new one).
+    renamed_decks: dict[str, str] = field(default_factory=dict)
+    removed: list[NoteChange] = field(default_factory=list)
+    # Removed notes already tagged and suspended by an earlier push.
+    already_removed: list[NoteChange] = field(default_factory=list)
+    restored: list[NoteChange] = field(default_factory=list)
+    retagged: list[NoteChange] = field(default_factory=list)
+    edited_in_anki: list[NoteChange] = field(default_factory=list)
+    conflicts: list[NoteChange] = field(default_factory=list)
+    note_types: list[NoteTypeChange] = field(default_factory=list)
+    unchanged: int = 0
+    # Notes carrying tags added in Anki (not the project's own).
+    anki_tags: list[NoteChange] = field(default_factory=list)
+    # Notes of the project's note types that no push made and no entry builds: left alone.
+    strangers: int = 0
+    # Why removals are refused, when they are.
+    refusals: list[str] = field(default_factory=list)
+    # guid -> the tags the note must carry when imported or retagged.
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # guid -> live note id, for every note of the build found in the collection.
+    matched: dict[str, int] = field(default_factory=dict)
+    # Deck each moved card goes to: card id -> deck.
+    card_moves: dict[int, str] = field(default_factory=dict)
+    # Cards to unsuspend (entries back in the YAML) and to suspend (removed).
+    unsuspend: list[int] = field(default_factory=list)
+    suspend: list[int] = field(default_factory=list)
+
+    @property
+    def to_import(self) -> list[NoteChange]:
+        return self.added + self.updated
+
+    def changes_anything(self) -> bool:
+        return bool(
+            self.added
+            or self.updated
+            or self.moved
+            or self.removed
+            or self.restored
+            or self.retagged
+            or self.note_types
+            or self.renamed_decks
+            or self.card_moves
+        )
+
+
+_TAG_RE = re.compile(r"<(/?)(b|strong|i|em)\b[^>]*>", re.IGNORECASE)
+_NAMES = {"b": "strong", "i": "em"}
+
+
+def normalize(text: str) -> str:
+    """A field's HTML as it reads: Anki's editor and our Markdown spell bold, italics and spaces apart."""
+    text = _TAG_RE.sub(lambda m: f"<{m.group(1)}{_NAMES.get(m.group(2).lower(), m.group(2).lower())}>", text)
+    text = text.replace("&nbsp;", " ").replace("\xa0", " ").replace("<br />", "<br>").replace("<br/>", "<br>")
+    return html.unescape(re.sub(r"\s+", " ", text)).strip()
+
+
+def _fields_match(built: dict[str, str], live: dict[str, str]) -> bool:
+    return all(normalize(value) == normalize(live.get(name, "")) for name, value in built.items())
+
+
+def _anki_hashes(live: LiveNote, names) -> dict[str, str]:
+    return {name: text_hash(live.fields.get(name, "")) for name in names}
+
+
+def _fold(tags) -> set[str]:
+    return {t.casefold() for t in tags}
+
+
+def match_notes(built: BuiltPackages, live: Live, pushed: dict[str, PushedNote]) -> dict[str, LiveNote]:
+    """Which note in the collection is which of ours (by GUID).
+
+    Anki's search cannot find a GUID, so: by the note id the last push recorded, then by the note
+    id of the package (Anki keeps it on import unless the collection already used it) when that
+    note's entry id agrees, then by the note's "Entry ID" field. Only notes of the project's own
+    note types are candidates.
+    """
+    found: dict[str, LiveNote] = {}
+    claimed: set[int] = set()
+
+    def take(guid: str, note: LiveNote | None) -> None:
+        if note is not None and note.id not in claimed and guid not in found:
+            found[guid] = note
+            claimed.add(note.id)
+
+    for guid, record in pushed.items():
+        take(guid, live.notes.get(record.note_id))
+    for guid, note in built.notes.items():
+        candidate = live.notes.get(note.id)
+        if candidate is not None and candidate.fields.get(ENTRY_FIELD, note.entry).strip() in (note.entry, ""):
+            take(guid, candidate)
+    by_entry = {n.entry: guid for guid, n in built.notes.items() if n.entry}
+    for note in live.notes.values():
+        guid = by_entry.get(note.fields.get(ENTRY_FIELD, "").strip())
+        if guid is not None:
+            take(guid, note)
+    return found
+
+
+def make_plan(
+    built: BuiltPackages,
+    topics: list[TopicInfo],
+    live: Live,
+    pushed: dict[str, PushedNote],
+    *,
+    overwrite: bool = False,
+) -> Plan:
+    """Decide what a push changes: notes added, updated, moved, removed, retagged; note types changed."""
+    plan = Plan(live.profile)
+    _plan_note_types(plan, built, live)
+
+    live_by_guid = match_notes(built, live, pushed)
+    claimed = {note.id for note in live_by_guid.values()}
+    plan.strangers = len(live.notes) - len(claimed)
+
+    for guid, note in sorted(built.notes.items(), key=lambda item: item[1].entry):
+        entry = note.entry
+        record = pushed.get(guid)
+        current = live_by_guid.get(guid)
+        change = NoteChange(guid, entry, note.deck)
+        project_tags = tuple(note.tags)
+        if current is None:
+            plan.tags[guid] = project_tags
+            plan.added.append(change)
+            continue
+        change.note_id = current.id
+        plan.matched[guid] = current.id
+        old_project = _fold(record.tags if record else note.tags) | _fold(note.tags) | {REMOVED_TAG}
+        kept = [t for t in current.tags if t.casefold() not in old_project]
+        wanted = tuple(project_tags) + tuple(kept)
+        plan.tags[guid] = wanted
+        if kept:
+            plan.anki_tags.append(NoteChange(guid, entry, note.deck, current.id, tags_added_in_anki=kept))
+
+        in_step = _fields_match(note.fields, current.fields)
+        yaml_changed = record is None or built_hash(note.fields, note.tags) != record.built
+        anki_edited = record is None or _anki_hashes(current, record.fields) != record.fields
+        differing = {
+            name: (value, current.fields.get(name, ""))
+            for name, value in note.fields.items()
+            if normalize(value) != normalize(current.fields.get(name, ""))
+        }
+        if in_step:
+            if _fold(current.tags) != _fold(wanted):
+                plan.retagged.append(change)
+            else:
+                plan.unchanged += 1
+        elif yaml_changed and anki_edited and not overwrite:
+            change.fields = differing
+            plan.conflicts.append(change)
+        elif yaml_changed:
+            plan.updated.append(change)
+        else:
+            change.fields = differing
+            plan.edited_in_anki.append(change)
+            if _fold(current.tags) != _fold(wanted):
+                plan.retagged.append(change)
+
+        if any(t.casefold() == REMOVED_TAG for t in current.tags):
+            plan.restored.append(change)
+            plan.unsuspend += sorted(current.suspended)
+
+        # Moves follow the topic an entry is in: the cards left in the deck of the last push go along.
+        if record is not None and record.deck and record.deck != note.deck:
+            cards = current.decks.get(record.deck, [])
+            if cards:
+                moved = NoteChange(guid, entry, note.deck, current.id, old_deck=record.deck)
+                plan.moved.append(moved)
+                for card in cards:
+                    plan.card_moves[card] = note.deck
+
+    # A deck of the last push that is built no more, whose notes all went to one deck, was renamed:
+    # told from the push state, not from cards left to move, so a re-run after an interrupted push
+    # still removes the emptied old deck.
+    built_decks = {n.deck for n in built.notes.values()}
+    targets: dict[str, set[str]] = defaultdict(set)
+    for guid, record in pushed.items():
+        note = built.notes.get(guid)
+        if note is not None and record.deck and record.deck != note.deck:
+            targets[record.deck].add(note.deck)
+    for old, new in targets.items():
+        if old not in built_decks and len(new) == 1 and old in live.decks:
+            plan.renamed_decks[old] = next(iter(new))
+
+    _plan_removals(plan, built, topics, live, pushed, built_decks)
+    return plan
+
+
+def _plan_removals(plan, built, topics, live, pushed, built_decks) -> None:
+    gone = [(guid, record) for guid, record in sorted(pushed.items()) if guid not in built.notes]
+    present = [(guid, record, live.notes[record.note_id]) for guid, record in gone if record.note_id in live.notes]
+    if not present:
+        return
+    if not built.notes:
+        plan.refusals.append(
+            f"the project has no entries, while Anki holds {len(present)} of its notes: push removes nothing"
+        )
+        return
+    empty = {t.deck: t for t in topics if t.entries == 0}
+    for deck, topic in sorted(empty.items()):
+        count = sum(1 for _, record, _ in present if record.deck == deck)
+        if count:
+            plan.refusals.append(
+                f"{topic.path} has no entries, while Anki holds {count} of its notes in '{deck}': push removes "
+                "nothing (delete the file to remove its notes)"
+            )
+    for guid, record, note in present:
+        change = NoteChange(guid, record.entry, record.deck, note.id)
+        tagged = any(t.casefold() == REMOVED_TAG for t in note.tags)
+        if tagged and set(note.cards) <= note.suspended:
+            plan.already_removed.append(change)
+        else:
+            plan.removed.append(change)
+            plan.suspend += [c for c in note.cards if c not in note.suspended]
+
+
+def _plan_note_types(plan: Plan, built: BuiltPackages, live: Live) -> None:
+    for mid, want in sorted(built.note_types.items()):
+        have = live.note_types.get(mid)
+        if have is None:
+            continue
+        change = NoteTypeChange(mid, have.name)
+        fields = _rename_or_add(list(have.fields), list(want.fields), change.renamed_fields, change.dropped)
+        change.added_fields = [(name, want.fields.index(name)) for name in fields]
+        if tuple(_after(have.fields, change)) != want.fields:
+            change.field_order = want.fields
+        templates = _rename_or_add(list(have.templates), list(want.template_names), change.renamed_templates, [])
+        change.added_templates = [t for t in want.templates if t[0] in templates]
+        if not change.empty or change.dropped:
+            plan.note_types.append(change)
+
+
+def _rename_or_add(have: list[str], want: list[str], renamed: list, dropped: list) -> list[str]:
+    """Names to add; pairs renamed in place (a name gone where a new one stands); names dropped."""
+    gone = [name for name in have if name not in want]
+    new = [name for name in want if name not in have]
+    for old in list(gone):
+        position = have.index(old)
+        if position < len(want) and want[position] in new:
+            renamed.append((old, want[position]))
+            gone.remove(old)
+            new.remove(want[position])
+    dropped.extend(gone)
+    return new
+
+
+def _after(fields: tuple[str, ...], change: NoteTypeChange) -> list[str]:
+    names = dict(change.renamed_fields)
+    out = [names.get(name, name) for name in fields]
+    for name, index in sorted(change.added_fields, key=lambda item: item[1]):
+        out.insert(min(index, len(out)), name)
+    return out
+
+
+def note_type_for(built: BuiltPackages, note: BuiltNote) -> NoteType:
+    """The note type a built note uses."""
+    return built.note_types[note.note_type]

@@ -1,0 +1,300 @@
+"""``decks push``, ``decks status``: the collection brought to the project's state, or compared with it.
+
+A push decides everything first (plan.py), then acts in an order that a re-run after an interruption
+completes: note types changed in place, the trimmed packages imported, tags and suspension put right,
+cards moved, emptied decks of renamed topics removed, removed entries tagged and suspended (or
+deleted), and only then the push state saved from what the collection holds afterwards.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from builder.anki.apkg import BuiltPackages, read_packages, write_trimmed
+from builder.anki.client import AnkiConnect, AnkiError, action
+from builder.anki.live import ENTRY_FIELD, Live, connect, read_live
+from builder.anki.plan import REMOVED_TAG, Plan, TopicInfo, make_plan, match_notes
+from builder.anki.state import PushedNote, PushState, built_hash, load_state, save_state, text_hash
+from builder.build import BuildResult, build
+from builder.config import Config
+from builder.errors import DecksError
+from builder.identity import deck_name
+from builder.load import load_project
+from builder.manifest import load_state as load_lock
+
+
+@dataclass
+class Session:
+    """The project, its build, the collection and the push state, read once for one command."""
+
+    config: Config
+    client: AnkiConnect
+    state: PushState
+    built: BuiltPackages
+    topics: list[TopicInfo]
+    live: Live
+    build_result: BuildResult | None = None
+    notes: list[str] = field(default_factory=list)
+    # Every note type of the project: those its config and build state name, and those built now.
+    note_types: set[int] = field(default_factory=set)
+
+    @property
+    def pushed(self) -> dict[str, PushedNote]:
+        return self.state.notes(self.live.profile)
+
+
+def open_session(config: Config, client: AnkiConnect, *, profile: str | None = None, do_build: bool = True) -> Session:
+    """Build (incrementally), read the packages, the topics, the push state and the collection."""
+    profile_open = connect(client)
+    state = load_state(config.root, config.project)
+    notes = [state.damaged] if state.damaged else []
+    if profile is not None and profile != profile_open:
+        raise AnkiError(f"Anki has profile '{profile_open}' open, not '{profile}': switch profiles in Anki first.")
+    if profile is None and state.profiles and profile_open not in state.profiles:
+        known = ", ".join(f"'{p}'" for p in sorted(state.profiles))
+        raise AnkiError(
+            f"Anki has profile '{profile_open}' open, but this project was pushed to {known}. Switch profiles in "
+            f"Anki (File > Switch Profile), or pass --profile '{profile_open}' to use this one too."
+        )
+    result = build(config) if do_build else None
+    output = result.output_dir if result else config.output_dir
+    topics = load_project(config)
+    infos = [TopicInfo(t.slug, t.path, t.title, deck_name(config.root_deck, t.title), len(t.entries)) for t in topics]
+    packages = result.files if result else sorted(output.glob("*.apkg"))
+    lock = load_lock(config)
+    built = read_packages(packages)
+    # The entry of each note, from the build state (decks.lock), which the build has just written.
+    for guid, note in list(built.notes.items()):
+        stamp = lock.stamp_of(guid)
+        entry = stamp.entry if stamp is not None and stamp.entry else note.fields.get(ENTRY_FIELD, "")
+        built.notes[guid] = replace(note, entry=entry)
+    note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
+    live = read_live(client, profile_open, note_types | set(built.note_types))
+    return Session(config, client, state, built, infos, live, result, notes, note_types | set(built.note_types))
+
+
+def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
+    """What a push would do now."""
+    return make_plan(session.built, session.topics, session.live, session.pushed, overwrite=overwrite)
+
+
+@dataclass
+class PushReport:
+    """What a push did."""
+
+    done: list[str] = field(default_factory=list)
+    deleted: int = 0
+
+
+def apply_plan(session: Session, plan: Plan, *, delete: bool = False, say: Callable[[str], None] = print) -> PushReport:
+    """Carry the plan out; on an error midway, the message says what was already done."""
+    report = PushReport()
+    client = session.client
+    try:
+        _note_types(client, plan, report)
+        _import(session, plan, report)
+        _tags(session, plan, report)
+        if plan.card_moves:
+            by_deck: dict[str, list[int]] = defaultdict(list)
+            for card, deck in plan.card_moves.items():
+                by_deck[deck].append(card)
+            client.batch([action("changeDeck", cards=sorted(cards), deck=deck) for deck, cards in by_deck.items()])
+            report.done.append(f"moved the cards of {len(plan.moved)} notes")
+        _renamed_decks(client, plan, report)
+        _removals(client, plan, report, delete)
+        _save(session, plan, delete)
+    except AnkiError as e:
+        done = "; ".join(report.done) if report.done else "nothing"
+        raise AnkiError(
+            f"{e.format_message()}\nDone before this error: {done}. Run `decks push` again to finish."
+        ) from None
+    return report
+
+
+def _note_types(client: AnkiConnect, plan: Plan, report: PushReport) -> None:
+    for change in plan.note_types:
+        actions = [
+            action("modelFieldRename", modelName=change.name, oldFieldName=a, newFieldName=b)
+            for a, b in change.renamed_fields
+        ]
+        actions += [
+            action("modelFieldAdd", modelName=change.name, fieldName=name, index=index)
+            for name, index in sorted(change.added_fields, key=lambda item: item[1])
+        ]
+        actions += [
+            action("modelFieldReposition", modelName=change.name, fieldName=name, index=index)
+            for index, name in enumerate(change.field_order)
+        ]
+        actions += [
+            action("modelTemplateRename", modelName=change.name, oldTemplateName=a, newTemplateName=b)
+            for a, b in change.renamed_templates
+        ]
+        actions += [
+            action("modelTemplateAdd", modelName=change.name, template={"Name": name, "Front": front, "Back": back})
+            for name, front, back in change.added_templates
+        ]
+        client.batch(actions)
+        report.done.append(f"changed note type {change.describe()}")
+
+
+def _import(session: Session, plan: Plan, report: PushReport) -> None:
+    if not plan.to_import:
+        return
+    # Anki takes an update only from a strictly newer note: the plan decided these, so they are made
+    # newer than anything a push stamped before (changing a note type in place, just before, stamps
+    # its notes now; two pushes can fall in one second).
+    now = max(int(time.time()), session.state.mods.get(session.live.profile, 0)) + 1
+    session.state.mods[session.live.profile] = now
+    changed_types = {c.id for c in plan.note_types}
+    keep = {change.guid: plan.tags[change.guid] for change in plan.to_import}
+    packages = sorted({session.built.notes[guid].package for guid in keep})
+    with tempfile.TemporaryDirectory(prefix="decks-push-") as tmp:
+        target = Path(tmp) / "decks-push.apkg"
+        count = write_trimmed(packages, target, keep, now, changed_types)
+        session.client.call("importPackage", path=str(target))
+    report.done.append(f"imported {count} notes from {len(packages)} topics")
+
+
+def _tags(session: Session, plan: Plan, report: PushReport) -> None:
+    actions = []
+    for change in plan.retagged + plan.restored:
+        note = session.live.notes[change.note_id]
+        wanted = plan.tags[change.guid]
+        have = {t.casefold() for t in note.tags}
+        want = {t.casefold() for t in wanted}
+        drop = [t for t in note.tags if t.casefold() not in want]
+        add = [t for t in wanted if t.casefold() not in have]
+        if drop:
+            actions.append(action("removeTags", notes=[note.id], tags=" ".join(drop)))
+        if add:
+            actions.append(action("addTags", notes=[note.id], tags=" ".join(add)))
+    if plan.unsuspend:
+        actions.append(action("unsuspend", cards=sorted(set(plan.unsuspend))))
+    if actions:
+        session.client.batch(actions)
+        report.done.append(f"set the tags of {len(plan.retagged) + len(plan.restored)} notes")
+
+
+def _renamed_decks(client: AnkiConnect, plan: Plan, report: PushReport) -> None:
+    for old, new in sorted(plan.renamed_decks.items()):
+        config = client.call("getDeckConfig", deck=old)
+        if isinstance(config, dict) and "id" in config:
+            client.call("setDeckConfigId", decks=[new], configId=config["id"])
+        left = client.call("findCards", query=f'"deck:{_quote(old)}"')
+        if not left:
+            client.call("deleteDecks", decks=[old], cardsToo=True)
+            report.done.append(f"removed the emptied deck '{old}'")
+
+
+def _removals(client: AnkiConnect, plan: Plan, report: PushReport, delete: bool) -> None:
+    gone = plan.removed + (plan.already_removed if delete else [])
+    if not gone:
+        return
+    ids = sorted(change.note_id for change in gone)
+    if delete:
+        client.call("deleteNotes", notes=ids)
+        report.deleted = len(ids)
+        report.done.append(f"deleted {len(ids)} notes")
+        return
+    actions = [action("addTags", notes=ids, tags=REMOVED_TAG)]
+    if plan.suspend:
+        actions.append(action("suspend", cards=sorted(plan.suspend)))
+    client.batch(actions)
+    report.done.append(f"tagged {REMOVED_TAG} and suspended {len(ids)} notes")
+
+
+def _save(session: Session, plan: Plan, delete: bool) -> None:
+    """Record each note as the collection now holds it; keep the old record where an edit waits."""
+    live = read_live(session.client, session.live.profile, session.note_types)
+    found = match_notes(session.built, live, {**session.pushed, **_records(plan)})
+    old = session.pushed
+    waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
+    notes: dict[str, PushedNote] = {}
+    for guid, built in session.built.notes.items():
+        entry = built.entry
+        if guid in waiting and guid in old:
+            record = old[guid]
+            notes[guid] = PushedNote(
+                guid, entry, record.note_id, built.deck, record.built, record.fields, list(built.tags)
+            )
+            continue
+        if guid in waiting:
+            continue
+        current = found.get(guid)
+        if current is None:
+            continue
+        notes[guid] = PushedNote(
+            guid,
+            entry,
+            current.id,
+            built.deck,
+            built_hash(built.fields, built.tags),
+            {name: text_hash(current.fields.get(name, "")) for name in built.fields},
+            list(built.tags),
+        )
+    if not delete:
+        for guid, record in old.items():
+            if guid not in session.built.notes and record.note_id in live.notes:
+                notes[guid] = record
+    state = session.state
+    state.profiles[session.live.profile] = notes
+    state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
+    save_state(session.config.root, state)
+
+
+def _records(plan: Plan) -> dict[str, PushedNote]:
+    # Notes the plan matched, as records that carry only their note id: enough to find them again.
+    return {guid: PushedNote(guid, "", note_id, "", "", {}, []) for guid, note_id in plan.matched.items()}
+
+
+def _quote(deck: str) -> str:
+    return deck.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def plan_lines(plan: Plan, *, delete: bool = False) -> list[str]:
+    """The plan as a user reads it, one line per kind of change."""
+    lines = []
+
+    def listing(items, verb: str, detail=lambda c: c.entry) -> None:
+        if items:
+            names = ", ".join(detail(c) for c in items[:8]) + (", ..." if len(items) > 8 else "")
+            lines.append(f"  {verb}: {len(items)} ({names})")
+
+    for change in plan.note_types:
+        if change.dropped:
+            continue
+        lines.append(f"  note type changed in place: {change.describe()}")
+    listing(plan.added, "add")
+    listing(plan.updated, "update")
+    listing(plan.moved, "move", lambda c: f"{c.entry} -> {c.deck}")
+    for old, new in sorted(plan.renamed_decks.items()):
+        lines.append(f"  rename deck: '{old}' -> '{new}'")
+    listing(plan.removed, "delete" if delete else f"remove (tag {REMOVED_TAG}, suspend)")
+    if delete:
+        listing(plan.already_removed, "delete (removed earlier)")
+    listing(plan.restored, "restore (back in the YAML)")
+    listing([c for c in plan.retagged if c not in plan.restored], "retag")
+    listing(plan.edited_in_anki, "keep edits made in Anki (`decks pull` takes them)")
+    listing(plan.conflicts, "conflict, left as is (see `decks status`)")
+    if plan.unchanged:
+        lines.append(f"  unchanged: {plan.unchanged}")
+    return lines
+
+
+def refuse_if_needed(plan: Plan) -> None:
+    """Stop before acting when removals are refused or a note type would lose a field."""
+    problems = list(plan.refusals)
+    for change in plan.note_types:
+        if change.dropped:
+            problems.append(
+                f"note type '{change.name}' in Anki has field(s) {', '.join(repr(f) for f in change.dropped)} the "
+                "project no longer has: decks never deletes a field and its contents. Remove it in Anki "
+                "(Tools > Manage Note Types) or put it back, then push again"
+            )
+    if problems:
+        raise DecksError("\n".join(problems) + "\nNothing was changed in Anki.")

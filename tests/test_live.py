@@ -1,0 +1,453 @@
+"""decks push / status / pull against real Anki desktop with the real AnkiConnect add-on.
+
+One Anki runs for the module; each test has its own project (its own project name, root deck and
+note-type ids), so tests never see each other's notes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from builder.cli import cli
+from tests.ankidesktop import AnkiDesktop, require_desktop
+
+_ids = itertools.count(1)
+
+TOPIC_A = """\
+title: Alpha
+source: Part A
+entries:
+  - kind: qa
+    id: a-one
+    question: What is one?
+    answer: The first number.
+    tags: [numbers, basics]
+  - kind: qa
+    id: a-two
+    question: What is two?
+    answer: The second number.
+  - kind: cloze
+    id: a-cloze
+    text: "Three comes after {{c1::two}}."
+"""
+
+TOPIC_B = """\
+title: Beta
+source: Part B
+entries:
+  - kind: concept
+    id: b-term
+    term: Overhang
+    definition: What models can do and nobody uses yet.
+    reverse: true
+  - kind: claim
+    id: b-claim
+    question: What happens when intelligence gets cheap?
+    answer: People use more of it.
+"""
+
+
+@pytest.fixture(scope="module")
+def anki(tmp_path_factory):
+    addon = require_desktop()
+    desktop = AnkiDesktop(tmp_path_factory.mktemp("anki"), addon).start()
+    yield desktop
+    desktop.stop()
+
+
+class LiveProject:
+    """A project of its own, pushed to the module's Anki."""
+
+    def __init__(self, root: Path, anki: AnkiDesktop):
+        n = next(_ids)
+        self.root = root
+        self.anki = anki
+        self.name = f"live-{n}"
+        self.root_deck = f"Live {n}"
+        ids = "\n".join(
+            f"  {kind}: {9000000000000 + n * 10 + i}" for i, kind in enumerate(("concept", "claim", "qa", "cloze"))
+        )
+        self.write("deck.yaml", f"project: {self.name}\nroot_deck: {self.root_deck}\nnote_types:\n{ids}\n")
+        self.write("cards/alpha.yaml", TOPIC_A)
+        self.write("cards/beta.yaml", TOPIC_B)
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        path = self.root / rel
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
+    def run(self, *args: str):
+        return CliRunner().invoke(cli, ["-C", str(self.root), *args, "--url", self.anki.url], catch_exceptions=False)
+
+    def push(self, *args: str):
+        result = self.run("push", *args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    # -- the collection, read by the test itself --------------------------------------------
+
+    def deck(self, title: str) -> str:
+        return f"{self.root_deck}::{title}"
+
+    def notes(self) -> dict[str, dict]:
+        """Every note in the collection under this project's root deck, by Entry ID."""
+        ids = self.anki.request("findNotes", query=f'"deck:{self.root_deck}"')
+        infos = self.anki.request("notesInfo", notes=ids)
+        return {info["fields"]["Entry ID"]["value"]: info for info in infos}
+
+    def cards(self, entry: str) -> list[dict]:
+        note = self.notes()[entry]
+        return self.anki.request("cardsInfo", cards=note["cards"])
+
+    def field(self, entry: str, name: str) -> str:
+        return self.notes()[entry]["fields"][name]["value"]
+
+    def review(self, entry: str) -> int:
+        """Answer the entry's first card (Good) and return its card id."""
+        card = self.notes()[entry]["cards"][0]
+        assert self.anki.request("answerCards", answers=[{"cardId": card, "ease": 3}]) == [True]
+        return card
+
+    def history(self, card: int) -> tuple[int, int, int]:
+        """A card's interval, reps, and review log length."""
+        info = self.anki.request("cardsInfo", cards=[card])[0]
+        log = self.anki.request("getReviewsOfCards", cards=[card])[str(card)]
+        return info["interval"], info["reps"], len(log)
+
+    def note_type_names(self) -> list[str]:
+        return [n for n in self.anki.request("modelNames") if self.name in n]
+
+    def state(self) -> list[list]:
+        lines = (self.root / "decks.anki.lock").read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("[")]
+
+
+@pytest.fixture
+def live(tmp_path, anki, monkeypatch) -> LiveProject:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.delenv("DECKS_ANKI_URL", raising=False)
+    monkeypatch.delenv("DECKS_ANKI_KEY", raising=False)
+    return LiveProject(tmp_path / "proj", anki)
+
+
+def _tags(note: dict) -> set[str]:
+    return set(note["tags"])
+
+
+def test_first_push_into_an_empty_profile_then_nothing_to_do(live):
+    dry = live.push("--dry-run")
+    assert "add: 5" in dry.output and live.notes() == {}
+    out = live.push().output
+    assert "add: 5" in out
+    notes = live.notes()
+    assert sorted(notes) == ["a-cloze", "a-one", "a-two", "b-claim", "b-term"]
+    assert notes["a-one"]["fields"]["Question"]["value"] == "What is one?"
+    assert _tags(notes["a-one"]) == {"numbers", "basics"}
+    assert {c["deckName"] for c in live.cards("a-one")} == {live.deck("Alpha")}
+    assert len(live.cards("b-term")) == 2 and {c["deckName"] for c in live.cards("b-term")} == {live.deck("Beta")}
+    assert all(c["queue"] == 0 for e in notes for c in live.cards(e))
+    assert len(live.note_type_names()) == 4
+    again = live.push().output
+    assert "unchanged: 5" in again and "add" not in again and "update" not in again
+    status = live.run("status", "--json")
+    data = json.loads(status.output)
+    assert data["in_step"] and data["unchanged"] == 5
+
+
+def test_edit_in_yaml_then_push_keeps_history(live):
+    live.push()
+    card = live.review("a-one")
+    before = live.history(card)
+    assert before[1] == 1 and before[2] == 1
+    live.edit("cards/alpha.yaml", "The first number.", "The first counting number.")
+    status = json.loads(live.run("status", "--json").output)
+    alpha = next(t for t in status["topics"] if t["topic"] == "alpha")
+    assert alpha["changed_in_yaml"] == ["a-one"]
+    assert "update: 1 (a-one)" in live.push().output
+    assert live.field("a-one", "Answer") == "The first counting number."
+    assert live.history(card) == before
+    assert len(live.notes()) == 5 and len(live.note_type_names()) == 4
+
+
+def test_edit_in_anki_then_status_and_pull(live):
+    live.push()
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two: the second number."}})
+    status = json.loads(live.run("status", "--json").output)
+    alpha = next(t for t in status["topics"] if t["topic"] == "alpha")
+    assert [e["id"] for e in alpha["edited_in_anki"]] == ["a-two"]
+    assert alpha["edited_in_anki"][0]["fields"]["Answer"]["anki"] == "Two: the second number."
+    # A push keeps the Anki edit.
+    out = live.push().output
+    assert "keep edits made in Anki" in out
+    assert live.field("a-two", "Answer") == "Two: the second number."
+    before = (live.root / "cards/alpha.yaml").read_bytes()
+    dry = live.run("pull", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "-    answer: The second number." in dry.output and "+    answer: 'Two: the second number.'" in dry.output
+    assert (live.root / "cards/alpha.yaml").read_bytes() == before
+    pulled = live.run("pull")
+    assert pulled.exit_code == 0, pulled.output
+    assert "cards/alpha.yaml:12: set 'answer' of 'a-two' from Anki" in pulled.output
+    after = (live.root / "cards/alpha.yaml").read_text(encoding="utf-8")
+    assert after == before.decode().replace("answer: The second number.", "answer: 'Two: the second number.'")
+    status = json.loads(live.run("status", "--json").output)
+    assert status["in_step"], status
+    assert "unchanged: 5" in live.push().output
+
+
+def test_changed_on_both_sides_is_a_conflict_and_nothing_is_lost(live):
+    live.push()
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Anki's two."}})
+    live.edit("cards/alpha.yaml", "The second number.", "YAML's two.")
+    status = live.run("status")
+    assert "changed on both sides (conflict): 1: a-two" in status.output
+    assert "YAML: YAML&#x27;s two." in status.output or "YAML: YAML's two." in status.output
+    assert "Anki: Anki's two." in status.output
+    out = live.push()
+    assert "conflict, left as is" in out.output
+    assert live.field("a-two", "Answer") == "Anki's two."
+    pull = live.run("pull")
+    assert pull.exit_code == 0, pull.output
+    assert "conflict" in pull.output and "YAML's two." in (live.root / "cards/alpha.yaml").read_text()
+    live.push("--overwrite")
+    assert "two." in live.field("a-two", "Answer") and "YAML" in live.field("a-two", "Answer")
+
+
+def test_move_an_entry_between_topics(live):
+    live.push()
+    card = live.review("a-two")
+    before = live.history(card)
+    text = (live.root / "cards/alpha.yaml").read_text()
+    block = "  - kind: qa\n    id: a-two\n    question: What is two?\n    answer: The second number.\n"
+    live.write("cards/alpha.yaml", text.replace(block, ""))
+    live.write("cards/beta.yaml", TOPIC_B + block)
+    status = json.loads(live.run("status", "--json").output)
+    beta = next(t for t in status["topics"] if t["topic"] == "beta")
+    assert beta["moved"] == [{"id": "a-two", "from": live.deck("Alpha")}]
+    out = live.push().output
+    assert "move: 1 (a-two -> " in out
+    assert {c["deckName"] for c in live.cards("a-two")} == {live.deck("Beta")}
+    assert live.history(card) == before
+    assert len(live.notes()) == 5
+    assert "unchanged: 5" in live.push().output
+
+
+def test_rename_a_topic_renames_its_deck(live):
+    live.push()
+    card = live.review("a-one")
+    before = live.history(card)
+    live.edit("cards/alpha.yaml", "title: Alpha", "title: Alpha Prime")
+    out = live.push().output
+    assert f"rename deck: '{live.deck('Alpha')}' -> '{live.deck('Alpha Prime')}'" in out
+    decks = live.anki.request("deckNames")
+    assert live.deck("Alpha") not in decks and live.deck("Alpha Prime") in decks
+    for entry in ("a-one", "a-two", "a-cloze"):
+        assert {c["deckName"] for c in live.cards(entry)} == {live.deck("Alpha Prime")}
+    assert live.history(card) == before
+    assert len(live.notes()) == 5
+
+
+def test_remove_an_entry_tags_and_suspends_then_delete(live):
+    live.push()
+    live.edit("cards/beta.yaml", "  - kind: claim\n    id: b-claim\n", "  - kind: claim\n    id: b-claim-x\n")
+    text = (live.root / "cards/beta.yaml").read_text()
+    live.write("cards/beta.yaml", text[: text.index("  - kind: claim")])
+    out = live.push().output
+    assert "remove (tag decks::removed, suspend): 1 (b-claim)" in out
+    notes = live.notes()
+    assert "decks::removed" in notes["b-claim"]["tags"]
+    assert all(c["queue"] == -1 for c in live.cards("b-claim"))
+    assert all(c["queue"] == 0 for c in live.cards("b-term"))
+    again = live.push().output
+    assert "remove" not in again
+    dry = live.push("--delete", "--dry-run").output
+    assert "delete (removed earlier): 1 (b-claim)" in dry and "b-claim" in live.notes()
+    deleted = live.push("--delete").output
+    assert "Deleting 1 notes" in deleted
+    assert sorted(live.notes()) == ["a-cloze", "a-one", "a-two", "b-term"]
+
+
+def test_an_entry_back_in_the_yaml_is_restored(live):
+    live.push()
+    original = (live.root / "cards/beta.yaml").read_text()
+    live.write("cards/beta.yaml", original[: original.index("  - kind: claim")])
+    live.push()
+    live.write("cards/beta.yaml", original)
+    out = live.push().output
+    assert "restore (back in the YAML): 1 (b-claim)" in out
+    assert "decks::removed" not in live.notes()["b-claim"]["tags"]
+    assert all(c["queue"] == 0 for c in live.cards("b-claim"))
+
+
+def test_empty_topic_file_refuses_removals(live):
+    live.push()
+    live.write("cards/beta.yaml", "title: Beta\nentries: []\n")
+    result = live.run("push")
+    assert result.exit_code == 1
+    # The build refuses a topic without entries, so the push stops before it reads Anki.
+    assert "cards/beta.yaml:2:10: 'entries' is empty" in result.output
+    notes = live.notes()
+    assert len(notes) == 5 and all("decks::removed" not in n["tags"] for n in notes.values())
+
+
+def test_whole_project_empty_refuses_removals(live):
+    live.push()
+    live.write("cards/alpha.yaml", "title: Alpha\nentries: []\n")
+    live.write("cards/beta.yaml", "title: Beta\nentries: []\n")
+    result = live.run("push")
+    assert result.exit_code == 1
+    assert "'entries' is empty" in result.output
+    assert all("decks::removed" not in n["tags"] for n in live.notes().values())
+
+
+def test_field_and_card_added_to_a_note_type_change_it_in_place(live):
+    live.push()
+    card = live.review("a-one")
+    before = live.history(card)
+    # The collection holds an older form of the Question note type: one field fewer, a card named otherwise.
+    name = next(n for n in live.note_type_names() if n.startswith("Question"))
+    live.anki.request("modelFieldRemove", modelName=name, fieldName="Audio")
+    live.anki.request("modelTemplateRename", modelName=name, oldTemplateName="Card", newTemplateName="Old card")
+    live.edit("cards/alpha.yaml", "The first number.", "One, the first number.")
+    out = live.push().output
+    assert "note type changed in place" in out and "field 'Audio' added" in out
+    assert "card 'Old card' renamed to 'Card'" in out
+    assert sorted(live.note_type_names()) == sorted(set(live.note_type_names()))
+    assert not [n for n in live.anki.request("modelNames") if n.startswith(name) and n != name]
+    assert "Audio" in live.anki.request("modelFieldNames", modelName=name)
+    assert list(live.anki.request("modelTemplates", modelName=name)) == ["Card"]
+    assert live.field("a-one", "Answer") == "One, the first number."
+    assert live.history(card) == before
+    assert len(live.notes()) == 5
+
+
+def test_tags_added_in_anki_survive_a_push(live):
+    live.push()
+    notes = live.notes()
+    live.anki.request("addTags", notes=[notes["a-one"]["noteId"]], tags="leech marked mine")
+    live.anki.request("addTags", notes=[notes["a-two"]["noteId"]], tags="mine")
+    status = json.loads(live.run("status", "--json").output)
+    alpha = next(t for t in status["topics"] if t["topic"] == "alpha")
+    assert {e["id"]: set(e["tags"]) for e in alpha["anki_tags"]} == {
+        "a-one": {"leech", "marked", "mine"},
+        "a-two": {"mine"},
+    }
+    live.edit("cards/alpha.yaml", "The first number.\n    tags: [numbers, basics]", "Number one.\n    tags: [numbers]")
+    live.edit("cards/alpha.yaml", "The second number.", "Number two.")
+    assert "update: 2" in live.push().output
+    notes = live.notes()
+    assert notes["a-one"]["fields"]["Answer"]["value"] == "Number one."
+    assert _tags(notes["a-one"]) == {"numbers", "leech", "marked", "mine"}
+    assert _tags(notes["a-two"]) == {"mine"}
+    assert notes["a-two"]["fields"]["Answer"]["value"] == "Number two."
+
+
+def _final_state(live: LiveProject) -> dict:
+    """What the collection holds of the project: per entry, deck(s), fields, tags, suspension."""
+    out = {}
+    for entry, note in live.notes().items():
+        cards = live.anki.request("cardsInfo", cards=note["cards"])
+        out[entry] = (
+            sorted({c["deckName"] for c in cards}),
+            {k: v["value"] for k, v in note["fields"].items()},
+            sorted(note["tags"]),
+            sorted(c["queue"] == -1 for c in cards),
+        )
+    return out
+
+
+def _many_changes(live: LiveProject) -> None:
+    """Edits, a move, a renamed topic, a removal and tags added in Anki: every step a push takes."""
+    notes = live.notes()
+    live.anki.request("addTags", notes=[notes["a-one"]["noteId"]], tags="mine")
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.edit("cards/alpha.yaml", "title: Alpha", "title: Alpha Two")
+    text = (live.root / "cards/beta.yaml").read_text()
+    live.write("cards/beta.yaml", text[: text.index("  - kind: claim")])
+    for n in range(3):
+        live.edit(f"cards/extra-{n}.yaml", "answer: Answer 1.", "answer: Answer one.")
+    block = "  - kind: qa\n    id: x0-5\n    question: Question 0.5?\n    answer: Answer 5.\n"
+    live.edit("cards/extra-0.yaml", block, "")
+    live.write("cards/extra-1.yaml", (live.root / "cards/extra-1.yaml").read_text() + block)
+
+
+def _extra_topics(live: LiveProject) -> None:
+    for n in range(3):
+        entries = "".join(
+            f"  - kind: qa\n    id: x{n}-{i}\n    question: Question {n}.{i}?\n    answer: Answer {i}.\n"
+            for i in range(40)
+        )
+        live.write(f"cards/extra-{n}.yaml", f"title: Extra {n}\nentries:\n" + entries)
+
+
+@pytest.mark.parametrize("moment", ["start", "import", "tags"])
+def test_push_killed_midway_then_run_again_reaches_the_same_end(live, tmp_path, moment):
+    _extra_topics(live)
+    live.push()
+    # The end an uninterrupted push reaches, from a copy of the project pushed under another name.
+    _many_changes(live)
+    env = {**os.environ, "DECKS_ANKI_URL": live.anki.url}
+    command = [sys.executable, "-m", "builder", "-C", str(live.root), "push"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if moment == "start":
+            time.sleep(0.3)
+            break
+        if moment == "import" and live.field("a-one", "Answer") == "Number one.":
+            break
+        if moment == "tags" and live.anki.request("findNotes", query='"tag:decks::removed"'):
+            break
+        time.sleep(0.01)
+    killed = process.poll() is None
+    if killed:
+        process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert killed, process.stdout.read().decode()
+    live.push()
+    end = _final_state(live)
+    assert "unchanged: 124" in live.push().output
+    assert len(end) == 125
+    assert end["a-one"][0] == [live.deck("Alpha Two")] and end["a-one"][1]["Answer"] == "Number one."
+    assert end["a-one"][2] == ["basics", "mine", "numbers"]
+    assert end["b-claim"][2] == ["decks::removed"] and end["b-claim"][3] == [True]
+    assert end["x0-5"][0] == [live.deck("Extra 1")]
+    assert end["x2-1"][1]["Answer"] == "Answer one."
+    assert live.deck("Alpha") not in live.anki.request("deckNames")
+    assert all(flags == [False] * len(flags) for e, (_, _, _, flags) in end.items() if e != "b-claim")
+
+
+def test_anki_not_running(tmp_path):
+    root = tmp_path / "p"
+    (root / "cards").mkdir(parents=True)
+    (root / "deck.yaml").write_text(
+        "project: p\nroot_deck: P\nnote_types: {concept: 11, claim: 12, qa: 13, cloze: 14}\n", encoding="utf-8"
+    )
+    (root / "cards/a.yaml").write_text(TOPIC_A, encoding="utf-8")
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for command in ("push", "status", "pull"):
+        result = CliRunner().invoke(cli, ["-C", str(root), command, "--url", f"http://127.0.0.1:{port}"])
+        assert result.exit_code == 1, result.output
+        assert f"cannot reach Anki at http://127.0.0.1:{port}" in result.output
+        assert "Traceback" not in result.output

@@ -1,0 +1,143 @@
+"""The push state file and the decisions of push, status and pull, without Anki."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builder.anki.apkg import BuiltNote, BuiltPackages, NoteType
+from builder.anki.live import Live, LiveNote, LiveNoteType
+from builder.anki.plan import REMOVED_TAG, TopicInfo, make_plan, normalize
+from builder.anki.pull import _scalar, html_to_text
+from builder.anki.state import STATE_NAME, PushedNote, PushState, built_hash, load_state, save_state, text_hash
+
+QA = NoteType(7, "Question", ("Question", "Answer", "Entry ID"), (("Card", "{{Question}}", "{{Answer}}"),))
+DECK = "Root::A"
+
+
+def _built(*notes: tuple[str, str, tuple[str, ...], str]) -> BuiltPackages:
+    out = {}
+    for guid, answer, tags, deck in notes:
+        fields = {"Question": f"Q {guid}?", "Answer": answer, "Entry ID": f"e-{guid}"}
+        out[guid] = BuiltNote(guid, 7, fields, tags, deck, 1, Path("a.apkg"))
+    return BuiltPackages(out, {7: QA})
+
+
+def _live(*notes: LiveNote) -> Live:
+    return Live(
+        "User 1",
+        {7: LiveNoteType(7, "Question", QA.fields, QA.template_names)},
+        {n.id: n for n in notes},
+        {DECK, "Root::B"},
+    )
+
+
+def _note(nid: int, guid: str, answer: str, tags: list[str], deck: str = DECK) -> LiveNote:
+    fields = {"Question": f"Q {guid}?", "Answer": answer, "Entry ID": f"e-{guid}"}
+    return LiveNote(nid, 7, fields, tags, [nid * 10], {deck: [nid * 10]})
+
+
+def _pushed(guid: str, nid: int, answer: str, tags: tuple[str, ...], deck: str = DECK) -> PushedNote:
+    fields = {"Question": f"Q {guid}?", "Answer": answer, "Entry ID": f"e-{guid}"}
+    return PushedNote(
+        guid, f"e-{guid}", nid, deck, built_hash(fields, tags), {k: text_hash(v) for k, v in fields.items()}, list(tags)
+    )
+
+
+TOPICS = [TopicInfo("a", "cards/a.yaml", "A", DECK, 3)]
+
+
+def test_each_side_and_both():
+    built = _built(
+        ("g1", "new yaml", (), DECK), ("g2", "same", (), DECK), ("g3", "yaml 3", (), DECK), ("g4", "x", (), DECK)
+    )
+    live = _live(
+        _note(1, "g1", "old", []),
+        _note(2, "g2", "edited in anki", []),
+        _note(3, "g3", "anki 3", []),
+    )
+    pushed = {
+        "g1": _pushed("g1", 1, "old", ()),
+        "g2": _pushed("g2", 2, "same", ()),
+        "g3": _pushed("g3", 3, "old 3", ()),
+    }
+    plan = make_plan(built, TOPICS, live, pushed)
+    assert [c.entry for c in plan.updated] == ["e-g1"]
+    assert [c.entry for c in plan.edited_in_anki] == ["e-g2"]
+    assert [c.entry for c in plan.conflicts] == ["e-g3"]
+    assert plan.conflicts[0].fields == {"Answer": ("yaml 3", "anki 3")}
+    assert [c.entry for c in plan.added] == ["e-g4"]
+    overwrite = make_plan(built, TOPICS, live, pushed, overwrite=True)
+    assert sorted(c.entry for c in overwrite.updated) == ["e-g1", "e-g3"]
+
+
+def test_tags_added_in_anki_are_kept_and_project_tags_follow_the_yaml():
+    built = _built(("g1", "a", ("keep",), DECK))
+    live = _live(_note(1, "g1", "a", ["keep", "dropped", "leech", "mine"]))
+    plan = make_plan(built, TOPICS, live, {"g1": _pushed("g1", 1, "a", ("keep", "dropped"))})
+    assert plan.tags["g1"] == ("keep", "leech", "mine")
+    assert [c.entry for c in plan.retagged] == ["e-g1"]
+    assert plan.anki_tags[0].tags_added_in_anki == ["leech", "mine"]
+
+
+def test_moves_renames_and_removals():
+    built = _built(("g1", "a", (), "Root::B"), ("g2", "b", (), "Root::B"))
+    live = _live(_note(1, "g1", "a", []), _note(2, "g2", "b", []), _note(3, "g3", "c", []))
+    pushed = {g: _pushed(g, n, a, ()) for g, n, a in (("g1", 1, "a"), ("g2", 2, "b"), ("g3", 3, "c"))}
+    plan = make_plan(built, [TopicInfo("a", "cards/a.yaml", "B", "Root::B", 2)], live, pushed)
+    assert plan.card_moves == {10: "Root::B", 20: "Root::B"}
+    assert plan.renamed_decks == {DECK: "Root::B"}
+    assert [c.entry for c in plan.removed] == ["e-g3"] and plan.suspend == [30]
+    # Tagged and suspended already: nothing to do, unless deleting.
+    live.notes[3].tags.append(REMOVED_TAG)
+    live.notes[3].suspended.add(30)
+    again = make_plan(built, TOPICS, live, pushed)
+    assert not again.removed and [c.entry for c in again.already_removed] == ["e-g3"]
+
+
+def test_no_entries_at_all_refuses_removals():
+    live = _live(_note(1, "g1", "a", []))
+    plan = make_plan(BuiltPackages({}, {7: QA}), [], live, {"g1": _pushed("g1", 1, "a", ())})
+    assert plan.refusals and not plan.removed
+
+
+def test_note_type_field_added_and_card_renamed_in_place():
+    live = Live("p", {7: LiveNoteType(7, "Question", ("Question", "Entry ID"), ("Old",))}, {}, set())
+    plan = make_plan(_built(), TOPICS, live, {})
+    (change,) = plan.note_types
+    assert change.added_fields == [("Answer", 1)] and change.renamed_templates == [("Old", "Card")]
+    dropped = Live("p", {7: LiveNoteType(7, "Question", (*QA.fields, "Gone"), ("Card",))}, {}, set())
+    assert make_plan(_built(), TOPICS, dropped, {}).note_types[0].dropped == ["Gone"]
+
+
+def test_state_round_trip_and_damage(tmp_path):
+    state = PushState("proj", {"User 1": {"g1": _pushed("g1", 1, "a", ("t",))}}, {"User 1": 1700000000})
+    save_state(tmp_path, state)
+    again = load_state(tmp_path, "proj")
+    assert again.profiles == state.profiles and again.mods == state.mods and again.damaged is None
+    assert "belongs to project 'proj'" in load_state(tmp_path, "other").damaged
+    (tmp_path / STATE_NAME).write_text('{"decks-anki":1,"project":"proj"}\n["note","x"]\n')
+    damaged = load_state(tmp_path, "proj")
+    assert damaged.profiles == {} and "damaged" in damaged.damaged
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("Two &amp; three", "Two & three"),
+        ("<b>bold</b> and <i>it</i>", "**bold** and *it*"),
+        ("a<br>b", None),
+        ("<div>x</div>", None),
+        ("a&nbsp;b", "a b"),
+    ],
+)
+def test_html_to_text(html, text):
+    assert html_to_text(html) == text
+
+
+def test_normalize_and_scalar():
+    assert normalize("<b>x</b>&nbsp;y") == normalize("<strong>x</strong> y")
+    for value in ("Two: the second", "plain", "it's", "line\nbreak", "#hash", "- dash", "yes", "1984"):
+        assert yaml.safe_load("key: " + _scalar(value))["key"] == value
