@@ -186,6 +186,8 @@ def _build(
     seen: list[NoteSeen] = []
     media_problems: list[Problem] = []
     template_problems: list[Problem] = list(worker.template_problems) if worker else []
+    # Notes built before whose content this build changes (a re-import replaces their tags).
+    updated = 0
     records: dict[str, TopicRecord] = {}
     prompts: list[tuple] = []
     for slug, path in by_slug.items():
@@ -225,10 +227,14 @@ def _build(
         if not (problems or media_problems or template_problems):
             # The build state's one writer is the build: it adopts the stamps stamping decided.
             if outcome.packed is not None:
-                manifest.adopt(worker.accept(stale[slug], outcome.packed))
+                stamps = worker.accept(stale[slug], outcome.packed)
             elif outcome.draft is not None:
                 with result.timing("package"):
-                    manifest.adopt(worker.pack(stale[slug], outcome.draft, outcome.media))
+                    stamps = worker.pack(stale[slug], outcome.draft, outcome.media)
+            else:
+                stamps = {}
+            updated += _updated_notes(manifest, stamps)
+            manifest.adopt(stamps)
 
     # With no topic read, every topic is as a build that checked them together left it.
     if to_read and duplicates_are_errors(config):
@@ -263,6 +269,8 @@ def _build(
     plan.apply(manifest)
     unread = [f"{path} {why}" for path, why in unread_files(config)]
     result.notices = unread + [n for n in (damage_note(manifest), first) if n] + layout_notices + plan.notices
+    if updated:
+        result.notices.append(_tags_note(updated))
     try:
         remove_stale_temps(out)
         remove_stale_temps(config.root)
@@ -270,6 +278,26 @@ def _build(
     except OSError as exc:
         raise _write_error(config, out, exc) from exc
     return result
+
+
+def _updated_notes(manifest: Manifest, stamps: dict[str, tuple]) -> int:
+    """How many of these new stamps change a note built before (whose content a re-import replaces)."""
+    count = 0
+    for guid, values in stamps.items():
+        old = manifest.stamp_of(guid)
+        if old is not None and old.deck and old.hash != values[0]:
+            count += 1
+    return count
+
+
+def _tags_note(updated: int) -> str:
+    """What a re-import of updated notes does to the tags added to them in Anki."""
+    notes = "1 note" if updated == 1 else f"{updated} notes"
+    return (
+        f"{notes} changed: importing the package updates {'it' if updated == 1 else 'them'} and replaces the "
+        "tags added in Anki to an updated note (leech, marked, your own) with the project's. `decks push` "
+        "keeps them (docs/live.md)."
+    )
 
 
 def _first_build_note(manifest: Manifest, out: Path) -> str | None:

@@ -33,6 +33,10 @@ UNATTENDED = {
     "--watch": "runs until Ctrl+C",
     "--serve": "serves until Ctrl+C",
     "decks add 01-deepseek  ": "asks for each field on a terminal",
+    # tests/test_live.py runs these against real Anki desktop with the AnkiConnect add-on.
+    "decks push": "needs a running Anki with AnkiConnect",
+    "decks status": "needs a running Anki with AnkiConnect",
+    "decks pull": "needs a running Anki with AnkiConnect",
 }
 # Files the examples name as the user's own (`decks add --from new.yaml`).
 USER_FILES = {
