@@ -21,7 +21,7 @@ def _built(*notes: tuple[str, str, tuple[str, ...], str]) -> BuiltPackages:
     out = {}
     for guid, answer, tags, deck in notes:
         fields = {"Question": f"Q {guid}?", "Answer": answer, "Entry ID": f"e-{guid}"}
-        out[guid] = BuiltNote(guid, 7, fields, tags, deck, 1, Path("a.apkg"))
+        out[guid] = BuiltNote(guid, 7, fields, tags, deck, 1, Path("a.apkg"), entry=f"e-{guid}")
     return BuiltPackages(out, {7: QA})
 
 
