@@ -756,8 +756,8 @@ def _session(obj: Context, url: str, api_key: str | None, profile: str | None, d
     from builder.anki.push import open_session
 
     session = open_session(obj.config, AnkiConnect(url, api_key), profile=profile, do_build=do_build)
-    for note in session.notes:
-        click.echo(f"note: {note}", err=True)
+    for message in session.messages:
+        click.echo(f"note: {message}", err=True)
     return session
 
 

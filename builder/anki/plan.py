@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from builder.anki.apkg import BuiltNote, BuiltPackages, NoteType
+from builder.anki.apkg import BuiltPackages
 from builder.anki.live import ENTRY_FIELD, Live, LiveNote
 from builder.anki.state import PushedNote, built_hash, text_hash
 
@@ -332,8 +332,3 @@ def _after(fields: tuple[str, ...], change: NoteTypeChange) -> list[str]:
     for name, index in sorted(change.added_fields, key=lambda item: item[1]):
         out.insert(min(index, len(out)), name)
     return out
-
-
-def note_type_for(built: BuiltPackages, note: BuiltNote) -> NoteType:
-    """The note type a built note uses."""
-    return built.note_types[note.note_type]

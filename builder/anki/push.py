@@ -39,7 +39,8 @@ class Session:
     topics: list[TopicInfo]
     live: Live
     build_result: BuildResult | None = None
-    notes: list[str] = field(default_factory=list)
+    # Notes for the user (a damaged push state).
+    messages: list[str] = field(default_factory=list)
     # Every note type of the project: those its config and build state name, and those built now.
     note_types: set[int] = field(default_factory=set)
 
@@ -52,7 +53,7 @@ def open_session(config: Config, client: AnkiConnect, *, profile: str | None = N
     """Build (incrementally), read the packages, the topics, the push state and the collection."""
     profile_open = connect(client)
     state = load_state(config.root, config.project)
-    notes = [state.damaged] if state.damaged else []
+    messages = [state.damaged] if state.damaged else []
     if profile is not None and profile != profile_open:
         raise AnkiError(f"Anki has profile '{profile_open}' open, not '{profile}': switch profiles in Anki first.")
     if profile is None and state.profiles and profile_open not in state.profiles:
@@ -75,7 +76,7 @@ def open_session(config: Config, client: AnkiConnect, *, profile: str | None = N
         built.notes[guid] = replace(note, entry=entry)
     note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
     live = read_live(client, profile_open, note_types | set(built.note_types))
-    return Session(config, client, state, built, infos, live, result, notes, note_types | set(built.note_types))
+    return Session(config, client, state, built, infos, live, result, messages, note_types | set(built.note_types))
 
 
 def plan_push(session: Session, *, overwrite: bool = False) -> Plan:

@@ -54,7 +54,18 @@ def status_data(plan: Plan, topics: list[TopicInfo]) -> dict:
         "renamed_decks": [{"from": a, "to": b} for a, b in sorted(plan.renamed_decks.items())],
         "note_types": [c.describe() for c in plan.note_types],
         "in_step": not any(
-            (plan.added, plan.updated, plan.edited_in_anki, plan.conflicts, plan.removed, plan.moved, plan.note_types)
+            (
+                plan.added,
+                plan.updated,
+                plan.edited_in_anki,
+                plan.conflicts,
+                plan.removed,
+                plan.moved,
+                plan.restored,
+                plan.retagged,
+                plan.renamed_decks,
+                plan.note_types,
+            )
         ),
     }
 
