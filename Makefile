@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: decks test lint bench clean
+.PHONY: decks test lint bench bench-push clean
 
 # `check` first: its warnings are shown, and its errors (which the build refuses too) stop here.
 decks: $(VENV)/.installed
@@ -21,6 +21,10 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_build.py $(BENCH_ARGS)
+
+# decks push into real Anki desktop (test extras: aqt, and the AnkiConnect add-on) against Anki's own import.
+bench-push: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_push.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

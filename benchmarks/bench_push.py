@@ -54,7 +54,7 @@ def one_round(addon: Path, source: Path, work: Path) -> dict[str, float]:
     shutil.copytree(source, project, ignore=shutil.ignore_patterns(".venv", ".git", "output", "decks.anki.lock"))
     subprocess.run([*DECKS, "-q", "-C", str(project), "build"], check=True, cwd=REPO)
     packages = sorted((project / "output").glob("*.apkg"))
-    out = {}
+    out: dict[str, float] = {"packages": len(packages)}
 
     anki = AnkiDesktop(work / "anki-push", addon).start()
     try:
@@ -105,12 +105,12 @@ def main() -> None:
             rounds.append(one_round(addon, args.project, Path(tmp)))
         print(f"round {n + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in rounds[-1].items()), file=sys.stderr)
     notes = int(rounds[0]["notes"])
-    packages = len(list((args.project / "output").glob("*.apkg")))
+    packages = int(rounds[0]["packages"])
     print(f"{notes} notes in {packages} packages, {args.rounds} rounds (medians, min-max; seconds)")
     print("| case | wall s | min-max | x Anki import (AnkiConnect) |")
     print("|---|---|---|---|")
     for key in rounds[0]:
-        if key == "notes":
+        if key in ("notes", "packages"):
             continue
         values = [r[key] for r in rounds]
         ratio = statistics.median(r[key] / r["Anki import (AnkiConnect)"] for r in rounds)

@@ -108,7 +108,7 @@ def apply_plan(session: Session, plan: Plan, *, delete: bool = False, say: Calla
             report.done.append(f"moved the cards of {len(plan.moved)} notes")
         _renamed_decks(client, plan, report)
         _removals(client, plan, report, delete)
-        _save(session, plan, delete)
+        _save(session, plan, delete, changed=bool(report.done))
     except AnkiError as e:
         done = "; ".join(report.done) if report.done else "nothing"
         raise AnkiError(
@@ -209,9 +209,10 @@ def _removals(client: AnkiConnect, plan: Plan, report: PushReport, delete: bool)
     report.done.append(f"tagged {REMOVED_TAG} and suspended {len(ids)} notes")
 
 
-def _save(session: Session, plan: Plan, delete: bool) -> None:
+def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     """Record each note as the collection now holds it; keep the old record where an edit waits."""
-    live = read_live(session.client, session.live.profile, session.note_types)
+    # Read again only what this push changed; after a push that did nothing, the first read stands.
+    live = read_live(session.client, session.live.profile, session.note_types) if changed else session.live
     found = match_notes(session.built, live, {**session.pushed, **_records(plan)})
     old = session.pushed
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
