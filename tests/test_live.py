@@ -255,6 +255,9 @@ def test_rename_a_topic_renames_its_deck(live):
     live.push()
     card = live.review("a-one")
     before = live.history(card)
+    # The topic's deck has options of its own, which the renamed deck keeps.
+    options = live.anki.request("cloneDeckConfigId", name=f"{live.name} options", cloneFrom=1)
+    assert live.anki.request("setDeckConfigId", decks=[live.deck("Alpha")], configId=options)
     live.edit("cards/alpha.yaml", "title: Alpha", "title: Alpha Prime")
     out = live.push().output
     assert f"rename deck: '{live.deck('Alpha')}' -> '{live.deck('Alpha Prime')}'" in out
@@ -264,10 +267,13 @@ def test_rename_a_topic_renames_its_deck(live):
         assert {c["deckName"] for c in live.cards(entry)} == {live.deck("Alpha Prime")}
     assert live.history(card) == before
     assert len(live.notes()) == 5
+    assert live.anki.request("getDeckConfig", deck=live.deck("Alpha Prime"))["id"] == options
 
 
 def test_remove_an_entry_tags_and_suspends_then_delete(live):
     live.push()
+    card = live.review("b-claim")
+    before = live.history(card)
     live.edit("cards/beta.yaml", "  - kind: claim\n    id: b-claim\n", "  - kind: claim\n    id: b-claim-x\n")
     text = (live.root / "cards/beta.yaml").read_text()
     live.write("cards/beta.yaml", text[: text.index("  - kind: claim")])
@@ -277,6 +283,9 @@ def test_remove_an_entry_tags_and_suspends_then_delete(live):
     assert "decks::removed" in notes["b-claim"]["tags"]
     assert all(c["queue"] == -1 for c in live.cards("b-claim"))
     assert all(c["queue"] == 0 for c in live.cards("b-term"))
+    interval, reps, log = live.history(card)
+    assert (interval, reps, log) == before
+    assert len(notes) == 5 and notes["b-claim"]["fields"]["Claim"]["value"] == "People use more of it."
     again = live.push().output
     assert "remove" not in again
     dry = live.push("--delete", "--dry-run").output

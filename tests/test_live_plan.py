@@ -141,3 +141,23 @@ def test_normalize_and_scalar():
     assert normalize("<b>x</b>&nbsp;y") == normalize("<strong>x</strong> y")
     for value in ("Two: the second", "plain", "it's", "line\nbreak", "#hash", "- dash", "yes", "1984"):
         assert yaml.safe_load("key: " + _scalar(value))["key"] == value
+
+
+def test_desktop_tests_skip_without_the_add_on_but_fail_in_ci(monkeypatch):
+    from tests import ankidesktop
+
+    monkeypatch.setattr(ankidesktop, "addon_folder", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="the AnkiConnect add-on was not found"):
+        ankidesktop.require_desktop()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="the AnkiConnect add-on was not found"):
+        ankidesktop.require_desktop()
+
+
+def test_the_add_on_is_found_through_the_environment(monkeypatch, tmp_path):
+    from tests import ankidesktop
+
+    (tmp_path / "__init__.py").write_text("")
+    monkeypatch.setenv(ankidesktop.ADDON_ENV, str(tmp_path))
+    assert ankidesktop.addon_folder() == tmp_path
