@@ -213,6 +213,30 @@ def test_edit_in_anki_then_status_and_pull(live):
     assert "unchanged: 5" in live.push().output
 
 
+def test_pull_writes_markdown_and_refuses_what_it_cannot_express(live):
+    live.push()
+    notes = live.notes()
+    live.anki.request(
+        "updateNoteFields",
+        note={"id": notes["a-one"]["noteId"], "fields": {"Answer": "<b>One</b>: the first<br>number."}},
+    )
+    live.anki.request(
+        "updateNoteFields",
+        note={"id": notes["b-claim"]["noteId"], "fields": {"Claim": '<span style="color: red">Red</span> claim'}},
+    )
+    before = (live.root / "cards/beta.yaml").read_bytes()
+    pulled = live.run("pull")
+    assert pulled.exit_code == 0, pulled.output
+    assert "cards/alpha.yaml:7: set 'answer' of 'a-one' from Anki" in pulled.output
+    assert "conflict: 'b-claim' field 'Claim': the entry's format cannot express this edit" in pulled.output
+    assert 'Anki: <span style="color: red">Red</span> claim' in pulled.output
+    assert (live.root / "cards/beta.yaml").read_bytes() == before
+    assert 'answer: "**One**: the first\\nnumber."' in (live.root / "cards/alpha.yaml").read_text()
+    out = live.push().output
+    assert "unchanged: 4" in out and "keep edits made in Anki" in out and "b-claim" in out
+    assert live.field("a-one", "Answer") == "<b>One</b>: the first<br>number."
+
+
 def test_changed_on_both_sides_is_a_conflict_and_nothing_is_lost(live):
     live.push()
     note = live.notes()["a-two"]

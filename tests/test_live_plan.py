@@ -128,7 +128,9 @@ def test_state_round_trip_and_damage(tmp_path):
     [
         ("Two &amp; three", "Two & three"),
         ("<b>bold</b> and <i>it</i>", "**bold** and *it*"),
-        ("a<br>b", None),
+        ("a<br>b", "a\nb"),
+        ("<p>two</p>\n<p>paras</p>", "two\n\nparas"),
+        ("<code>x</code>", "`x`"),
         ("<div>x</div>", None),
         ("a&nbsp;b", "a b"),
     ],

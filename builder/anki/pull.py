@@ -27,7 +27,7 @@ from builder.markdown import to_html
 from builder.model import Entry, Topic
 from builder.yamlfile import YamlFile
 
-_INLINE = {"b": "**", "strong": "**", "i": "*", "em": "*"}
+_INLINE = {"b": "**", "strong": "**", "i": "*", "em": "*", "code": "`"}
 _TAG = re.compile(r"<(/?)([a-zA-Z]+)[^>]*>")
 
 
@@ -64,21 +64,29 @@ class PullResult:
 
 
 def html_to_text(value: str) -> str | None:
-    """A field's HTML as a YAML value's text (Markdown for bold and italics), or None when it has other markup."""
+    """A field's HTML as a YAML value's Markdown text, or None when it holds markup Markdown does not make here.
+
+    Bold, italics, code, line breaks and paragraphs become their Markdown; whether the result really
+    renders back to the field is checked by the caller.
+    """
     unsupported = False
 
     def tag(match: re.Match) -> str:
         nonlocal unsupported
-        name = match.group(2).lower()
+        closing, name = match.group(1), match.group(2).lower()
         if name in _INLINE:
             return _INLINE[name]
+        if name == "br":
+            return "\n"
+        if name == "p":
+            return "\n\n" if closing else ""
         unsupported = True
         return ""
 
-    text = _TAG.sub(tag, value)
+    text = _TAG.sub(tag, value.replace("</p>\n<p>", "</p><p>"))
     if unsupported:
         return None
-    return html.unescape(text).replace("\xa0", " ")
+    return html.unescape(text).replace("\xa0", " ").strip("\n")
 
 
 def plan_pull(config: Config, plan: Plan) -> PullResult:
