@@ -331,6 +331,33 @@ def test_an_entry_back_in_the_yaml_is_restored(live):
     assert all(c["queue"] == 0 for c in live.cards("b-claim"))
 
 
+def test_notes_that_are_not_the_projects_are_never_touched(live):
+    live.push()
+    deck = live.deck("Beta")
+    basic = live.anki.request(
+        "addNote", note={"deckName": deck, "modelName": "Basic", "fields": {"Front": "Mine", "Back": "Mine"}}
+    )
+    # A note made by hand on one of the project's note types, from no entry.
+    name = next(n for n in live.note_type_names() if n.startswith("Question"))
+    by_hand = live.anki.request(
+        "addNote",
+        note={"deckName": deck, "modelName": name, "fields": {"Question": "Hand?", "Answer": "Made", "Entry ID": "x"}},
+    )
+    ids = [c for i in live.anki.request("notesInfo", notes=[basic, by_hand]) for c in i["cards"]]
+    before = [(c["deckName"], c["queue"]) for c in live.anki.request("cardsInfo", cards=ids)]
+    text = (live.root / "cards/beta.yaml").read_text()
+    live.write("cards/beta.yaml", text[: text.index("  - kind: claim")])
+    out = live.push("--delete").output
+    assert "Deleting 1 notes" in out
+    infos = live.anki.request("notesInfo", notes=[basic, by_hand])
+    assert [i["noteId"] for i in infos] == [basic, by_hand]
+    assert all(i["tags"] == [] for i in infos)
+    assert infos[1]["fields"]["Answer"]["value"] == "Made" and infos[0]["fields"]["Back"]["value"] == "Mine"
+    cards = live.anki.request("cardsInfo", cards=ids)
+    assert [(c["deckName"], c["queue"]) for c in cards] == before
+    assert "b-claim" not in live.notes() and "b-term" in live.notes()
+
+
 def test_empty_topic_file_refuses_removals(live):
     live.push()
     live.write("cards/beta.yaml", "title: Beta\nentries: []\n")
