@@ -256,6 +256,20 @@ def test_changed_on_both_sides_is_a_conflict_and_nothing_is_lost(live):
     assert "two." in live.field("a-two", "Answer") and "YAML" in live.field("a-two", "Answer")
 
 
+def test_an_id_renamed_with_was_keeps_its_note(live):
+    live.push()
+    note_id = live.notes()["a-two"]["noteId"]
+    card = live.review("a-two")
+    before = live.history(card)
+    live.edit("cards/alpha.yaml", "    id: a-two\n", "    id: a-second\n    was: [a-two]\n")
+    out = live.push().output
+    assert "add" not in out and "remove" not in out
+    notes = live.notes()
+    assert "a-two" not in notes and notes["a-second"]["noteId"] == note_id
+    assert live.history(card) == before and len(notes) == 5
+    assert json.loads(live.run("status", "--json").output)["in_step"]
+
+
 def test_move_an_entry_between_topics(live):
     live.push()
     card = live.review("a-two")
