@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -92,7 +91,7 @@ class PushReport:
     deleted: int = 0
 
 
-def apply_plan(session: Session, plan: Plan, *, delete: bool = False, say: Callable[[str], None] = print) -> PushReport:
+def apply_plan(session: Session, plan: Plan, *, delete: bool = False) -> PushReport:
     """Carry the plan out; on an error midway, the message says what was already done."""
     report = PushReport()
     client = session.client
