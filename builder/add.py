@@ -17,10 +17,10 @@ import yaml
 
 from builder.atomic import folder_lock, remove_stale_temps, write_atomic
 from builder.config import Config
+from builder.entries import Entry, Topic
 from builder.errors import DecksError, Problem, ProblemsError, UsageError
 from builder.kinds import COMMON_KEYS, ID_RE, KINDS, MAX_ID_LENGTH, reveal_cloze
 from builder.load import collect, load_topic, topic_files
-from builder.model import Entry, Topic
 from builder.rules import ERROR
 from builder.topics import file_titles, resolve
 from builder.yamlfile import (
@@ -208,7 +208,7 @@ def _add_locked(
 def _same_checks(config: Config, path: Path, new_text: str) -> list[str]:
     """Run `decks check` on the project as it would be: refuse errors the new entries bring (what `check`
     and `build` would refuse), and return the warnings they bring."""
-    from builder.lint import check
+    from builder.check import check
 
     after = set(check(config, {path: new_text}).findings)
     before = set(check(config).findings) if after else set()

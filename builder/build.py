@@ -238,7 +238,7 @@ def _build(
 
     # With no topic read, every topic is as a build that checked them together left it.
     if to_read and duplicates_are_errors(config):
-        from builder.lint import Prompt, duplicate_errors
+        from builder.check import Prompt, duplicate_errors
 
         problems.extend(duplicate_errors(config, [Prompt(*p) for p in prompts]))
     renamed: dict[str, str] = {}

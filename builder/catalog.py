@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from builder import kinds
 from builder.config import Config
+from builder.entries import Entry, Topic
 from builder.kinds import KINDS
 from builder.load import load_project
-from builder.model import Entry, Topic
 from builder.topics import select_topics
 
 

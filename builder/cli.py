@@ -18,7 +18,7 @@ from builder.errors import DecksError, ProblemsError, echo
 from builder.kinds import FLAG, KINDS
 
 # Each command imports what only it uses, when it runs: `decks build` with nothing to rebuild
-# should not pay at start-up for the linter, the preview, Jinja2 or genanki.
+# should not pay at start-up for the checks, the preview, Jinja2 or genanki.
 if TYPE_CHECKING:
     from builder.preview import PreviewResult
 
@@ -301,7 +301,7 @@ def check_command(obj: Context, strict: bool) -> None:
       decks check --strict          in CI: warnings fail too
       decks -q check                print errors only
     """
-    from builder.lint import check, config_report
+    from builder.check import check, config_report
 
     try:
         config = obj.config

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import builder
 from builder.config import CONFIG_NAME, Config
+from builder.entries import Topic
 from builder.errors import Problem, ProblemsError
 from builder.manifest import PackageRecord, TopicRecord
-from builder.model import Topic
 
 MEDIA_DIR = "media"  # as media.py names it; that module is imported only when a topic is read
 

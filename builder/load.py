@@ -12,9 +12,9 @@ import yaml
 
 from builder.config import Config
 from builder.decknames import deck_key, deck_name_problem
+from builder.entries import Entry, Topic
 from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import CLOZE_RE, COMMON_KEYS, FLAG, ID_RE, KINDS, MAX_ID_LENGTH, cloze_answer
-from builder.model import Entry, Topic
 from builder.rules import CLOZE_NO_DELETION, TAG_SPACES
 from builder.yamlfile import MAP, MERGE, MERGE_MESSAGE, SEQ, YamlFile, describe, misspelt_keys, suggest
 

@@ -115,7 +115,7 @@ class TopicRecord:
     guids: list[str] = field(default_factory=list)
     # The old ids its entries name in `was:`: (old id, line, column, entry id).
     was: list[tuple[str, int, int, str]] = field(default_factory=list)
-    # What the duplicate rules need of its entries (lint.Prompt tuples), when the project makes them errors.
+    # What the duplicate rules need of its entries (check.Prompt tuples), when the project makes them errors.
     prompts: list[tuple] = field(default_factory=list)
 
 

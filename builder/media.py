@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from builder.config import Config
+from builder.entries import Entry, Topic
 from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import MEDIA_KEYS
-from builder.model import Entry, Topic
 
 MEDIA_DIR = "media"
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif", ".bmp")

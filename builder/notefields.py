@@ -14,9 +14,9 @@ from functools import lru_cache
 from markdown_it.common.utils import escapeHtml
 from markupsafe import escape
 
+from builder.entries import Entry, Topic
 from builder.kinds import FLAG, KINDS
 from builder.markdown import to_html
-from builder.model import Entry, Topic
 
 _TAG_RE = re.compile(r"<[^>]*>")
 # How each field of each kind is filled: (entry key, how), worked out once.

@@ -22,6 +22,7 @@ from genanki.apkg_schema import APKG_SCHEMA
 from markupsafe import escape
 
 from builder.config import Config
+from builder.entries import Topic
 from builder.identity import (
     content_fields,
     content_hash,
@@ -34,7 +35,6 @@ from builder.identity import (
 )
 from builder.kinds import KINDS, Kind, note_type_name
 from builder.manifest import IdLane, Manifest
-from builder.model import Topic
 from builder.notefields import sort_text
 
 if TYPE_CHECKING:

@@ -23,12 +23,12 @@ from markupsafe import Markup
 from builder.anki_view import note_cards
 from builder.atomic import TEMP_PREFIX, folder_lock
 from builder.config import Config
+from builder.entries import Entry, Topic
 from builder.errors import DecksError
 from builder.kinds import KINDS
 from builder.load import load_project
 from builder.mathml import render_math
 from builder.media import SOUND_RE, Media, resolve_media
-from builder.model import Entry, Topic
 from builder.notefields import note_fields
 from builder.render import Layout, Renderer
 from builder.templatedirs import template_dirs

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from builder.config import Config
+from builder.entries import Topic
 from builder.identity import deck_name, entry_guid, note_type_id
 from builder.kinds import KINDS, note_type_name
 from builder.manifest import Manifest
-from builder.model import Topic
 
 MIGRATION_DOC = "docs/migration.md"
 

@@ -15,10 +15,10 @@ import yaml
 from builder.atomic import StagedWrites, write_atomic
 from builder.config import CONFIG_NAME, SLUG_RE, Config
 from builder.decknames import deck_key
+from builder.entries import Entry
 from builder.errors import DecksError, ProblemsError, UsageError
 from builder.kinds import KINDS
 from builder.load import collect, load_topic, topic_files
-from builder.model import Entry
 from builder.schema import SCHEMA_PATH, schema_text
 from builder.templatedirs import packaged_templates
 

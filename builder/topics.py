@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from builder.entries import Topic
 from builder.errors import UsageError
-from builder.model import Topic
 from builder.yamlfile import STR, YamlFile, close_match
 
 _NUMBER = re.compile(r"^\d+[-_]")

@@ -27,7 +27,7 @@ from builder.yamlfile import YamlFile
 
 if TYPE_CHECKING:
     from builder.breaks import NoteSeen
-    from builder.model import Topic
+    from builder.entries import Topic
     from builder.package import PackagePlan, TopicDraft
 
 STAGES = ("load", "validate", "render", "package", "write")
@@ -185,7 +185,7 @@ class TopicWorker:
         outcome = TopicOutcome(summary, problems, timings=timings)
         if topic is not None:
             # The quality rules this project makes errors: the build refuses what `decks check` would.
-            from builder.lint import entry_errors, prompts_of
+            from builder.check import entry_errors, prompts_of
 
             problems.extend(entry_errors(self.config, topic.entries))
             if self.prompts:

@@ -203,7 +203,7 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
         1,
         [
             f"{BAD}:3:5: an entry must be a mapping of keys to values, "
-            "not a value tagged !!python/object:builder.model.Entry"
+            "not a value tagged !!python/object:builder.entries.Entry"
         ],
     ),
     "binary-tag.topic.yaml": (1, [f"{BAD}:6:13: 'answer' must be text, not a value tagged !!binary"]),

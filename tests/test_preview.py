@@ -213,13 +213,13 @@ def test_reverse_card_only_when_asked():
 
 
 def _topic():
-    from builder.model import Topic
+    from builder.entries import Topic
 
     return Topic(slug="t", path="cards/t.yaml", title="Topic", description=None, tags=(), source=None, entries=())
 
 
 def _entry(kind: str, **values):
+    from builder.entries import Entry
     from builder.errors import Location
-    from builder.model import Entry
 
     return Entry(id="e", kind=kind, values=values, tags=(), source=None, allow=(), loc=Location("cards/t.yaml", 1, 1))

@@ -20,11 +20,11 @@ import yaml
 from builder.anki.plan import Plan, normalize
 from builder.atomic import folder_lock, write_atomic
 from builder.config import Config
+from builder.entries import Entry, Topic
 from builder.errors import DecksError
 from builder.kinds import KINDS
 from builder.load import load_project, load_topic
 from builder.markdown import to_html
-from builder.model import Entry, Topic
 from builder.yamlfile import YamlFile
 
 _INLINE = {"b": "**", "strong": "**", "i": "*", "em": "*", "code": "`"}

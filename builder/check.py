@@ -12,13 +12,13 @@ from typing import NamedTuple
 
 from builder.breaks import NoteSeen, note_breaks, note_type_breaks, project_breaks
 from builder.config import Config
+from builder.entries import Entry, Topic
 from builder.errors import Location, Problem, ProblemsError
 from builder.identity import content_fields, deck_name, entry_guid, note_hash, note_tags, note_type_id
 from builder.kinds import CLOZE_RE, cloze_answer, cloze_numbers, main_text, reveal_cloze
 from builder.load import collect, topic_files, unread_files
 from builder.manifest import LOCK_NAME, Manifest, damage_message, load_state
 from builder.media import resolve_media
-from builder.model import Entry, Topic
 from builder.notefields import note_fields
 from builder.reimport import earlier_layout_notices, reimport_notices_for
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
