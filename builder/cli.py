@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from builder import __version__
-from builder.build import build
-from builder.config import Config, find_root, load_config
-from builder.errors import DecksError, ProblemsError, echo
+from builder.errors import echo
 from builder.kinds import FLAG, KINDS
 
-# Each command imports what only it uses, when it runs: `decks build` with nothing to rebuild
-# should not pay at start-up for the checks, the preview, Jinja2 or genanki.
+# Each command imports what only it uses, when it runs: `decks --version` and `--help` load only Click
+# and the entry kinds (add's options are made from them), and `decks build` with nothing to rebuild
+# does not pay for the checks, the preview, Jinja2 or genanki.
 if TYPE_CHECKING:
+    from builder.config import Config
+    from builder.errors import DecksError
     from builder.preview import PreviewResult
 
 
@@ -34,6 +32,8 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from builder.config import find_root, load_config
+
             self._config = load_config(find_root(self._project or Path.cwd()))
         return self._config
 
@@ -44,6 +44,8 @@ class Context:
 
 
 def _completion_config(ctx: click.Context) -> Config:
+    from builder.config import find_root, load_config
+
     project = ctx.find_root().params.get("project")
     return load_config(find_root(project or Path.cwd()))
 
@@ -197,6 +199,10 @@ def build_command(
 
 def _watch_builds(obj: Context, options: dict) -> None:
     """Build, then again after each save; a failed build is reported and the last good decks stay."""
+    import threading
+
+    from builder.config import load_config
+    from builder.errors import DecksError
     from builder.watch import changes, source_folders
 
     config = obj.config
@@ -237,6 +243,10 @@ def _build_once(
     timings: bool,
     new_identity: bool = False,
 ) -> None:
+    import contextlib
+
+    from builder.build import build
+
     terminal = None if obj.quiet else _terminal_stderr()
     with contextlib.ExitStack() as stack:
         track = None
@@ -302,6 +312,7 @@ def check_command(obj: Context, strict: bool) -> None:
       decks -q check                print errors only
     """
     from builder.check import check, config_report
+    from builder.errors import ProblemsError
 
     try:
         config = obj.config
@@ -481,6 +492,8 @@ def list_command(
       decks list --tag economics --kind claim
       decks list -t 01-deepseek --json
     """
+    import json
+
     from builder.catalog import list_entries, prompt
 
     listed = list_entries(obj.config, tags=tags, kinds=kinds, topics=topics)
@@ -513,6 +526,8 @@ def stats_command(obj: Context, as_json: bool) -> None:
       decks stats
       decks stats --json | jq .total
     """
+    import json
+
     from builder.catalog import stats
 
     counts = stats(obj.config)
@@ -707,6 +722,10 @@ def _open(url: str, shown: str) -> None:
 
 
 def _serve(config: Config, port: int, open_browser: bool) -> None:
+    import threading
+
+    from builder.errors import DecksError
+
     def report(outcome: PreviewResult | DecksError) -> None:
         if isinstance(outcome, DecksError):
             outcome.show()
