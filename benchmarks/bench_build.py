@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ import builder  # noqa: E402
 STAGES = ("load", "validate", "render", "package", "write")
 TIMINGS_RE = re.compile(r"Timings \(s\): (.*?); (\d+) topic files read")
 ENV = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+PEAK_MB = 250  # the memory target of a 100,000-entry clean build
 
 
 @dataclass
@@ -55,15 +57,46 @@ class Run:
 
 @dataclass
 class Row:
-    """Several runs of one case."""
+    """Several runs of one case, one run per round."""
 
     size: int
     case: str
     runs: list[Run] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
+    # The row this one's "x baseline" column divides by, round by round (a clean build's baseline).
+    base: Row | None = None
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in self.runs)
+
+
+@dataclass
+class Case:
+    """A command timed once in every round of a set."""
+
+    row: Row
+    command: list[str]
+    # Removed before each run: the output folder (and the project's decks.lock, for a clean build).
+    clear: Path | None = None
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    before: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """The median over rounds of one case's wall time divided by another's in the same round."""
+
+    name: str
+    top: Row
+    bottom: Row
+    # The target this ratio is held to (at most this), if any.
+    limit: float | None = None
+
+    def values(self) -> list[float]:
+        return [a.wall / b.wall for a, b in zip(self.top.runs, self.bottom.runs, strict=True)]
+
+    def median(self) -> float:
+        return statistics.median(self.values())
 
 
 def run(command: list[str], workdir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
@@ -89,88 +122,122 @@ def run(command: list[str], workdir: Path, env: dict[str, str] | None = None, cw
     return result
 
 
+def rounds(cases: list[Case], runs: int, root: Path) -> None:
+    """Run every case once per round, ``runs`` rounds after one warm-up round that is not counted."""
+    for number in range(runs + 1):
+        for case in cases:
+            if case.clear is not None:
+                shutil.rmtree(case.clear, ignore_errors=True)
+                case.clear.mkdir(parents=True)
+            if case.before is not None:
+                case.before()
+            result = run(case.command, root, case.env, case.cwd)
+            if number:
+                case.row.runs.append(result)
+
+
+def decks_command() -> list[str]:
+    """How users run the builder: the `decks` script installed beside this Python, else `python -m builder`."""
+    script = Path(sys.executable).parent / "decks"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "builder"]
+
+
 def decks(project: Path, *args: str) -> list[str]:
     """The command line of a build of ``project``."""
-    return [sys.executable, "-m", "builder", "-C", str(project), "build", "--timings", *args]
+    return [*decks_command(), "-C", str(project), "build", "--timings", *args]
+
+
+def startup(runs: int, root: Path) -> tuple[list[Row], list[Ratio]]:
+    """The floor every command pays: the interpreter, Click, and the CLI's own imports, in the same rounds."""
+    python = Row(0, "python -c pass")
+    click = Row(0, "python -c 'import click' (the CLI library alone)")
+    version = Row(0, "startup: decks --version")
+    rounds(
+        [
+            Case(python, [sys.executable, "-c", "pass"]),
+            Case(click, [sys.executable, "-c", "import click"]),
+            Case(version, [*decks_command(), "--version"]),
+        ],
+        runs,
+        root,
+    )
+    return [python, click, version], [
+        Ratio("decks --version / python -c pass", version, python, 4.0),
+        Ratio("import click / python -c pass (a floor of the one above)", click, python),
+    ]
 
 
 def bench_size(
     size: int, runs: int, root: Path, jobs: str, ankdown: str | None = None, other: Path | None = None
-) -> list[Row]:
-    """Every case for one project size."""
+) -> tuple[list[Row], list[Ratio]]:
+    """Every case for one project size, and the ratios between them."""
     project = root / f"p{size}"
     if not project.exists():
         synth.write_project(project, size)
     output, baseline_out = project / "output", root / f"baseline-{size}"
-    baseline = [sys.executable, str(HERE / "baseline.py"), str(project), str(baseline_out)]
+    lock = project / "decks.lock"
 
-    clean = Row(size, f"clean build (-j {jobs})")
-    serial = Row(size, "clean build, one process (-j 1)")
+    def forget() -> None:
+        # A clean build knows no note: the project's build state goes too.
+        lock.unlink(missing_ok=True)
+
     base = Row(size, "baseline: CSafeLoader + genanki")
+    clean = Row(size, f"clean build (-j {jobs})", base=base)
+    serial = Row(size, "clean build, one process (-j 1)", base=base)
+    floor = Row(size, "parse floor: python, CSafeLoader, GC off", base=base)
     cases = [
-        (clean, decks(project, "-j", jobs), output, None),
-        (serial, decks(project, "-j", "1"), output, None),
-        (base, baseline, baseline_out, None),
+        Case(clean, decks(project, "-j", jobs), output, before=forget),
+        Case(serial, decks(project, "-j", "1"), output, before=forget),
+        Case(base, [sys.executable, str(HERE / "baseline.py"), str(project), str(baseline_out)], baseline_out),
+        Case(floor, [sys.executable, str(HERE / "parse_floor.py"), str(project)]),
     ]
-    mine = None
+    ratios = [
+        Ratio(f"{size:,}: clean build / baseline", clean, base, {10_000: 0.5, 100_000: 0.35}.get(size)),
+        Ratio(f"{size:,}: clean build / parse floor", clean, floor, {1_000: 2.5, 10_000: 1.4}.get(size)),
+        Ratio(f"{size:,}: clean build, one process / baseline", serial, base),
+        Ratio(f"{size:,}: parse floor / baseline", floor, base),
+    ]
     if other:
-        mine = Row(size, f"clean build (-j {jobs}): ratio to the other builder, in the x column")
-        older = Row(size, f"other builder ({other.name}): clean build (-j {jobs})")
-        # Run from the other checkout's folder: `python -m` looks in the current folder first.
-        cases.append((older, decks(project, "-j", jobs), output, {**ENV, "PYTHONPATH": str(other)}))
+        older = Row(size, f"other builder ({other.name}): clean build (-j {jobs})", base=base)
+        # Its own code first on the path, so its `builder` package is the one imported.
+        env = {**ENV, "PYTHONPATH": str(other)}
+        cases.append(Case(older, decks(project, "-j", jobs), output, env=env, cwd=other, before=forget))
+        ratios.append(Ratio(f"{size:,}: clean build / other builder", clean, older))
     if ankdown:
         markdown, peer_out = root / f"ankdown-{size}", root / f"ankdown-out-{size}"
         synth.write_ankdown(project, markdown)
-        peer = Row(size, "peer: ankdown (markdown, one .apkg)")
-        cases.append((peer, [ankdown, "-r", str(markdown), "-p", str(peer_out / "deck.apkg")], peer_out, None))
-    for number in range(runs + 1):
-        for row, command, folder, env in cases:
-            shutil.rmtree(folder, ignore_errors=True)
-            # A clean build knows no note: the project's build state goes too.
-            (project / "decks.lock").unlink(missing_ok=True)
-            if row.case.startswith("peer"):
-                folder.mkdir()
-            result = run(command, root, env, cwd=other if env else None)
-            if number:  # the first round warms caches and is not counted
-                row.runs.append(result)
-        if number:
-            for row, _, _, _ in cases:
-                if row is not base:
-                    row.ratios.append(row.runs[-1].wall / base.runs[-1].wall)
-            if mine is not None:
-                mine.runs.append(clean.runs[-1])
-                mine.ratios.append(clean.runs[-1].wall / cases[-1][0].runs[-1].wall)
+        peer = Row(size, "peer: ankdown (markdown, one .apkg)", base=base)
+        cases.append(Case(peer, [ankdown, "-r", str(markdown), "-p", str(peer_out / "deck.apkg")], peer_out))
+        ratios.append(Ratio(f"{size:,}: clean build / ankdown", clean, peer, {1_000: 0.8, 10_000: 0.6}.get(size)))
+    rounds(cases, runs, root)
+    rows = [case.row for case in cases]
 
-    # Incremental builds start from the output of a clean build.
+    # Incremental builds start from the output of a clean build, and are timed beside decks --version.
+    shutil.rmtree(output, ignore_errors=True)
+    forget()
+    run(decks(project, "-j", jobs), root)
+    version = Row(size, "startup: decks --version")
     nochange = Row(size, "no-change rebuild")
     edited = Row(size, "rebuild after editing one entry")
-    shutil.rmtree(output, ignore_errors=True)
-    (project / "decks.lock").unlink(missing_ok=True)
-    run(decks(project, "-j", jobs), root)
     topic = project / "cards" / "topic-07.yaml"
-    for number in range(runs + 1):
-        result = run(decks(project, "-j", jobs), root)
-        if number:
-            nochange.runs.append(result)
-        synth.edit_one_entry(topic)
-        result = run(decks(project, "-j", jobs), root)
-        if result.read != 1:
-            raise SystemExit(f"an edit in one topic read {result.read} topic files")
-        if number:
-            edited.runs.append(result)
+    rounds(
+        [
+            Case(version, [*decks_command(), "--version"]),
+            Case(nochange, decks(project, "-j", jobs)),
+            Case(edited, decks(project, "-j", jobs), before=lambda: synth.edit_one_entry(topic)),
+        ],
+        runs,
+        root,
+    )
+    if any(r.read != 1 for r in edited.runs):
+        raise SystemExit(f"an edit in one topic read {[r.read for r in edited.runs]} topic files")
+    ratios += [
+        Ratio(f"{size:,}: no-change rebuild / decks --version", nochange, version, 1.3 if size == 10_000 else None),
+        Ratio(f"{size:,}: one-edit rebuild / decks --version", edited, version, 2.0 if size == 10_000 else None),
+    ]
     synth.write_project(project, size)  # undo the edits for the next run of this script
     shutil.rmtree(baseline_out, ignore_errors=True)
-    return [row for row, _, _, _ in cases] + ([mine] if mine else []) + [nochange, edited]
-
-
-def startup(runs: int, root: Path) -> Row:
-    """The floor every command pays: the interpreter and the CLI's imports."""
-    row = Row(0, "startup: decks --version")
-    for number in range(runs + 1):
-        result = run([sys.executable, "-m", "builder", "--version"], root)
-        if number:
-            row.runs.append(result)
-    return row
+    return rows + [version, nochange, edited], ratios
 
 
 def table(rows: list[Row]) -> str:
@@ -183,6 +250,7 @@ def table(rows: list[Row]) -> str:
             f"{statistics.median(r.stages.get(s, 0.0) for r in row.runs):.3f}" if row.runs[0].stages else ""
             for s in STAGES
         ]
+        ratio = Ratio("", row, row.base).median() if row.base else None
         cells = [
             f"{row.size:,}" if row.size else "-",
             row.case,
@@ -190,10 +258,31 @@ def table(rows: list[Row]) -> str:
             f"{min(walls):.3f}-{max(walls):.3f}",
             f"{row.median('cpu'):.3f}",
             f"{max(r.peak_mb for r in row.runs):.0f}",
-            f"{statistics.median(row.ratios):.2f}" if row.ratios else "",
+            f"{ratio:.2f}" if ratio is not None else "",
             *stages,
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdicts(ratios: list[Ratio], rows: list[Row]) -> str:
+    """Every ratio measured (median and the range over rounds), and each target met or missed."""
+    lines = ["| ratio (same rounds) | median | min-max | target | |", "|---|---|---|---|---|"]
+    for ratio in ratios:
+        values = ratio.values()
+        target, verdict = "", ""
+        if ratio.limit is not None:
+            met = ratio.median() <= ratio.limit
+            target, verdict = f"<= {ratio.limit:g}x", "met" if met else "MISSED"
+        lines.append(
+            f"| {ratio.name} | {ratio.median():.2f}x | {min(values):.2f}-{max(values):.2f} | {target} | {verdict} |"
+        )
+    for row in rows:
+        if row.size == 100_000 and row.case.startswith("clean build (-j"):
+            peak = max(r.peak_mb for r in row.runs)
+            verdict = "met" if peak <= PEAK_MB else "MISSED"
+            what = "100,000: clean build, peak memory (largest process)"
+            lines.append(f"| {what} | {peak:.0f} MB | | <= {PEAK_MB} MB | {verdict} |")
     return "\n".join(lines)
 
 
@@ -227,11 +316,16 @@ def main(argv: list[str] | None = None) -> None:
             f"after one warm-up; load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        rows = [startup(args.runs, root)]
+        rows, ratios = startup(args.runs, root)
         for size in (int(s) for s in args.sizes.split(",")):
-            rows += bench_size(size, args.runs, root, args.jobs, args.ankdown, args.other)
+            more_rows, more_ratios = bench_size(size, args.runs, root, args.jobs, args.ankdown, args.other)
+            rows += more_rows
+            ratios += more_ratios
             print(f"... {size:,} entries done", file=sys.stderr, flush=True)
         print(table(rows))
+        print()
+        print(verdicts(ratios, rows))
+        print(f"\nLoad average at the end: {os.getloadavg()[0]:.2f}")
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
