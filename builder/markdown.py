@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
+# markdown-it is imported by the first value that holds Markdown: most card text holds none, and a build
+# of such text need not load the parser (about 15 ms of start-up).
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 # Characters that can make Markdown anywhere, and at the start or end of a value; text without any of them
 # is only escaped (most card text: checked first, since it costs a fraction of a parse).
@@ -72,7 +75,7 @@ def to_html(text: str) -> str:
     def restore(match: re.Match) -> str:
         index = int(match.group(1))
         found.append(index)
-        return escapeHtml(kept[index])
+        return escape_html(kept[index])
 
     html = _PLACEHOLDER.sub(restore, html)
     if sorted(found) != list(range(len(kept))):
@@ -80,6 +83,11 @@ def to_html(text: str) -> str:
         # as it is rather than lose what it held.
         return _render(text)
     return html
+
+
+def escape_html(text: str) -> str:
+    """Text as HTML, escaped as markdown-it escapes it (``&``, ``<``, ``>`` and ``"``; not ``'``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _render(text: str) -> str:
@@ -99,6 +107,8 @@ def _valid_link(url: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     options = {"html": False, "breaks": True, "linkify": False, "typographer": False, "xhtmlOut": False}
     md = MarkdownIt("commonmark", options)
     # Entities would turn "&amp;" written in a card into "&"; images come only from the image key.

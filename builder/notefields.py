@@ -11,12 +11,11 @@ import html
 import re
 from functools import lru_cache
 
-from markdown_it.common.utils import escapeHtml
 from markupsafe import escape
 
 from builder.entries import Entry, Topic
 from builder.kinds import FLAG, KINDS
-from builder.markdown import to_html
+from builder.markdown import escape_html, to_html
 
 _TAG_RE = re.compile(r"<[^>]*>")
 # How each field of each kind is filled: (entry key, how), worked out once.
@@ -63,7 +62,7 @@ def note_fields(topic: Topic, entry: Entry) -> tuple[str, ...]:
 @lru_cache(maxsize=64)
 def _title(title: str) -> str:
     # Escaped as Markdown text is, so that a title and a value read back alike.
-    return escapeHtml(title)
+    return escape_html(title)
 
 
 def sort_text(field_html: str) -> str:

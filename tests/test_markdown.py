@@ -98,3 +98,29 @@ def test_raw_html_stays_text(text):
     assert "<script" not in html and "<img" not in html and "<b>" not in html and "<div" not in html
     assert "<i>" not in html and "<!--" not in html
     assert "&lt;" in html
+
+
+@pytest.mark.parametrize("text", ["", "plain", "a&b<c>d\"e'f", "&amp; &lt;", "<<>>\"\"''&&", "é ☃ \u0000 \ue000"])
+def test_escape_html_escapes_as_markdown_it_does(text):
+    from markdown_it.common.utils import escapeHtml
+
+    from builder.markdown import escape_html
+
+    assert escape_html(text) == escapeHtml(text)
+
+
+def test_text_without_markdown_does_not_load_the_parser():
+    """The Markdown parser is loaded by the first value that needs it, not by every build."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import builder.notefields\n"
+        "from builder.markdown import to_html\n"
+        "assert to_html('Paris & \"Rome\"') == 'Paris &amp; &quot;Rome&quot;'\n"
+        "assert 'markdown_it' not in sys.modules, 'loaded for plain text'\n"
+        "assert to_html('*a*') == '<em>a</em>'\n"
+        "assert 'markdown_it' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
