@@ -33,7 +33,15 @@ from builder.incremental import (
     topic_key,
 )
 from builder.load import CrossFileCheck, TopicSummary, no_topics_error, topic_files, unread_files
-from builder.manifest import CACHE_NAME, LOCK_NAME, Manifest, TopicRecord, damage_note, load_state
+from builder.manifest import (
+    CACHE_NAME,
+    LOCK_NAME,
+    Manifest,
+    TopicRecord,
+    damage_note,
+    load_state,
+    read_lock_head,
+)
 from builder.reimport import earlier_layout_notices
 from builder.rules import duplicates_are_errors
 from builder.templatedirs import template_dirs
@@ -142,14 +150,22 @@ def _build(
     lock_path = config.root / LOCK_NAME
     if lock_path.is_dir() or (lock_path.exists() and not lock_path.is_file()):
         raise DecksError(f"{LOCK_NAME}: is not a file; the build records its state there, so move it away")
+    stamp = build_stamp(config, template_dirs(config.templates_dir))
+    fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
+    groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
+    unchanged = _unchanged_build(config, out, by_slug, chosen, groups, fingerprints, complete=not slugs)
+    if unchanged is not None:
+        _lock(lock, config, out)
+        remove_stale_temps(out)
+        remove_stale_temps(config.root)
+        return unchanged
+
     manifest = load_state(config, out)
     # Identity breaks the state shows before any topic is read; those of entries come with their topics.
     breaks = project_breaks(config, manifest, new_identity=new_identity) + note_type_breaks(config, manifest)
     project_changed = manifest.project is not None and manifest.project != config.project
     # Notes are known by their entry ids only under the project they were built for.
     known = {} if project_changed else manifest.known_guids()
-    stamp = build_stamp(config, template_dirs(config.templates_dir))
-    fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
     # Topics known unchanged since the last build: same file, same everything else, same media.
     cached = {
         slug: record
@@ -158,7 +174,6 @@ def _build(
     }
 
     result = BuildResult(out, topics=len(chosen))
-    groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
     stale: dict[str, PendingPackage] = {}
     for name, group in groups:
         record = manifest.packages.get(name)
@@ -298,6 +313,55 @@ def _tags_note(updated: int) -> str:
         "tags added in Anki to an updated note (leech, marked, your own) with the project's. `decks push` "
         "keeps them (docs/live.md)."
     )
+
+
+def _unchanged_build(
+    config: Config,
+    out: Path,
+    by_slug: dict[str, Path],
+    chosen: list[str],
+    groups: list[tuple[str, list[str]]],
+    fingerprints: dict[str, str | None],
+    *,
+    complete: bool,
+) -> BuildResult | None:
+    """The result of a build that would read no topic and write nothing, found without reading the notes in
+    decks.lock (most of a no-change rebuild's time); None when the build has anything to do or to say.
+
+    It holds when the cache was made with this very lock, every topic and package is as that build left
+    them, and the lock holds no note that no topic builds (a removal a ``--topic`` build left untold):
+    then the full build would find what that build found (no problem, no change) and write nothing.
+    """
+    head = read_lock_head(config, out)
+    if head is None:
+        return None
+    state = head.state
+    if state.project != config.project or project_breaks(config, state) or note_type_breaks(config, state):
+        return None
+    if state.topics.keys() != by_slug.keys():
+        return None
+    for slug, record in state.topics.items():
+        if record.fingerprint != fingerprints[slug] or not media_unchanged(config, record):
+            return None
+    # A package of a topic gone would be removed, and the cache saved without it.
+    names = {f"{config.project}.apkg", *(f"{slug}.apkg" for slug in by_slug)}
+    if any(name not in names for name in state.packages):
+        return None
+    if complete and head.notes != sum(len(record.guids) for record in state.topics.values()):
+        return None
+    if media_clash_problems([(config.rel(by_slug[s]), state.topics[s].media) for s in chosen]):
+        return None
+    result = BuildResult(out, topics=len(chosen))
+    for name, group in groups:
+        record = state.packages.get(name)
+        if not is_current(record, package_fingerprint(name, [topic_key(state.topics[s]) for s in group]), out / name):
+            return None
+        result.unchanged.append(out / name)
+        result.notes += record.notes
+        result.cards += record.cards
+    unread = [f"{path} {why}" for path, why in unread_files(config)]
+    result.notices = unread + earlier_layout_notices(config, state)
+    return result
 
 
 def _first_build_note(manifest: Manifest, out: Path) -> str | None:

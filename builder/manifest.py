@@ -415,6 +415,48 @@ def load_state(config: Config, out: Path | None = None) -> Manifest:
     return manifest
 
 
+@dataclass
+class LockHead:
+    """What a build that changes nothing needs of the state: the lock's project, note types and note count,
+    and the output folder's cache, read without making or checking a single note."""
+
+    state: Manifest
+    notes: int
+
+
+def read_lock_head(config: Config, out: Path) -> LockHead | None:
+    """The lock's head and the cache tied to it; None unless the cache in ``out`` was made with these lock bytes.
+
+    A cache names the SHA-256 of the lock it was made with, and is written only by a build that read (and
+    so checked) that lock or wrote it: equal bytes need no second check.
+    """
+    try:
+        data = (config.root / LOCK_NAME).read_bytes()
+    except OSError:
+        return None
+    state = Manifest(lock_digest=hashlib.sha256(data).hexdigest())
+    _read_cache(state, out / CACHE_NAME)
+    if not state.topics:
+        return None
+    notes = 0
+    try:
+        lines = [line for line in data.decode("utf-8").split("\n") if line.strip() and not line.startswith("#")]
+        state.project = json.loads(lines[0])["project"]
+        for number, line in enumerate(lines[1:], 2):
+            # Note lines, nearly all of the file, are only counted.
+            if line.startswith('["note",'):
+                notes += 1
+                continue
+            value = json.loads(line)
+            if value[0] == "note":
+                notes += 1
+            else:
+                state.note_types[value[1]] = _check_note_type(value, number)
+    except (ValueError, LookupError, TypeError, DamagedState):
+        return None  # cannot be a lock a build checked; the full read says what is wrong
+    return LockHead(state, notes)
+
+
 def damage_note(manifest: Manifest) -> str | None:
     """The one note about a damaged lock file (``decks.lock:LINE: ...``), or None."""
     if manifest.damaged is None:

@@ -401,3 +401,48 @@ def test_near_duplicate_made_an_error_is_refused_against_an_unchanged_topic(mult
     assert result.exit_code == 1, result.output
     assert "entry 'c-near' asks almost the same as 'a-long' (cards/a.yaml:15:5)" in result.output
     assert multi.run("check").exit_code == 1
+
+
+def test_no_change_rebuild_reads_no_note_of_the_lock(multi, monkeypatch):
+    """A rebuild with nothing to do is decided from the cache, the lock's bytes and its head alone."""
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    expected = multi.build()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole build state was read")
+
+    monkeypatch.setattr("builder.build.load_state", refuse)
+    result = build(load_config(multi.root))
+    assert (result.read, result.written, len(result.unchanged), result.notices) == (0, [], 3, [])
+    assert (result.notes, result.cards) == (9, 9)
+    assert multi.build().output == expected.output
+    assert multi.snapshot() == before
+
+
+@pytest.mark.parametrize("change", ["lock", "package", "template"])
+def test_no_change_shortcut_is_not_taken_when_something_changed(multi, change):
+    assert multi.build().exit_code == 0
+    if change == "lock":
+        lock = multi.root / "decks.lock"
+        lock.write_text(lock.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # same state, other bytes
+    elif change == "package":
+        (multi.output / "b.apkg").write_bytes(b"not a package")
+    else:
+        multi.write("templates/style.css", ".card { color: red; }\n")
+    result = build(load_config(multi.root))
+    # Another lock (even the same state) makes every topic be read again; a replaced package is written again.
+    assert result.read == {"lock": 3, "package": 1, "template": 3}[change]
+    assert ("b.apkg" in [p.name for p in result.written]) == (change != "lock")
+
+
+def test_entry_removed_in_a_topic_build_is_told_by_the_next_full_build(multi):
+    assert multi.build().exit_code == 0
+    multi.write("cards/a.yaml", topic("Alpha", "a", 2))  # a-2 removed
+    assert multi.build("-t", "a").exit_code == 0  # a partial build tells nothing of removals
+    result = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "note: 1 note no longer in any topic" in result.stderr
+    assert '"a-2"' not in (multi.root / "decks.lock").read_text(encoding="utf-8")
+    again = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
+    assert "note:" not in again.stderr  # told once
