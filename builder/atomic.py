@@ -7,7 +7,6 @@ import errno
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +71,9 @@ class StagedWrites:
             mode = 0o666 & ~umask
         path.parent.mkdir(parents=True, exist_ok=True)
         _check_name_length(path)
+        # Imported here: a build with nothing to write should not load tempfile (and shutil, random).
+        import tempfile
+
         try:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
         except OSError as exc:
