@@ -153,7 +153,10 @@ def _build(
     stamp = build_stamp(config, template_dirs(config.templates_dir))
     fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
     groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
-    unchanged = _unchanged_build(config, out, by_slug, chosen, groups, fingerprints, complete=not slugs)
+    try:
+        unchanged = _unchanged_build(config, out, by_slug, chosen, groups, fingerprints, complete=not slugs)
+    except (TypeError, ValueError, LookupError, AttributeError):
+        unchanged = None  # a cache not as this builder writes it (copied, or made by hand): the full build decides
     if unchanged is not None:
         _lock(lock, config, out)
         remove_stale_temps(out)

@@ -625,6 +625,9 @@ def _read_cache(manifest: Manifest, path: Path, legacy: bool = False, as_read: b
         packages = {name: PackageRecord(*values) for name, values in data.get("packages", {}).items()}
         if not all(isinstance(t.title, str) and isinstance(t.fingerprint, str) for t in topics.values()):
             return
+        # Media uses are unpacked by position: a cache holding other shapes (made by hand) is not used.
+        if not all(type(m) in (list, tuple) and len(m) == 6 for t in topics.values() for m in t.media):
+            return
     except (OSError, ValueError, TypeError, AttributeError, IndexError):
         return
     manifest.topics, manifest.packages = topics, packages

@@ -446,3 +446,16 @@ def test_entry_removed_in_a_topic_build_is_told_by_the_next_full_build(multi):
     assert '"a-2"' not in (multi.root / "decks.lock").read_text(encoding="utf-8")
     again = multi.runner.invoke(cli_main, ["-C", str(multi.root), "build"], catch_exceptions=False)
     assert "note:" not in again.stderr  # told once
+
+
+@pytest.mark.parametrize("media", [[1, 2], [["only", "two"]], "text", None])
+def test_a_cache_not_as_the_builder_writes_it_is_never_trusted_blindly(multi, media):
+    """A cache tied to the lock by its digest but holding other shapes (copied or made by hand) does no harm."""
+    assert multi.build().exit_code == 0
+    cache = multi.output / CACHE_NAME
+    data = json.loads(cache.read_text(encoding="utf-8"))
+    data["topics"]["a"][3] = media
+    cache.write_text(json.dumps(data), encoding="utf-8")
+    result = multi.build()
+    assert result.exit_code == 0, result.output
+    assert "Built 3 topics: 9 notes, 9 cards" in result.output
