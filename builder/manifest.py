@@ -347,9 +347,9 @@ class Manifest:
         for guid, raw in self._raw_notes.items():
             line = self._raw_lines.get(guid)
             rows.append((raw[1], guid, line if line is not None else dumps(raw)))
+        decks: dict[str, str] = {}
         for guid, s in self._stamps.items():
-            cards = {str(o): c for o, c in sorted(s.cards.items())}
-            rows.append((s.entry, guid, dumps(["note", s.entry, s.kind, guid, s.id, cards, s.mod, s.hash, s.deck])))
+            rows.append((s.entry, guid, _note_line(guid, s, dumps, decks)))
         rows.sort()
         for _, _, line in rows:
             lines += [line, "\n"]
@@ -375,6 +375,27 @@ class Manifest:
             },
         }
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+# Text JSON writes as it is (ensure_ascii=False): no quote, no backslash, no control character.
+_JSON_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+
+
+def _note_line(guid: str, s: NoteStamp, dumps, decks: dict[str, str]) -> str:
+    """A note's lock line, the bytes ``dumps`` makes of its list, without the encoder's cost per call.
+
+    The strings that come from a note's identity are written as they are when JSON would not escape them;
+    the deck's text is encoded once per deck (in ``decks``). Anything else goes through ``dumps``.
+    """
+    ints = (s.id, s.mod, *s.cards, *s.cards.values())
+    if _JSON_PLAIN.fullmatch(f"{s.entry}{s.kind}{guid}{s.hash}") is None or any(type(i) is not int for i in ints):
+        cards = {str(o): c for o, c in sorted(s.cards.items())}
+        return dumps(["note", s.entry, s.kind, guid, s.id, cards, s.mod, s.hash, s.deck])
+    deck = decks.get(s.deck)
+    if deck is None:
+        deck = decks[s.deck] = dumps(s.deck)
+    cards = ",".join(f'"{o}":{c}' for o, c in sorted(s.cards.items()))
+    return f'["note","{s.entry}","{s.kind}","{guid}",{s.id},{{{cards}}},{s.mod},"{s.hash}",{deck}]'
 
 
 # -- loading ---------------------------------------------------------------------

@@ -141,3 +141,39 @@ def test_stamps_made_in_a_copy_are_adopted():
     main.adopt(handed)
     assert main.changed and main.stamp_of("g1") == made
     assert isinstance(main.stamp_of("g1"), NoteStamp)
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind", "guid", "deck"),
+    [
+        ("e1", "qa", "abc", "Root::Topic"),
+        ("", "", "x", ""),
+        ("a.b_c-d", "cloze", 'q"uo\\te', 'Deck "quoted" \\ back'),
+        ("e2", "concept", "G!#$%&'()*+,-./", "Ünïcödé ☃ 🎴 \u2028 \u2029 \x7f"),
+        ("e3", "qa", "tab\there", "line\nbreak\tand\x01control\x1f"),
+    ],
+)
+def test_note_lines_are_the_bytes_the_json_encoder_makes(entry, kind, guid, deck):
+    """Lock lines written without the encoder are byte for byte what json.dumps made, escapes included."""
+    import json
+
+    from builder.manifest import _note_line
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    decks: dict[str, str] = {}
+    for cards in ({0: 1700000000001}, {2: 5, 0: 7, 10: 9}, {}):
+        stamp = NoteStamp("0123456789abcdef0123456789abcdef", 1700000000, 1700000000000, cards, deck, entry, kind)
+        expected = dumps(
+            [
+                "note",
+                entry,
+                kind,
+                guid,
+                stamp.id,
+                {str(o): c for o, c in sorted(cards.items())},
+                stamp.mod,
+                stamp.hash,
+                deck,
+            ]
+        )
+        assert _note_line(guid, stamp, dumps, decks) == expected
