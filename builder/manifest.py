@@ -387,15 +387,21 @@ def _note_line(guid: str, s: NoteStamp, dumps, decks: dict[str, str]) -> str:
     The strings that come from a note's identity are written as they are when JSON would not escape them;
     the deck's text is encoded once per deck (in ``decks``). Anything else goes through ``dumps``.
     """
-    ints = (s.id, s.mod, *s.cards, *s.cards.values())
-    if _JSON_PLAIN.fullmatch(f"{s.entry}{s.kind}{guid}{s.hash}") is None or any(type(i) is not int for i in ints):
-        cards = {str(o): c for o, c in sorted(s.cards.items())}
-        return dumps(["note", s.entry, s.kind, guid, s.id, cards, s.mod, s.hash, s.deck])
+    cards = s.cards
+    plain = _JSON_PLAIN.fullmatch(s.entry + s.kind + guid + s.hash) is not None
+    if not plain or type(s.id) is not int or type(s.mod) is not int or not all(type(c) is int for c in cards.values()):
+        return dumps(
+            ["note", s.entry, s.kind, guid, s.id, {str(o): c for o, c in sorted(cards.items())}, s.mod, s.hash, s.deck]
+        )
     deck = decks.get(s.deck)
     if deck is None:
         deck = decks[s.deck] = dumps(s.deck)
-    cards = ",".join(f'"{o}":{c}' for o, c in sorted(s.cards.items()))
-    return f'["note","{s.entry}","{s.kind}","{guid}",{s.id},{{{cards}}},{s.mod},"{s.hash}",{deck}]'
+    if len(cards) == 1:
+        [(o, c)] = cards.items()
+        text = f'"{o}":{c}'
+    else:
+        text = ",".join(f'"{o}":{c}' for o, c in sorted(cards.items()))
+    return f'["note","{s.entry}","{s.kind}","{guid}",{s.id},{{{text}}},{s.mod},"{s.hash}",{deck}]'
 
 
 # -- loading ---------------------------------------------------------------------
