@@ -161,6 +161,8 @@ def _build(
         _lock(lock, config, out)
         remove_stale_temps(out)
         remove_stale_temps(config.root)
+        for _ in progress([]) if progress else ():
+            pass  # shown as the full build shows it: no package to write
         return unchanged
 
     manifest = load_state(config, out)

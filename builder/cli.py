@@ -850,6 +850,8 @@ def status_command(obj: Context, url: str, api_key: str | None, profile: str | N
       decks status
       decks status --json
     """
+    import json
+
     from builder.anki.push import plan_push
     from builder.anki.status import status_data, status_lines
 
