@@ -74,12 +74,14 @@ class Case:
     """A command timed once in every round of a set."""
 
     row: Row
-    command: list[str]
+    command: list[str] | None
     # Removed before each run: the output folder (and the project's decks.lock, for a clean build).
     clear: Path | None = None
     env: dict[str, str] | None = None
     cwd: Path | None = None
     before: Callable[[], None] | None = None
+    # Timed in this process instead of a command: a request to Anki, whose work is done in Anki's process.
+    call: Callable[[], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,12 @@ def rounds(cases: list[Case], runs: int, root: Path) -> None:
                 case.clear.mkdir(parents=True)
             if case.before is not None:
                 case.before()
-            result = run(case.command, root, case.env, case.cwd)
+            if case.call is not None:
+                start = time.perf_counter()
+                case.call()
+                result = Run(time.perf_counter() - start, 0.0, 0.0)
+            else:
+                result = run(case.command, root, case.env, case.cwd)
             if number:
                 case.row.runs.append(result)
 
@@ -246,6 +253,78 @@ def bench_size(
     return rows + [version, nochange, edited], ratios
 
 
+def summed(size: int, case: str, *rows: tuple[float, Row]) -> Row:
+    """A row whose run in each round is the weighted sum of other rows' runs in that round (a bound)."""
+    total = Row(size, case)
+    for runs in zip(*(row.runs for _, row in rows), strict=True):
+        wall = sum(weight * r.wall for (weight, _), r in zip(rows, runs, strict=True))
+        total.runs.append(Run(wall, 0.0, 0.0))
+    return total
+
+
+def bench_push(runs: int, root: Path, jobs: str) -> tuple[list[Row], list[Ratio]]:
+    """`decks push` at 10,000 entries into a running Anki desktop with AnkiConnect, beside what bounds it.
+
+    Needs Anki desktop (the test extras) and the AnkiConnect add-on, found as the tests find them
+    (tests/ankidesktop.py). Two Anki processes run, each with a fresh profile: one the project is pushed to,
+    and one that imports the edited topic's package as a user would by hand, the same round.
+    """
+    sys.path.insert(0, str(HERE.parent))
+    from tests.ankidesktop import AnkiDesktop, addon_folder
+
+    addon = addon_folder()
+    if addon is None:
+        raise SystemExit("--push needs the AnkiConnect add-on and Anki desktop; see tests/ankidesktop.py")
+    size = 10_000
+    project = root / f"push-{size}"
+    shutil.rmtree(project, ignore_errors=True)
+    synth.write_project(project, size)
+    topic = project / "cards" / "topic-07.yaml"
+    package = project / "output" / "topic-07.apkg"
+    run(decks(project, "-j", jobs), root)
+    target = AnkiDesktop(root / "anki-push", addon)
+    by_hand = AnkiDesktop(root / "anki-import", addon)
+    try:
+        target.start(timeout=300)
+        by_hand.start(timeout=300)
+        push = [*decks_command(), "-q", "-C", str(project), "push", "--url", target.url]
+        run(push, root)  # the first push brings every note into the collection; not timed
+        by_hand.request("importPackage", path=str(package))
+        rebuild = Row(size, "push rounds: rebuild after editing one entry")
+        imported = Row(size, "push rounds: Anki imports that topic's package (AnkiConnect importPackage)")
+        edited = Row(size, "push after editing one entry")
+        version = Row(size, "push rounds: decks --version")
+        trip = Row(size, "push rounds: one AnkiConnect round trip (version)")
+        nochange = Row(size, "no-change push")
+        rounds(
+            [
+                Case(rebuild, decks(project, "-j", jobs), before=lambda: synth.edit_one_entry(topic)),
+                Case(imported, None, call=lambda: by_hand.request("importPackage", path=str(package))),
+                Case(edited, push, before=lambda: synth.edit_one_entry(topic)),
+                Case(version, [*decks_command(), "--version"]),
+                Case(trip, None, call=lambda: target.request("version")),
+                Case(nochange, push),
+            ],
+            runs,
+            root,
+        )
+    finally:
+        target.stop()
+        by_hand.stop()
+    if any(r.read != 1 for r in rebuild.runs):
+        raise SystemExit(f"an edit in one topic read {[r.read for r in rebuild.runs]} topic files")
+    push_bound = summed(size, "bound: 2 x decks --version + one round trip", (2.0, version), (1.0, trip))
+    edit_bound = summed(size, "bound: one-edit rebuild + Anki's import of its package", (1.0, rebuild), (1.0, imported))
+    rows = [rebuild, imported, edited, version, trip, nochange, push_bound, edit_bound]
+    return rows, [
+        Ratio(
+            f"{size:,}: no-change push / (2 x decks --version + one AnkiConnect round trip)", nochange, push_bound, 1.0
+        ),
+        Ratio(f"{size:,}: one-edit push / (one-edit rebuild + Anki's import of that package)", edited, edit_bound, 1.0),
+        Ratio(f"{size:,}: no-change push / decks --version", nochange, version),
+    ]
+
+
 def table(rows: list[Row]) -> str:
     """The figures as a Markdown table."""
     head = ["entries", "case", "wall s (median)", "wall min-max", "cpu s", "peak MB", "x baseline", *STAGES]
@@ -262,8 +341,8 @@ def table(rows: list[Row]) -> str:
             row.case,
             f"{row.median('wall'):.3f}",
             f"{min(walls):.3f}-{max(walls):.3f}",
-            f"{row.median('cpu'):.3f}",
-            f"{max(r.peak_mb for r in row.runs):.0f}",
+            f"{row.median('cpu'):.3f}" if row.runs[0].peak_mb else "",
+            f"{max(r.peak_mb for r in row.runs):.0f}" if row.runs[0].peak_mb else "",
             f"{ratio:.2f}" if ratio is not None else "",
             *stages,
         ]
@@ -306,6 +385,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--other", metavar="DIR", type=Path, help="also time the builder of another checkout (its top folder)"
     )
+    parser.add_argument(
+        "--push",
+        action="store_true",
+        help="also time decks push at 10,000 entries into Anki desktop with AnkiConnect (needs the test extras)",
+    )
     args = parser.parse_args(argv)
     if args.other:
         args.other = args.other.resolve()
@@ -323,11 +407,16 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         rows, ratios = startup(args.runs, root)
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
             more_rows, more_ratios = bench_size(size, args.runs, root, args.jobs, args.ankdown, args.other)
             rows += more_rows
             ratios += more_ratios
             print(f"... {size:,} entries done", file=sys.stderr, flush=True)
+        if args.push:
+            more_rows, more_ratios = bench_push(args.runs, root, args.jobs)
+            rows += more_rows
+            ratios += more_ratios
+            print("... push done", file=sys.stderr, flush=True)
         print(table(rows))
         print()
         print(verdicts(ratios, rows))
