@@ -137,8 +137,13 @@ def normalize(text: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", text)).strip()
 
 
+def _same_text(built: str, live: str) -> bool:
+    """Whether two field values read alike; equal strings need no normalizing (nearly every field of a push)."""
+    return built == live or normalize(built) == normalize(live)
+
+
 def _fields_match(built: dict[str, str], live: dict[str, str]) -> bool:
-    return all(normalize(value) == normalize(live.get(name, "")) for name, value in built.items())
+    return all(_same_text(value, live.get(name, "")) for name, value in built.items())
 
 
 def _anki_hashes(live: LiveNote, names) -> dict[str, str]:
@@ -217,11 +222,15 @@ def make_plan(
         in_step = _fields_match(note.fields, current.fields)
         yaml_changed = record is None or built_hash(note.fields, note.tags) != record.built
         anki_edited = record is None or _anki_hashes(current, record.fields) != record.fields
-        differing = {
-            name: (value, current.fields.get(name, ""))
-            for name, value in note.fields.items()
-            if normalize(value) != normalize(current.fields.get(name, ""))
-        }
+        differing = (
+            {}
+            if in_step
+            else {
+                name: (value, current.fields.get(name, ""))
+                for name, value in note.fields.items()
+                if not _same_text(value, current.fields.get(name, ""))
+            }
+        )
         if in_step:
             if _fold(current.tags) != _fold(wanted):
                 plan.retagged.append(change)
