@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -19,8 +20,11 @@ from builder.config import CONFIG_NAME, Config
 from builder.errors import Location, Problem
 from builder.identity import note_type_id, note_type_identity
 from builder.kinds import KINDS
-from builder.manifest import LOCK_NAME, Manifest
+from builder.manifest import LOCK_NAME, Manifest, NoteStamp
 from builder.yamlfile import YamlFile
+
+if TYPE_CHECKING:
+    from builder.entries import Entry
 
 NEW_IDENTITY = "--new-identity"
 
@@ -40,6 +44,24 @@ class NoteSeen:
     path: str
     line: int
     col: int
+
+    @classmethod
+    def of(cls, entry: Entry, guid: str, content: str | None, old: NoteStamp | None) -> NoteSeen:
+        """The note an entry makes, beside the stamp the state recorded under its GUID (None when new)."""
+        # A changed kind is reported at the entry's kind; anything else at its id.
+        changed_kind = old is not None and bool(old.kind) and old.kind != entry.kind
+        loc = entry.key_loc("kind" if changed_kind else "id")
+        return cls(
+            entry.id,
+            entry.kind,
+            guid,
+            content,
+            old.entry if old is not None else None,
+            old.kind if old is not None else None,
+            loc.path,
+            loc.line,
+            loc.col,
+        )
 
 
 def project_breaks(config: Config, manifest: Manifest, *, new_identity: bool = False) -> list[Problem]:

@@ -504,21 +504,6 @@ def _note_breaks(
                 flds = content_fields("\x1f".join(fields[entry.id]))
                 model_id = note_type_id(config.note_type_ids[entry.kind])
                 content = note_hash(model_id, deck, flds, note_tags(entry.tags), versions.get(entry.id))
-            old = manifest.stamp_of(guid)
-            changed_kind = old is not None and old.kind and old.kind != entry.kind
-            loc = entry.key_loc("kind" if changed_kind else "id")
-            seen.append(
-                NoteSeen(
-                    entry.id,
-                    entry.kind,
-                    guid,
-                    content,
-                    old.entry if old is not None else None,
-                    old.kind if old is not None else None,
-                    loc.path,
-                    loc.line,
-                    loc.col,
-                )
-            )
+            seen.append(NoteSeen.of(entry, guid, content, manifest.stamp_of(guid)))
     found, _ = note_breaks(manifest, seen, current)
     return found

@@ -226,25 +226,11 @@ class TopicWorker:
     def _seen(self, topic: Topic, guids: list[str], hashes: list[str | None]) -> list[NoteSeen]:
         from builder.breaks import NoteSeen
 
-        seen = []
         manifest = self.manifest
-        for entry, guid, content in zip(topic.entries, guids, hashes, strict=True):
-            old = manifest.stamp_of(guid)
-            loc = entry.key_loc("kind" if old is not None and old.kind and old.kind != entry.kind else "id")
-            seen.append(
-                NoteSeen(
-                    entry.id,
-                    entry.kind,
-                    guid,
-                    content,
-                    old.entry if old is not None else None,
-                    old.kind if old is not None else None,
-                    loc.path,
-                    loc.line,
-                    loc.col,
-                )
-            )
-        return seen
+        return [
+            NoteSeen.of(entry, guid, content, manifest.stamp_of(guid))
+            for entry, guid, content in zip(topic.entries, guids, hashes, strict=True)
+        ]
 
     def _pack_alone(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> Packed:
         from builder.package import PackagePlan, package_bytes
