@@ -873,7 +873,8 @@ def pull_command(obj: Context, url: str, api_key: str | None, profile: str | Non
     Each field edited in Anki since the last push becomes the new value of
     the entry key it is built from, reported as FILE:LINE. A field changed
     on both sides, or an edit the entry's format cannot express, is a
-    conflict: both texts are shown and nothing is written for it.
+    conflict: both texts are shown and nothing is written for it. Exit 1
+    when any conflict was reported (after writing every other edit).
 
     \b
     Examples:
@@ -897,7 +898,17 @@ def pull_command(obj: Context, url: str, api_key: str | None, profile: str | Non
         )
         click.echo(f"  YAML: {conflict.yaml_text}", err=True)
         click.echo(f"  Anki: {conflict.anki_text}", err=True)
-    if not result.edits and not result.conflicts:
+    if result.conflicts:
+        from builder.errors import DecksError
+
+        # A script must tell a pull that left Anki edits behind from one that took them all.
+        count, edits = len(result.conflicts), len(result.edits)
+        done = "would be written" if dry_run else "written"
+        raise DecksError(
+            f"{count} conflict{'s' if count != 1 else ''} left as {'they are' if count != 1 else 'it is'} "
+            f"(see above); {edits} edit{'s' if edits != 1 else ''} {done}"
+        )
+    if not result.edits:
         obj.say("Nothing edited in Anki since the last push.")
 
 

@@ -226,8 +226,9 @@ def test_pull_writes_markdown_and_refuses_what_it_cannot_express(live):
     )
     before = (live.root / "cards/beta.yaml").read_bytes()
     pulled = live.run("pull")
-    assert pulled.exit_code == 0, pulled.output
+    assert pulled.exit_code == 1, pulled.output
     assert "cards/alpha.yaml:7: set 'answer' of 'a-one' from Anki" in pulled.output
+    assert "1 conflict left as it is (see above); 1 edit written" in pulled.output
     assert "conflict: 'b-claim' field 'Claim': the entry's format cannot express this edit" in pulled.output
     assert 'Anki: <span style="color: red">Red</span> claim' in pulled.output
     assert (live.root / "cards/beta.yaml").read_bytes() == before
@@ -250,7 +251,7 @@ def test_changed_on_both_sides_is_a_conflict_and_nothing_is_lost(live):
     assert "conflict, left as is" in out.output
     assert live.field("a-two", "Answer") == "Anki's two."
     pull = live.run("pull")
-    assert pull.exit_code == 0, pull.output
+    assert pull.exit_code == 1, pull.output
     assert "conflict" in pull.output and "YAML's two." in (live.root / "cards/alpha.yaml").read_text()
     live.push("--overwrite")
     assert "two." in live.field("a-two", "Answer") and "YAML" in live.field("a-two", "Answer")

@@ -163,3 +163,36 @@ def test_the_add_on_is_found_through_the_environment(monkeypatch, tmp_path):
     (tmp_path / "__init__.py").write_text("")
     monkeypatch.setenv(ankidesktop.ADDON_ENV, str(tmp_path))
     assert ankidesktop.addon_folder() == tmp_path
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_pull_exits_1_on_a_conflict_after_writing_the_rest(project, monkeypatch, dry_run):
+    """A script can tell a pull that left an Anki edit behind: exit 1, every other edit still written."""
+    from builder import cli as cli_module
+    from builder.anki import push as push_module
+    from builder.anki.plan import NoteChange, Plan
+
+    project.build()
+    deck = "Test::All Kinds"
+    plan = Plan(
+        "User 1",
+        edited_in_anki=[NoteChange("g1", "qa-year", deck, 1, fields={"Answer": ("2017", "2016")})],
+        conflicts=[NoteChange("g2", "cl-cheap", deck, 2, fields={"Answer": ("People use more of it.", "Less.")})],
+    )
+    # Only Anki's side is stood in for: the plan a push would find. Pull decides and writes for real.
+    monkeypatch.setattr(cli_module, "_session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(push_module, "plan_push", lambda session: plan)
+    topic = project.root / "cards/all-kinds.yaml"
+    before = topic.read_text(encoding="utf-8")
+    result = project.run("pull", *(["--dry-run"] if dry_run else []))
+    assert result.exit_code == 1, result.output
+    assert "conflict: 'cl-cheap' field 'Answer': changed on both sides; nothing written" in result.output
+    verb = "would set" if dry_run else "set"
+    assert f"cards/all-kinds.yaml:21: {verb} 'answer' of 'qa-year' from Anki" in result.output
+    done = "would be written" if dry_run else "written"
+    assert result.output.endswith(f"1 conflict left as it is (see above); 1 edit {done}\n")
+    after = topic.read_text(encoding="utf-8")
+    assert after == (before if dry_run else before.replace("answer: 2017", "answer: '2016'"))
+    # Without the conflict, the same pull succeeds.
+    plan.conflicts.clear()
+    assert project.run("pull").exit_code == 0
