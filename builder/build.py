@@ -42,7 +42,7 @@ from builder.manifest import (
     load_state,
     read_lock_head,
 )
-from builder.reimport import earlier_layout_notices
+from builder.reimport import earlier_layout_notices, emptied_cards_notice
 from builder.rules import duplicates_are_errors
 from builder.templatedirs import template_dirs
 from builder.topics import file_titles, select_slugs
@@ -208,6 +208,8 @@ def _build(
     template_problems: list[Problem] = list(worker.template_problems) if worker else []
     # Notes built before whose content this build changes (a re-import replaces their tags).
     updated = 0
+    # GUID -> the card ordinals its note had last time and makes no more (Anki keeps them, empty).
+    emptied: dict[str, list[int]] = {}
     records: dict[str, TopicRecord] = {}
     prompts: list[tuple] = []
     for slug, path in by_slug.items():
@@ -254,6 +256,7 @@ def _build(
             else:
                 stamps = {}
             updated += _updated_notes(manifest, stamps)
+            emptied.update(_emptied_cards(manifest, stamps))
             manifest.adopt(stamps)
 
     # With no topic read, every topic is as a build that checked them together left it.
@@ -291,6 +294,10 @@ def _build(
     result.notices = unread + [n for n in (damage_note(manifest), first) if n] + layout_notices + plan.notices
     if updated:
         result.notices.append(_tags_note(updated))
+    where = {s.guid: s for s in seen} if emptied else {}
+    shrunk = [(where[g].path, where[g].line, where[g].entry, ords) for g, ords in emptied.items() if g in where]
+    if shrunk:
+        result.notices.append(emptied_cards_notice(shrunk))
     try:
         remove_stale_temps(out)
         remove_stale_temps(config.root)
@@ -308,6 +315,18 @@ def _updated_notes(manifest: Manifest, stamps: dict[str, tuple]) -> int:
         if old is not None and old.deck and old.hash != values[0]:
             count += 1
     return count
+
+
+def _emptied_cards(manifest: Manifest, stamps: dict[str, tuple]) -> dict[str, list[int]]:
+    """Notes built before whose new stamp has fewer cards: GUID -> the ordinals gone."""
+    out = {}
+    for guid, values in stamps.items():
+        old = manifest.stamp_of(guid)
+        if old is not None:
+            gone = sorted(set(old.cards) - set(values[3]))
+            if gone:
+                out[guid] = gone
+    return out
 
 
 def _tags_note(updated: int) -> str:

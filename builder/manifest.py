@@ -273,9 +273,14 @@ class Manifest:
         else:
             stamp = old
         added = [ord_ for ord_ in ords if ord_ not in stamp.cards]
-        if added and stamp is old:
-            # A card added to an unchanged note: a new stamp too, which must be saved.
+        # Cards the note makes no more (a cloze number gone): the state records only the cards it has now,
+        # so the build tells of them once (reimport.py), and a card that comes back draws a new id.
+        vanished = [ord_ for ord_ in stamp.cards if ord_ not in ords]
+        if (added or vanished) and stamp is old:
+            # A card added to (or gone from) an unchanged note: a new stamp too, which must be saved.
             stamp = NoteStamp(old.hash, old.mod, old.id, dict(old.cards), old.deck, old.entry, old.kind)
+        for ord_ in vanished:
+            del stamp.cards[ord_]
         for ord_ in added:
             stamp.cards[ord_] = lane.take()
         if stamp is not old:

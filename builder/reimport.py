@@ -162,6 +162,32 @@ def earlier_layout_notices(config: Config, manifest: Manifest) -> list[str]:
     ]
 
 
+def emptied_cards_notice(emptied: list[tuple[str, int, str, list[int]]]) -> str:
+    """What to do in Anki about notes that make fewer cards than before: (path, line, entry, card ordinals gone).
+
+    An import adds a note's new cards but never deletes one: a card whose cloze number or reverse
+    side is gone stays in the collection, empty ("No cloze 3 found on card"), until Empty Cards deletes it.
+    """
+    items = sorted(emptied)
+    named = ", ".join(
+        f"{path}:{line} '{entry}' (card{'s' if len(ords) > 1 else ''} {', '.join(str(o + 1) for o in ords)})"
+        for path, line, entry, ords in items
+    )
+    cards = sum(len(ords) for *_, ords in items)
+    one = cards == 1
+    return (
+        f"{_count(len(items), 'entry', 'entries')} now make{'s' if len(items) == 1 else ''} fewer cards than "
+        f"before: {named}. Importing the package does not delete {'that card' if one else 'those cards'}: Anki "
+        f'keeps {"it" if one else "them"}, empty ("No cloze N found on card", "The front of this card is blank"), with '
+        f"{'its' if one else 'their'} review history. After importing, delete "
+        f"{'it' if one else 'them'} in Anki with Tools > Empty Cards; the notes and their other cards stay."
+    )
+
+
+def _count(count: int, one: str, many: str) -> str:
+    return f"1 {one}" if count == 1 else f"{count} {many}"
+
+
 def _notes(count: int) -> str:
     return "1 note" if count == 1 else f"{count} notes"
 

@@ -496,3 +496,43 @@ def test_damaged_lock_is_one_note_and_the_packages_still_import(scenario, monkey
     scenario.assert_kept()
     # The build wrote a valid state again: the next build is quiet and changes nothing.
     assert scenario.build() == ""
+
+
+def test_fewer_cards_are_told_and_anki_keeps_them_empty(scenario, monkeypatch):
+    """A cloze losing a deletion and a concept losing its reverse card: Anki keeps both cards, empty."""
+    # Later than the edit made in Anki to c-term, whatever the second: the import must update that note.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(time.time()) + 5))
+    cloze, concept = scenario.nid("cz-people"), scenario.nid("c-term")
+    cards = scenario.col.card_count()
+    text = TOPIC_ALL_KINDS.replace("in {{c2::2017}}", "in 2017").replace("reverse: true", "reverse: false")
+    scenario.project.write("cards/all-kinds.yaml", text)
+    stderr, logs = scenario.reimport()
+    assert stderr == (
+        "note: 2 entries now make fewer cards than before: cards/all-kinds.yaml:7 'c-term' (card 2), "
+        "cards/all-kinds.yaml:23 'cz-people' (card 2). Importing the package does not delete those cards: Anki "
+        'keeps them, empty ("No cloze N found on card", "The front of this card is blank"), with their review '
+        "history. After "
+        "importing, delete them in Anki with Tools > Empty Cards; the notes and their other cards stay.\n"
+    )
+    assert sum(len(log.updated) for log in logs) == 2
+    # What the notice says: the cards are still there, and empty.
+    assert scenario.col.card_count() == cards
+    gone_cloze = scenario.col.db.scalar("select id from cards where nid=? and ord=1", cloze)
+    # Anki wraps the number in Unicode isolation marks.
+    shown = scenario.col.get_card(gone_cloze).question().replace("\u2068", "").replace("\u2069", "")
+    assert "No cloze 2 found on card" in shown
+    gone_reverse = scenario.col.db.scalar("select id from cards where nid=? and ord=1", concept)
+    assert "The front of this card is blank" in scenario.col.get_card(gone_reverse).question()
+    scenario.assert_kept()
+    # Told once: the next build is quiet about it.
+    assert scenario.build() == ""
+    # Tools > Empty Cards finds exactly those two cards, and deleting them leaves the notes.
+    report = scenario.col.get_empty_cards()
+    assert sorted(c for n in report.notes for c in n.card_ids) == sorted([gone_cloze, gone_reverse])
+    scenario.col.remove_cards_and_orphaned_notes([gone_cloze, gone_reverse])
+    assert scenario.col.card_count() == cards - 2 and scenario.col.note_count() == 6
+    # A deletion put back makes its card again: one card per deletion, none twice.
+    scenario.project.write("cards/all-kinds.yaml", TOPIC_ALL_KINDS.replace("reverse: true", "reverse: false"))
+    stderr, _ = scenario.reimport()
+    assert stderr == ""
+    assert scenario.col.db.list("select ord from cards where nid=? order by ord", cloze) == [0, 1]
