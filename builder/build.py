@@ -53,6 +53,16 @@ if TYPE_CHECKING:
     from builder.reimport import ReimportPlan
 
 
+@dataclass(frozen=True)
+class BuiltTopic:
+    """A topic file as the build knows it after reading or trusting it: its deck title and entry count."""
+
+    slug: str
+    path: str
+    title: str
+    entries: int
+
+
 @dataclass
 class BuildResult:
     """What a build produced."""
@@ -71,6 +81,8 @@ class BuildResult:
     notices: list[str] = field(default_factory=list)
     # Seconds spent in each stage, in STAGES order (summed over processes when there are two).
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    # Every topic file of the project, in file order, as this build knows it (empty when it does not know them all).
+    sources: list[BuiltTopic] = field(default_factory=list)
 
     @property
     def files(self) -> list[Path]:
@@ -288,6 +300,7 @@ def _build(
     # Nothing can fail on bad input any more: only now is the output folder touched.
     first = _first_build_note(manifest, out)
     _lock(lock, config, out)
+    result.sources = _sources(config, by_slug, records)
     plan = _notices(config, manifest, records, chosen, to_read, complete=not slugs or project_changed, renamed=renamed)
     plan.apply(manifest)
     unread = [f"{path} {why}" for path, why in unread_files(config)]
@@ -385,7 +398,18 @@ def _unchanged_build(
         result.cards += record.cards
     unread = [f"{path} {why}" for path, why in unread_files(config)]
     result.notices = unread + earlier_layout_notices(config, state)
+    result.sources = _sources(config, by_slug, state.topics)
     return result
+
+
+def _sources(config: Config, by_slug: dict[str, Path], records: dict[str, TopicRecord]) -> list[BuiltTopic]:
+    """The topic files as their records give them; empty unless every file has one."""
+    if any(slug not in records for slug in by_slug):
+        return []
+    return [
+        BuiltTopic(slug, config.rel(path), records[slug].title, len(records[slug].ids))
+        for slug, path in by_slug.items()
+    ]
 
 
 def _first_build_note(manifest: Manifest, out: Path) -> str | None:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from builder.build import build
+from builder.build import BuiltTopic, build
 from builder.cli import cli as cli_main
 from builder.config import load_config
 from builder.identity import content_hash as _hash
 from builder.identity import note_guid, note_hash
+from builder.load import load_project
 from builder.manifest import CACHE_NAME
 from tests.ankitools import import_package, open_collection, rendered_cards
 from tests.conftest import CONFIG, Project
@@ -84,6 +85,21 @@ def test_no_change_rebuild_reads_nothing_and_writes_nothing(multi):
     assert multi.snapshot() == before
     out = multi.build()
     assert out.output == "Built 3 topics: 9 notes, 9 cards -> output/ (0 written, 3 unchanged)\n"
+
+
+def test_every_build_lists_the_topics_as_loading_them_would(multi):
+    # decks push takes its topics from the build instead of reading every file again.
+    config = load_config(multi.root)
+    expected = [BuiltTopic(t.slug, t.path, t.title, len(t.entries)) for t in load_project(config)]
+    assert [t.entries for t in expected] == [3, 3, 3]
+    full = build(config)
+    assert full.read == 3 and full.sources == expected
+    unchanged = build(config)
+    assert unchanged.read == 0 and unchanged.sources == expected
+    multi.write("cards/b.yaml", topic("Beta renamed", "b", 2))
+    expected[1] = BuiltTopic("b", "cards/b.yaml", "Beta renamed", 2)
+    one = build(config)
+    assert one.read == 1 and one.sources == expected
 
 
 def test_one_edit_rebuilds_its_topic_only_and_matches_a_full_build(multi, tmp_path):

@@ -19,7 +19,7 @@ from builder.anki.client import AnkiConnect, AnkiError, action
 from builder.anki.live import ENTRY_FIELD, Live, connect, read_live
 from builder.anki.plan import REMOVED_TAG, Plan, TopicInfo, make_plan, match_notes
 from builder.anki.state import PushedNote, PushState, built_hash, load_state, save_state, text_hash
-from builder.build import BuildResult, build
+from builder.build import BuildResult, BuiltTopic, build
 from builder.config import Config
 from builder.errors import DecksError
 from builder.identity import deck_name
@@ -63,8 +63,10 @@ def open_session(config: Config, client: AnkiConnect, *, profile: str | None = N
         )
     result = build(config) if do_build else None
     output = result.output_dir if result else config.output_dir
-    topics = load_project(config)
-    infos = [TopicInfo(t.slug, t.path, t.title, deck_name(config.root_deck, t.title), len(t.entries)) for t in topics]
+    infos = [
+        TopicInfo(t.slug, t.path, t.title, deck_name(config.root_deck, t.title), t.entries)
+        for t in (result.sources if result and result.sources else _read_topics(config))
+    ]
     packages = result.files if result else sorted(output.glob("*.apkg"))
     lock = load_lock(config)
     built = read_packages(packages)
@@ -76,6 +78,11 @@ def open_session(config: Config, client: AnkiConnect, *, profile: str | None = N
     note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
     live = read_live(client, profile_open, note_types | set(built.note_types))
     return Session(config, client, state, built, infos, live, result, messages, note_types | set(built.note_types))
+
+
+def _read_topics(config: Config) -> list[BuiltTopic]:
+    # Without a build that knows every topic (``--no-build``), the topic files are read as they are now.
+    return [BuiltTopic(t.slug, t.path, t.title, len(t.entries)) for t in load_project(config)]
 
 
 def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
