@@ -164,8 +164,12 @@ def test_first_push_into_an_empty_profile_then_nothing_to_do(live):
     assert len(live.cards("b-term")) == 2 and {c["deckName"] for c in live.cards("b-term")} == {live.deck("Beta")}
     assert all(c["queue"] == 0 for e in notes for c in live.cards(e))
     assert len(live.note_type_names()) == 4
+    state = live.root / "decks.anki.lock"
+    before = (state.read_bytes(), state.stat().st_mtime_ns, state.stat().st_ino)
     again = live.push().output
     assert "unchanged: 5" in again and "add" not in again and "update" not in again
+    # A push that changed nothing leaves its state file as it was, not even rewritten.
+    assert (state.read_bytes(), state.stat().st_mtime_ns, state.stat().st_ino) == before
     status = live.run("status", "--json")
     data = json.loads(status.output)
     assert data["in_step"] and data["unchanged"] == 5

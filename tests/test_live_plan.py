@@ -114,7 +114,9 @@ def test_note_type_field_added_and_card_renamed_in_place():
 
 def test_state_round_trip_and_damage(tmp_path):
     state = PushState("proj", {"User 1": {"g1": _pushed("g1", 1, "a", ("t",))}}, {"User 1": 1700000000})
-    save_state(tmp_path, state)
+    assert save_state(tmp_path, state)
+    # The same state again: the file is left as it was.
+    assert not save_state(tmp_path, state)
     again = load_state(tmp_path, "proj")
     assert again.profiles == state.profiles and again.mods == state.mods and again.damaged is None
     assert "belongs to project 'proj'" in load_state(tmp_path, "other").damaged

@@ -251,7 +251,10 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
                 notes[guid] = record
     state = session.state
     state.profiles[session.live.profile] = notes
-    state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
+    if changed:
+        # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.
+        state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
+    # A push that changed nothing and learned nothing new leaves the file's bytes, and so the file, as they were.
     save_state(session.config.root, state)
 
 

@@ -121,8 +121,8 @@ def _parse(text: str, project: str) -> PushState:
     return state
 
 
-def save_state(root: Path, state: PushState) -> None:
-    """Write the push state (atomically; an unchanged file is left untouched)."""
+def save_state(root: Path, state: PushState) -> bool:
+    """Write the push state (atomically); False when the file already held these bytes and was left untouched."""
     out = [_HEAD, json.dumps({"decks-anki": _VERSION, "project": state.project}, ensure_ascii=False) + "\n"]
     for profile in sorted(state.profiles):
         notes = state.profiles[profile]
@@ -131,4 +131,4 @@ def save_state(root: Path, state: PushState) -> None:
             n = notes[guid]
             row = ["note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())), n.tags]
             out.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-    write_atomic(root / STATE_NAME, "".join(out).encode("utf-8"))
+    return write_atomic(root / STATE_NAME, "".join(out).encode("utf-8"))
