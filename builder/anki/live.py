@@ -64,54 +64,80 @@ def connect(client: AnkiConnect) -> str:
     return PurePath(media).parent.name
 
 
-def read_live(client: AnkiConnect, profile: str, note_type_ids: Iterable[int]) -> Live:
-    """Read the notes of the project's note types, their cards' decks and suspension, and the decks."""
+def read_live(
+    client: AnkiConnect,
+    profile: str,
+    note_type_ids: Iterable[int],
+    *,
+    before: Live | None = None,
+    touched: Iterable[int] = (),
+) -> Live:
+    """Read the notes of the project's note types, their cards' decks and suspension, and the decks.
+
+    With ``before`` (a read of the same collection), only the notes in ``touched`` and those not in ``before``
+    are read again; the others are taken from ``before`` as they were.
+    """
     ids = set(note_type_ids)
     names_ids = client.call("modelNamesAndIds")
     ours = {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
     note_types: dict[int, LiveNoteType] = {}
-    if ours:
-        order = sorted(ours)
-        replies = client.batch(
-            [
+    notes: dict[int, LiveNote] = {}
+    if not ours:
+        return Live(profile, note_types, notes, set(client.call("deckNames")))
+    order = sorted(ours)
+    query = " OR ".join(f"mid:{mid}" for mid in order)
+    # One request for the note types, the notes' ids, the suspended cards (one search, not a question
+    # per card) and the decks.
+    replies = client.batch(
+        [
+            *(
                 a
                 for mid in order
                 for a in (action("modelFieldNames", modelName=ours[mid]), action("modelTemplates", modelName=ours[mid]))
-            ]
-        )
-        for i, mid in enumerate(order):
-            fields, templates = replies[2 * i], replies[2 * i + 1]
-            note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
-    notes: dict[int, LiveNote] = {}
-    if ours:
-        query = " OR ".join(f"mid:{mid}" for mid in sorted(ours))
-        note_ids = client.call("findNotes", query=query)
-        infos = client.call("notesInfo", notes=note_ids) if note_ids else []
-        for info in infos:
-            if not info:
-                continue
-            model = next((mid for mid, name in ours.items() if name == info["modelName"]), None)
-            if model is None:
-                continue
-            fields = {name: value["value"] for name, value in info["fields"].items()}
-            notes[int(info["noteId"])] = LiveNote(
-                int(info["noteId"]), model, fields, list(info["tags"]), [int(c) for c in info["cards"]]
-            )
-    cards = [c for note in notes.values() for c in note.cards]
-    decks_of: dict = {}
-    suspended: list = []
-    deck_names: list = []
-    if cards:
-        decks_of, suspended, deck_names = client.batch(
-            [action("getDecks", cards=cards), action("areSuspended", cards=cards), action("deckNames")]
-        )
-    else:
-        deck_names = client.call("deckNames")
+            ),
+            action("findNotes", query=query),
+            action("findCards", query=f"({query}) is:suspended"),
+            action("deckNames"),
+        ]
+    )
+    for i, mid in enumerate(order):
+        fields, templates = replies[2 * i], replies[2 * i + 1]
+        note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
+    note_ids, suspended, deck_names = replies[2 * len(order) :]
+    again = set(touched)
+    kept = (
+        {}
+        if before is None
+        else {nid: before.notes[nid] for nid in note_ids if nid in before.notes and nid not in again}
+    )
+    to_read = [nid for nid in note_ids if nid not in kept]
+    infos = client.call("notesInfo", notes=to_read) if to_read else []
+    by_name = {name: mid for mid, name in ours.items()}
+    read: list[LiveNote] = []
+    for info in infos:
+        if not info:
+            continue
+        model = by_name.get(info["modelName"])
+        if model is None:
+            continue
+        fields = {name: value["value"] for name, value in info["fields"].items()}
+        read.append(LiveNote(int(info["noteId"]), model, fields, list(info["tags"]), [int(c) for c in info["cards"]]))
+    cards = [c for note in read for c in note.cards]
+    decks_of = client.call("getDecks", cards=cards) if cards else {}
     by_card = {int(c): deck for deck, cs in decks_of.items() for c in cs}
-    flags = dict(zip(cards, suspended, strict=False))
-    for note in notes.values():
+    flags = {int(c) for c in suspended}
+    for note in read:
         for card in note.cards:
             note.decks.setdefault(by_card.get(card, ""), []).append(card)
-            if flags.get(card):
+            if card in flags:
                 note.suspended.add(card)
+    fresh = {note.id: note for note in read}
+    for nid in note_ids:
+        note = fresh.get(nid)
+        if note is None and nid in kept:
+            old = kept[nid]
+            # The suspension is read afresh for every card, the rest as the earlier read found it.
+            note = LiveNote(old.id, old.note_type, old.fields, old.tags, old.cards, old.decks, set(old.cards) & flags)
+        if note is not None:
+            notes[nid] = note
     return Live(profile, note_types, notes, set(deck_names))

@@ -218,7 +218,20 @@ def _removals(client: AnkiConnect, plan: Plan, report: PushReport, delete: bool)
 def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     """Record each note as the collection now holds it; keep the old record where an edit waits."""
     # Read again only what this push changed; after a push that did nothing, the first read stands.
-    live = read_live(session.client, session.live.profile, session.note_types) if changed else session.live
+    live = session.live
+    if changed:
+        # A note type changed in place changes every note of it; otherwise only the notes acted on changed
+        # (and the notes the import added, which the first read did not see).
+        whole = bool(plan.note_types)
+        touched = {c.note_id for c in plan.updated + plan.retagged + plan.restored + plan.moved + plan.removed}
+        touched |= {c.note_id for c in plan.already_removed}
+        live = read_live(
+            session.client,
+            live.profile,
+            session.note_types,
+            before=None if whole else live,
+            touched={t for t in touched if t is not None},
+        )
     found = match_notes(session.built, live, {**session.pushed, **_records(plan)})
     old = session.pushed
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
