@@ -73,6 +73,35 @@ def test_each_side_and_both():
     assert sorted(c.entry for c in overwrite.updated) == ["e-g1", "e-g3"]
 
 
+def test_only_notes_whose_push_record_stays_as_it_is_are_steady():
+    built = _built(
+        ("g1", "a", ("t",), DECK),
+        ("g2", "b", (), DECK),
+        ("g3", "c", (), DECK),
+        ("g4", "d", (), "Root::B"),
+        ("g5", "e", (), DECK),
+        ("g6", "f", (), DECK),
+    )
+    live = _live(
+        _note(1, "g1", "a", ["t", "mine"]),
+        _note(2, "g2", "b edited in anki", []),
+        _note(3, "g3", "c", []),
+        _note(4, "g4", "d", []),
+        _note(5, "g5", "e", []),
+        _note(7, "g6", "f", []),
+    )
+    pushed = {
+        "g1": _pushed("g1", 1, "a", ("t",)),  # in step; a tag of the user's own is not the record's
+        "g2": _pushed("g2", 2, "b", ()),  # edited in Anki
+        "g3": _pushed("g3", 3, "old c", ()),  # edited in the YAML (and Anki holds it already)
+        "g4": _pushed("g4", 4, "d", ()),  # moved to another deck
+        "g5": _pushed("g5", 5, "e", ("gone",)),  # the project's tags changed
+        "g6": _pushed("g6", 6, "f", ()),  # found again under another note id
+    }
+    plan = make_plan(built, TOPICS, live, pushed)
+    assert plan.steady == {"g1"}
+
+
 def test_tags_added_in_anki_are_kept_and_project_tags_follow_the_yaml():
     built = _built(("g1", "a", ("keep",), DECK))
     live = _live(_note(1, "g1", "a", ["keep", "dropped", "leech", "mine"]))

@@ -107,6 +107,8 @@ class Plan:
     # Cards to unsuspend (entries back in the YAML) and to suspend (removed).
     unsuspend: list[int] = field(default_factory=list)
     suspend: list[int] = field(default_factory=list)
+    # GUIDs whose push record stays as it is: same note, deck, entry and tags, built and held as recorded.
+    steady: set[str] = field(default_factory=set)
 
     @property
     def to_import(self) -> list[NoteChange]:
@@ -222,6 +224,17 @@ def make_plan(
         in_step = _fields_match(note.fields, current.fields)
         yaml_changed = record is None or built_hash(note.fields, note.tags) != record.built
         anki_edited = record is None or _anki_hashes(current, record.fields) != record.fields
+        if (
+            record is not None
+            and not yaml_changed
+            and not anki_edited
+            and record.note_id == current.id
+            and record.deck == note.deck
+            and record.entry == entry
+            and record.tags == list(note.tags)
+            and record.fields.keys() == note.fields.keys()
+        ):
+            plan.steady.add(guid)
         differing = (
             {}
             if in_step

@@ -249,6 +249,10 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         current = found.get(guid)
         if current is None:
             continue
+        if guid in plan.steady and current.id == old[guid].note_id:
+            # The record would come out as it is (the plan compared its hashes): no need to hash again.
+            notes[guid] = old[guid]
+            continue
         notes[guid] = PushedNote(
             guid,
             entry,
