@@ -422,7 +422,7 @@ def add_command(
     for added in added_entries:
         obj.say(f"Added {added.kind} '{added.id}' to {config.rel(path)}:{added.line}")
     for warning in [] if obj.quiet else warnings:
-        click.echo(warning, err=True)
+        echo(warning, err=True)
 
 
 def _entry_from_options(
@@ -776,7 +776,7 @@ def _session(obj: Context, url: str, api_key: str | None, profile: str | None, d
 
     session = open_session(obj.config, AnkiConnect(url, api_key), profile=profile, do_build=do_build)
     for message in session.messages:
-        click.echo(f"note: {message}", err=True)
+        echo(f"note: {message}", err=True)
     return session
 
 
@@ -860,7 +860,7 @@ def status_command(obj: Context, url: str, api_key: str | None, profile: str | N
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        click.echo("\n".join(status_lines(data)))
+        echo("\n".join(status_lines(data)))
 
 
 @cli.command("pull")
@@ -888,16 +888,14 @@ def pull_command(obj: Context, url: str, api_key: str | None, profile: str | Non
     result = apply_pull(obj.config, plan_pull(obj.config, plan_push(session)), dry_run=dry_run)
     if dry_run:
         for diff in result.diffs.values():
-            click.echo(diff, nl=False)
+            echo(diff, nl=False)
     for edit in result.edits:
         verb = "would set" if dry_run else "set"
         obj.say(f"{edit.path}:{edit.line}: {verb} '{edit.key}' of '{edit.entry}' from Anki")
     for conflict in result.conflicts:
-        click.echo(
-            f"conflict: '{conflict.entry}' field '{conflict.field}': {conflict.reason}; nothing written", err=True
-        )
-        click.echo(f"  YAML: {conflict.yaml_text}", err=True)
-        click.echo(f"  Anki: {conflict.anki_text}", err=True)
+        echo(f"conflict: '{conflict.entry}' field '{conflict.field}': {conflict.reason}; nothing written", err=True)
+        echo(f"  YAML: {conflict.yaml_text}", err=True)
+        echo(f"  Anki: {conflict.anki_text}", err=True)
     if result.conflicts:
         from builder.errors import DecksError
 

@@ -227,3 +227,23 @@ def test_pull_exits_1_on_a_conflict_after_writing_the_rest(project, monkeypatch,
     # Without the conflict, the same pull succeeds.
     plan.conflicts.clear()
     assert project.run("pull").exit_code == 0
+
+
+def test_pull_shows_text_from_anki_with_control_characters_escaped(project, monkeypatch):
+    """A field edited in Anki reaches the terminal as text: an escape sequence in it cannot retitle the terminal."""
+    from builder import cli as cli_module
+    from builder.anki import push as push_module
+    from builder.anki.plan import NoteChange, Plan
+
+    project.build()
+    hostile = "Less.\x1b]0;owned\x07"
+    plan = Plan(
+        "User 1",
+        conflicts=[NoteChange("g2", "cl-cheap", "Test::All Kinds", 2, fields={"Answer": ("More.", hostile)})],
+    )
+    monkeypatch.setattr(cli_module, "_session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(push_module, "plan_push", lambda session: plan)
+    result = project.run("pull")
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "  Anki: Less.\\x1b]0;owned\\x07" in result.output
