@@ -177,8 +177,12 @@ class Manifest:
     fresh: bool = False
     # Why the lock file was not usable, when it was there but damaged: (line or None, reason).
     damaged: tuple[int | None, str] | None = None
-    # The older state file this one was taken over from (removed once the lock is saved).
+    # The older state file this one was taken over from, or that an output folder still holds beside a lock
+    # (removed once a build has written).
     legacy: Path | None = None
+    # The note types that older state file recorded, when a lock was there too: an output folder built
+    # before the lock existed tells which note types the user's collection may hold.
+    earlier_note_types: dict[str, NoteTypeRecord] = field(default_factory=dict)
     # sha256 of the lock's bytes as read ("" when there was none): a cache made with another lock is stale.
     lock_digest: str = ""
     # The lane of stamps made without one, and the first id never given (see id_base).
@@ -443,6 +447,11 @@ def load_state(config: Config, out: Path | None = None) -> Manifest:
         except DamagedState as exc:
             return Manifest(fresh=True, damaged=(exc.line, exc.reason))
         manifest.lock_digest = hashlib.sha256(data).hexdigest()
+        for folder in dict.fromkeys((out, *legacy_dirs)):
+            older = _take_over(folder / LEGACY_NAME, config)
+            if older is not None:
+                manifest.legacy, manifest.earlier_note_types = older.legacy, older.note_types
+                break
     _read_cache(manifest, out / CACHE_NAME)
     return manifest
 

@@ -140,17 +140,21 @@ def reimport_notices_for(
 def earlier_layout_notices(config: Config, manifest: Manifest) -> list[str]:
     """What to do in Anki when the build state shows note types of the first layout generation.
 
-    Told by the build that replaces those note types in the state (so once), and by `decks check` before it.
+    The state is the lock, or an older state file an output folder still holds beside a lock (a clone
+    that built decks before the lock existed). Told by the build that replaces those note types in the
+    state, or removes that file (so once), and by `decks check` before it.
     """
     leftovers = []
     for name, kind in KINDS.items():
         configured = config.note_type_ids[name]
-        old = manifest.note_types.get(name)
-        if old is None or old.id != configured or note_type_id(configured) == configured:
-            continue
-        gone = [f for f in old.fields if f not in kind.field_names]
-        if gone:
-            leftovers.append(f"{', '.join(repr(f) for f in gone)} of '{note_type_name(kind, config.project)}'")
+        for records in (manifest.note_types, manifest.earlier_note_types):
+            old = records.get(name)
+            if old is None or old.id != configured or note_type_id(configured) == configured:
+                continue
+            gone = [f for f in old.fields if f not in kind.field_names]
+            if gone:
+                leftovers.append(f"{', '.join(repr(f) for f in gone)} of '{note_type_name(kind, config.project)}'")
+                break
     if not leftovers:
         return []
     return [

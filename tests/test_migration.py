@@ -125,3 +125,39 @@ def test_without_merge_nothing_is_duplicated_or_lost(project, old_collection):
     log = import_package(col, project.output / "all-kinds.apkg", merge_notetypes=True).log
     assert (len(log.updated), len(log.conflicting)) == (4, 0)
     assert scheduling(col) == before and revlog(col) == history
+
+
+def test_a_clone_with_a_committed_lock_still_says_how_to_move(project, tmp_path):
+    """A lock made by the new builder, pulled into a clone whose output/ was built before the lock existed.
+
+    The lock already records the new note types; the older state in output/ shows what the user imported,
+    so the build still says how to move the collection, and the import without the option loses nothing.
+    """
+    assert project.build().exit_code == 0
+    assert (project.root / "decks.lock").exists()
+    shutil.rmtree(project.output)
+    project.output.mkdir()
+    shutil.copyfile(OLD / "decks-build.json", project.output / LEGACY_NAME)
+    shutil.copyfile(OLD / "all-kinds.apkg", project.output / "all-kinds.apkg")
+    lock = (project.root / "decks.lock").read_bytes()
+
+    check = project.run("check")
+    assert check.exit_code == 0 and "'Merge note types' ticked" in check.output
+    result = project.build()
+    assert result.exit_code == 0, result.output
+    (notice,) = [line for line in result.stderr.splitlines() if "Merge note types" in line]
+    assert "'Front'" in notice
+    # Told once: the older state file is gone after the build, the committed lock untouched.
+    assert not (project.output / LEGACY_NAME).exists()
+    assert (project.root / "decks.lock").read_bytes() == lock
+    assert "Merge note types" not in project.build().stderr
+
+    # In real Anki: the collection of the first layout, with a review, moves with its history kept.
+    col = open_collection(tmp_path / "moved.anki2")
+    import_package(col, OLD / "all-kinds.apkg")
+    review_first_due(col, col.decks.id_for_name(DECK))
+    before, history = scheduling(col), revlog(col)
+    log = import_package(col, project.output / "all-kinds.apkg", merge_notetypes=True).log
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 4, 0)
+    assert scheduling(col) == before and revlog(col) == history and col.note_count() == 4
+    col.close()
