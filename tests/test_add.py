@@ -9,6 +9,7 @@ import yaml
 
 from builder import cli as cli_module
 from builder.add import slug_id
+from builder.commands import add as add_command
 from tests.ankitools import import_package, open_collection, rendered_cards
 
 ODD = """\
@@ -237,7 +238,7 @@ def test_usage_errors(project):
 
 
 def test_prompts_for_what_is_missing_on_a_terminal(project, monkeypatch):
-    monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+    monkeypatch.setattr(add_command, "_interactive", lambda: True)
     result = project.runner.invoke(
         cli_module.cli, ["-C", str(project.root), "add", "all-kinds"], input="claim\nIs it cheap?\nYes, cheaper.\n"
     )

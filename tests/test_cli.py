@@ -24,6 +24,75 @@ def test_help_has_examples(project):
     assert "Examples:" in result.output and "--topic" in result.output
 
 
+def _imported_by(*args: str) -> set[str]:
+    """The builder's modules a fresh `decks ARGS` process has imported when it exits."""
+    code = (
+        "import sys\n"
+        "from builder.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] == 'builder'), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return set(result.stderr.split())
+
+
+def test_version_and_help_import_no_command():
+    """`--version` and `--help` load only the group: each command's module waits until it runs."""
+    assert _imported_by("--version") == {"builder", "builder.cli"}
+    assert _imported_by("--help") == {"builder", "builder.cli"}
+    assert "builder.commands.build" in _imported_by("build", "--help")
+    assert "builder.commands.anki" not in _imported_by("build", "--help")
+
+
+def test_command_list_matches_the_commands():
+    """`decks --help` lists each command with the first paragraph of its own help, as Click would."""
+    import click
+
+    from builder.cli import COMMANDS, cli
+
+    loaded = click.Group("decks")
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None and command.name == name
+        first = command.help.split("\n\n")[0]
+        assert " ".join(COMMANDS[name][1].split()) == " ".join(first.split()), name
+        loaded.add_command(command)
+    for width in (60, 80, 100):
+        lazy_ctx, loaded_ctx = click.Context(cli, terminal_width=width), click.Context(loaded, terminal_width=width)
+        lazy, plain = click.HelpFormatter(width=width), click.HelpFormatter(width=width)
+        cli.format_commands(lazy_ctx, lazy)
+        loaded.format_commands(loaded_ctx, plain)
+        assert lazy.getvalue() == plain.getvalue()
+    assert set(cli.list_commands(click.Context(cli))) == set(COMMANDS)
+
+
+def test_completion_lists_commands_and_completes_their_options(project):
+    """Shell completion still names every command (with its help) and completes an option's values."""
+    env = {"_DECKS_COMPLETE": "zsh_complete", "COMP_WORDS": "decks bu", "COMP_CWORD": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "builder"], capture_output=True, text=True, env={**_environ(), **env}, check=False
+    )
+    assert "build" in result.stdout and "Build the decks" in result.stdout
+    env = {
+        "_DECKS_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"decks -C {project.root} build --topic al",
+        "COMP_CWORD": "5",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "builder"], capture_output=True, text=True, env={**_environ(), **env}, check=False
+    )
+    assert "all-kinds" in result.stdout
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
 def test_build_reports_what_it_wrote(project):
     result = project.build()
     assert result.exit_code == 0

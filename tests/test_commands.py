@@ -8,11 +8,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from builder import cli as cli_module
 from builder.cli import cli
+from builder.commands import build as build_command
 from tests.conftest import REPO
 
-COMMANDS = sorted(cli.commands)
+COMMANDS = cli.list_commands(click.Context(cli))
 
 
 def test_commands_are_the_expected_ones():
@@ -35,7 +35,7 @@ def test_every_command_is_documented(name):
     assert len(section) == 2, f"docs/cli.md has no section '## decks {name}'"
     body = section[1].split("\n## ", 1)[0]
     assert f"decks {name}" in body.split("```", 1)[1], f"the section on decks {name} has no example"
-    for option in cli.commands[name].params:
+    for option in cli.get_command(click.Context(cli), name).params:
         if isinstance(option, click.Option) and option.name not in ("help",):
             assert any(o in docs for o in option.opts), f"docs/cli.md does not mention {option.opts}"
 
@@ -92,7 +92,7 @@ def test_progress_bar_only_on_a_terminal(project, monkeypatch):
     assert "Building" not in result.output  # CliRunner's stderr is no terminal
 
     terminal = _Terminal()
-    monkeypatch.setattr(cli_module, "_terminal_stderr", lambda: terminal)
+    monkeypatch.setattr(build_command, "_terminal_stderr", lambda: terminal)
     result = project.build()
     assert result.exit_code == 0
     shown = "".join(terminal.parts)

@@ -199,9 +199,9 @@ def test_the_add_on_is_found_through_the_environment(monkeypatch, tmp_path):
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_pull_exits_1_on_a_conflict_after_writing_the_rest(project, monkeypatch, dry_run):
     """A script can tell a pull that left an Anki edit behind: exit 1, every other edit still written."""
-    from builder import cli as cli_module
     from builder.anki import push as push_module
     from builder.anki.plan import NoteChange, Plan
+    from builder.commands import anki as cli_module
 
     project.build()
     deck = "Test::All Kinds"
@@ -231,9 +231,9 @@ def test_pull_exits_1_on_a_conflict_after_writing_the_rest(project, monkeypatch,
 
 def test_pull_shows_text_from_anki_with_control_characters_escaped(project, monkeypatch):
     """A field edited in Anki reaches the terminal as text: an escape sequence in it cannot retitle the terminal."""
-    from builder import cli as cli_module
     from builder.anki import push as push_module
     from builder.anki.plan import NoteChange, Plan
+    from builder.commands import anki as cli_module
 
     project.build()
     hostile = "Less.\x1b]0;owned\x07"

@@ -1,0 +1,204 @@
+"""`decks build`: once, or again on every save."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from builder.commands.complete import complete_topics
+from builder.errors import echo
+
+if TYPE_CHECKING:
+    from builder.cli import Context
+    from builder.config import Config
+
+
+@click.command("build")
+@click.option("--single", is_flag=True, help="Write one .apkg holding every topic as a subdeck.")
+@click.option(
+    "-t",
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="TOPIC",
+    shell_complete=complete_topics,
+    help="Build only this topic: its file name without .yaml (the number may be left out) or its title. Repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the .apkg files. Default: output/ in the project.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (same as `decks -q build`).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes that read and render topics; 0: two when there is enough to do and a core is idle.",
+)
+@click.option("--timings", is_flag=True, help="Print on stderr how long each stage of the build took.")
+@click.option(
+    "-w",
+    "--watch",
+    is_flag=True,
+    help="Build, then build again on every save of topic files, templates, media or deck.yaml, until Ctrl+C.",
+)
+@click.option(
+    "--new-identity",
+    is_flag=True,
+    help=(
+        "Build even though entry ids or the project name changed since the last build, giving those "
+        "notes a new identity in Anki. You lose their link to the old notes: Anki adds them as new "
+        "notes with no review history, and the old notes stay in your collection beside them. "
+        "To keep a renamed entry's history, give it `was: OLD-ID` instead."
+    ),
+)
+@click.pass_obj
+def build_command(
+    obj: Context,
+    single: bool,
+    topics: tuple[str, ...],
+    output: Path | None,
+    quiet: bool,
+    jobs: int,
+    timings: bool,
+    watch: bool,
+    new_identity: bool,
+) -> None:
+    """Build the decks: validate every topic file, then write .apkg files.
+
+    Every problem in every file is reported as FILE:LINE:COL: message, and
+    nothing is written while any remains. Rebuilding unchanged cards gives
+    byte-identical files; edited cards update their notes in place when
+    re-imported into Anki, keeping review history. A progress bar shows on
+    stderr when it is a terminal.
+
+    \b
+    Examples:
+      decks build
+      decks build --single -o ~/Desktop
+      decks build -t 01-deepseek -t 05-large-action-model
+      decks build --quiet
+      decks build --watch           rebuild on every save; errors show as they appear
+    """
+    obj.quiet = obj.quiet or quiet
+    options = {
+        "topics": topics,
+        "single": single,
+        "output": output,
+        "jobs": jobs,
+        "timings": timings,
+        "new_identity": new_identity,
+    }
+    if watch:
+        _watch_builds(obj, options)
+        return
+    _build_once(obj, obj.config, **options)
+
+
+def _watch_builds(obj: Context, options: dict) -> None:
+    """Build, then again after each save; a failed build is reported and the last good decks stay."""
+    import threading
+
+    from builder.config import load_config
+    from builder.errors import DecksError
+    from builder.watch import changes, source_folders
+
+    config = obj.config
+
+    def attempt(first: bool = False) -> None:
+        nonlocal config
+        try:
+            # deck.yaml may have changed: it is read again for each build.
+            config = load_config(config.root)
+            _build_once(obj, config, **options)
+        except DecksError as exc:
+            if first and exc.exit_code == 2:
+                raise  # a mistake on the command line: watching would repeat it on every save
+            exc.show()
+
+    def started() -> None:
+        attempt(first=True)
+        folders = ", ".join(f"{config.rel(p)}/" for p in source_folders(config))
+        echo(f"Watching {folders} and deck.yaml; Ctrl+C stops.", err=True)
+
+    try:
+        for changed in changes(config, threading.Event(), started=started):
+            shown = ", ".join(config.rel(p) for p in changed[:3]) + (" ..." if len(changed) > 3 else "")
+            echo(f"Changed: {shown}", err=True)
+            attempt()
+    except KeyboardInterrupt:
+        echo("Stopped.", err=True)
+
+
+def _build_once(
+    obj: Context,
+    config: Config,
+    *,
+    topics: tuple[str, ...],
+    single: bool,
+    output: Path | None,
+    jobs: int,
+    timings: bool,
+    new_identity: bool = False,
+) -> None:
+    import contextlib
+
+    from builder.build import build
+
+    terminal = None if obj.quiet else _terminal_stderr()
+    with contextlib.ExitStack() as stack:
+        track = None
+        if terminal is not None:
+
+            def track(packages):
+                return stack.enter_context(
+                    click.progressbar(
+                        packages,
+                        label="Building",
+                        file=terminal,
+                        item_show_func=lambda package: package.path.name if package else None,
+                    )
+                )
+
+        result = build(
+            config,
+            topics=topics,
+            single=single,
+            output_dir=output,
+            progress=track,
+            jobs=jobs,
+            new_identity=new_identity,
+        )
+    where = config.rel(result.output_dir)
+    obj.say(
+        f"Built {result.topics} topic{'s' if result.topics != 1 else ''}: "
+        f"{result.notes} notes, {result.cards} cards -> {where}/ "
+        f"({len(result.written)} written, {len(result.unchanged)} unchanged)"
+    )
+    for path in result.written:
+        obj.say(f"  wrote {config.rel(path)}")
+    for path in result.removed:
+        obj.say(f"  removed {config.rel(path)} (its topic is gone)")
+    # Each tells of something Anki will not do on import; --quiet keeps to errors only.
+    for notice in [] if obj.quiet else result.notices:
+        echo(f"note: {notice}", err=True)
+    if timings:
+        stages = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in result.timings.items())
+        echo(f"Timings (s): {stages}; {result.read} topic files read", err=True)
+
+
+def _terminal_stderr():
+    """stderr when it is a terminal (where progress bars go), else None."""
+    return sys.stderr if sys.stderr.isatty() else None
+
+
+# The commands of this module, by name (see builder.cli.COMMANDS).
+COMMANDS = {"build": build_command}
