@@ -36,6 +36,7 @@ from builder.load import CrossFileCheck, TopicSummary, no_topics_error, topic_fi
 from builder.manifest import (
     CACHE_NAME,
     LOCK_NAME,
+    LockHead,
     Manifest,
     TopicRecord,
     damage_note,
@@ -165,10 +166,12 @@ def _build(
     stamp = build_stamp(config, template_dirs(config.templates_dir))
     fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
     groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
+    head = read_lock_head(config, out)
     try:
-        unchanged = _unchanged_build(config, out, by_slug, chosen, groups, fingerprints, complete=not slugs)
+        unchanged = _unchanged_build(config, out, head, by_slug, chosen, groups, fingerprints, complete=not slugs)
     except (TypeError, ValueError, LookupError, AttributeError):
-        unchanged = None  # a cache not as this builder writes it (copied, or made by hand): the full build decides
+        # A cache not as this builder writes it (copied, or made by hand): the full build decides.
+        unchanged = head = None
     if unchanged is not None:
         _lock(lock, config, out)
         remove_stale_temps(out)
@@ -177,7 +180,7 @@ def _build(
             pass  # shown as the full build shows it: no package to write
         return unchanged
 
-    manifest = load_state(config, out)
+    manifest = load_state(config, out, head)
     # Identity breaks the state shows before any topic is read; those of entries come with their topics.
     breaks = project_breaks(config, manifest, new_identity=new_identity) + note_type_breaks(config, manifest)
     project_changed = manifest.project is not None and manifest.project != config.project
@@ -208,7 +211,7 @@ def _build(
     # Topics to read: those packaged now, and those changed since the last build (for their problems).
     to_read = [slug for slug in by_slug if slug in stale or slug not in cached]
     result.read = len(to_read)
-    worker = TopicWorker(config, by_slug, stale, manifest, known) if to_read else None
+    worker = TopicWorker(config, by_slug, stale, manifest, known, stamp) if to_read else None
     outcomes = worker.run_all(to_read, jobs) if worker else iter(())
 
     # Checked as topics come, so that nothing is packed once two entries share an id.
@@ -297,6 +300,9 @@ def _build(
     if worker is not None:
         for kind, record in worker.packager.note_types.items():
             manifest.record_note_type(kind, record)
+        if worker.layouts is not None and worker.layouts != manifest.layouts:
+            manifest.layouts = worker.layouts
+            manifest.cache_changed = True
     # Nothing can fail on bad input any more: only now is the output folder touched.
     first = _first_build_note(manifest, out)
     _lock(lock, config, out)
@@ -355,6 +361,7 @@ def _tags_note(updated: int) -> str:
 def _unchanged_build(
     config: Config,
     out: Path,
+    head: LockHead | None,
     by_slug: dict[str, Path],
     chosen: list[str],
     groups: list[tuple[str, list[str]]],
@@ -369,7 +376,6 @@ def _unchanged_build(
     them, and the lock holds no note that no topic builds (a removal a ``--topic`` build left untold):
     then the full build would find what that build found (no problem, no change) and write nothing.
     """
-    head = read_lock_head(config, out)
     if head is None:
         return None
     state = head.state

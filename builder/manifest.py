@@ -170,6 +170,9 @@ class Manifest:
     note_types: dict[str, NoteTypeRecord] = field(default_factory=dict)
     topics: dict[str, TopicRecord] = field(default_factory=dict)
     packages: dict[str, PackageRecord] = field(default_factory=dict)
+    # The note types as packages hold them, last made from the templates: (the build stamp they were made
+    # under, their JSON by kind; see package.py). A build under the same stamp takes them as they are.
+    layouts: tuple[str, dict] | None = None
     # The lock's content changed (and must be saved); the cache's did.
     changed: bool = False
     cache_changed: bool = False
@@ -192,7 +195,8 @@ class Manifest:
     _touched: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
     # Notes as read (the lock's "note" lines, by GUID) become stamps one by one when a build asks for
     # them: a rebuild of one topic touches few of them, and at 100,000 notes making every stamp costs
-    # a third of a second. Their lines are written back as read.
+    # a third of a second. Their lines are written back as read. A lock the cache vouches for is not
+    # decoded at all: a note's value is its line (a str) until it is first asked for.
     _raw_notes: dict = field(default_factory=dict, repr=False)
     _raw_lines: dict[str, str] = field(default_factory=dict, repr=False)
     _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
@@ -203,6 +207,7 @@ class Manifest:
     @property
     def notes(self) -> dict[str, NoteStamp]:
         """Stamps of every note, by GUID."""
+        self._decode_all()
         for guid in list(self._raw_notes):
             self._old_stamp(guid)
         return self._stamps
@@ -215,10 +220,18 @@ class Manifest:
         """The stamp of one note (None when unknown), without making every other note's."""
         return self._old_stamp(guid)
 
+    def _decode_all(self) -> None:
+        """Decode every note line not decoded yet, in one call (a line at a time costs twice as much)."""
+        raw_notes = self._raw_notes
+        lazy = [guid for guid, raw in raw_notes.items() if type(raw) is str]
+        if lazy:
+            values = json.loads("[" + ",".join(raw_notes[guid] for guid in lazy) + "]")
+            raw_notes.update(zip(lazy, values, strict=True))
+
     def known_guids(self) -> dict[str, str]:
         """Entry id -> GUID of every note the state knows by its entry, as read (see identity.entry_guid)."""
         if self._known is None:
-            known = {raw[1]: guid for guid, raw in self._raw_notes.items() if raw[1]}
+            known = {_entry_of(raw): guid for guid, raw in self._raw_notes.items() if _entry_of(raw)}
             known.update({s.entry: guid for guid, s in self._stamps.items() if s.entry})
             self._known = known
         return self._known
@@ -226,7 +239,8 @@ class Manifest:
     def _old_stamp(self, guid: str) -> NoteStamp | None:
         stamp = self._stamps.get(guid)
         if stamp is None and guid in self._raw_notes:
-            _, entry, kind, _, nid, cards, mod, h, deck = self._raw_notes.pop(guid)
+            raw = self._raw_notes.pop(guid)
+            _, entry, kind, _, nid, cards, mod, h, deck = json.loads(raw) if type(raw) is str else raw
             self._raw_lines.pop(guid, None)
             stamp = NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, deck, entry, kind)
             self._stamps[guid] = stamp
@@ -336,6 +350,7 @@ class Manifest:
         """
         if self._id_base is None:
             # Anki reads ids as creation times in milliseconds; keep them plausible and unique.
+            self._decode_all()
             used = [s.id for s in self._stamps.values()]
             used += [c for s in self._stamps.values() for c in s.cards.values()]
             for raw in self._raw_notes.values():
@@ -354,6 +369,9 @@ class Manifest:
             lines += [dumps(["note-type", kind, t.id, list(t.fields), list(t.templates), t.hash, t.mod]), "\n"]
         rows: list[tuple[str, str, str]] = []
         for guid, raw in self._raw_notes.items():
+            if type(raw) is str:
+                rows.append((_entry_of(raw), guid, raw))
+                continue
             line = self._raw_lines.get(guid)
             rows.append((raw[1], guid, line if line is not None else dumps(raw)))
         decks: dict[str, str] = {}
@@ -383,7 +401,14 @@ class Manifest:
                 name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())
             },
         }
+        if self.layouts is not None:
+            data["note_types"] = list(self.layouts)
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+def _entry_of(raw: list | str) -> str:
+    """The entry id of a note as read: its decoded value, or its line ('["note","ENTRY",...')."""
+    return raw[9 : raw.index('"', 9)] if type(raw) is str else raw[1]
 
 
 # Text JSON writes as it is (ensure_ascii=False): no quote, no backslash, no control character.
@@ -416,17 +441,20 @@ def _note_line(guid: str, s: NoteStamp, dumps, decks: dict[str, str]) -> str:
 # -- loading ---------------------------------------------------------------------
 
 
-def load_state(config: Config, out: Path | None = None) -> Manifest:
+def load_state(config: Config, out: Path | None = None, head: LockHead | None = None) -> Manifest:
     """The build state of a project building into ``out``: its lock, else an older state taken over.
 
     A lock that does not match its schema is treated as absent (``damaged`` says why). With no lock,
-    an older ``.decks-build.json`` in ``out`` or in the configured output folder is taken over.
+    an older ``.decks-build.json`` in ``out`` or in the configured output folder is taken over. A lock
+    whose bytes the cache names was checked by the build that made the cache: its note lines are kept
+    as read and decoded only when asked for. ``head``, read by this build already, is not read again.
     """
     out = out or config.output_dir
     legacy_dirs = (config.output_dir,)
     path = config.root / LOCK_NAME
+    cache = head.cache if head is not None else None
     try:
-        data = path.read_bytes()
+        data = head.data if head is not None else path.read_bytes()
     except FileNotFoundError:
         data = None
     except IsADirectoryError:
@@ -442,17 +470,69 @@ def load_state(config: Config, out: Path | None = None) -> Manifest:
                 return manifest
         manifest = Manifest(fresh=True)
     else:
-        try:
-            manifest = parse_lock(data)
-        except DamagedState as exc:
-            return Manifest(fresh=True, damaged=(exc.line, exc.reason))
-        manifest.lock_digest = hashlib.sha256(data).hexdigest()
+        digest = head.state.lock_digest if head is not None else hashlib.sha256(data).hexdigest()
+        if cache is None:
+            cache = _cache_json(out / CACHE_NAME)
+        manifest = _vouched_lock(data) if _made_with(cache, digest) else None
+        if manifest is None:
+            try:
+                manifest = parse_lock(data)
+            except DamagedState as exc:
+                manifest = Manifest(fresh=True, damaged=(exc.line, exc.reason))
+                _apply_cache(manifest, cache, layouts_only=True)
+                return manifest
+        manifest.lock_digest = digest
         for folder in dict.fromkeys((out, *legacy_dirs)):
             older = _take_over(folder / LEGACY_NAME, config)
             if older is not None:
                 manifest.legacy, manifest.earlier_note_types = older.legacy, older.note_types
                 break
+        _apply_cache(manifest, cache)
+        return manifest
     _read_cache(manifest, out / CACHE_NAME)
+    return manifest
+
+
+# A note line as the build writes it, up to its GUID: (line, entry id, GUID). Any other note line makes the
+# whole lock be read and checked line by line.
+_NOTE_LINE = re.compile(r'^(\["note","([^"\\\n]*)","[^"\\\n]*","([^"\\\n]*)",[^\n]*)$', re.M)
+# Every other line with something on it: the header, note types, and note lines in any other form.
+_OTHER_LINE = re.compile(r'^(?!\["note","[^"\\\n]*","[^"\\\n]*","[^"\\\n]*",|#)([^\n]*\S[^\n]*)$', re.M)
+
+
+def _made_with(cache: dict | None, digest: str) -> bool:
+    """Whether a cache was made with the lock of this SHA-256, and so vouches that the lock was checked."""
+    return isinstance(cache, dict) and cache.get("version") == _CACHE_VERSION and cache.get("lock") == digest
+
+
+def _vouched_lock(data: bytes) -> Manifest | None:
+    """The state of a lock the cache vouches for, its note lines kept as read; None when a line is not in the
+    build's own form (the full read then checks every line).
+
+    A cache names the SHA-256 of the lock it was made with and is written only by a build that read, and so
+    checked, that lock, or wrote it: the same bytes need no second check, and a byte changed anywhere in
+    the file (a damaged line in a topic no build reads now included) makes the full read check them all.
+    """
+    try:
+        text = data.decode("utf-8")
+        manifest = Manifest()
+        for line in _OTHER_LINE.findall(text):
+            value = json.loads(line)
+            if manifest.project is None:
+                manifest.project = _check_header(value, 0)["project"]
+            elif type(value) is list and value and value[0] == "note-type" and value[1] not in manifest.note_types:
+                manifest.note_types[value[1]] = _check_note_type(value, 0)
+            else:
+                return None
+    except (ValueError, LookupError, TypeError, DamagedState):
+        return None
+    if manifest.project is None:
+        return None
+    notes = _NOTE_LINE.findall(text)
+    manifest._raw_notes = {guid: line for line, _, guid in notes}
+    manifest._known = {entry: guid for _, entry, guid in notes if entry}
+    if len(manifest._raw_notes) != len(notes):
+        return None
     return manifest
 
 
@@ -463,6 +543,9 @@ class LockHead:
 
     state: Manifest
     notes: int
+    # The lock's bytes and the cache's decoded JSON, for the full read to take over rather than read again.
+    data: bytes = b""
+    cache: dict | None = None
 
 
 def read_lock_head(config: Config, out: Path) -> LockHead | None:
@@ -476,7 +559,8 @@ def read_lock_head(config: Config, out: Path) -> LockHead | None:
     except OSError:
         return None
     state = Manifest(lock_digest=hashlib.sha256(data).hexdigest())
-    _read_cache(state, out / CACHE_NAME, as_read=True)
+    cache = _cache_json(out / CACHE_NAME)
+    _apply_cache(state, cache, as_read=True)
     if not state.topics:
         return None
     try:
@@ -496,7 +580,7 @@ def read_lock_head(config: Config, out: Path) -> LockHead | None:
                 state.note_types[value[1]] = _check_note_type(value, number)
     except (ValueError, LookupError, TypeError, DamagedState):
         return None  # cannot be a lock a build checked; the full read says what is wrong
-    return LockHead(state, notes)
+    return LockHead(state, notes, data, cache)
 
 
 def damage_note(manifest: Manifest) -> str | None:
@@ -638,14 +722,36 @@ def _check_note_type(value: list, number: int) -> NoteTypeRecord:
     return NoteTypeRecord(model_id, tuple(fields), tuple(templates), h, mod)
 
 
-def _read_cache(manifest: Manifest, path: Path, legacy: bool = False, as_read: bool = False) -> None:
-    """The output folder's build cache into ``manifest``, when it was made with the same lock.
+def _read_cache(manifest: Manifest, path: Path, legacy: bool = False) -> None:
+    """The output folder's build cache into ``manifest``, when it was made with the same lock."""
+    _apply_cache(manifest, _cache_json(path), legacy=legacy)
+
+
+def _cache_json(path: Path) -> dict | None:
+    """A cache file's JSON, or None when it cannot be read as such."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _apply_cache(
+    manifest: Manifest, data: dict | None, legacy: bool = False, as_read: bool = False, layouts_only: bool = False
+) -> None:
+    """A build cache's JSON into ``manifest``: its records when made with the same lock, and the note types.
 
     ``as_read`` leaves each topic's ids, media, old ids and prompts as JSON lists, for a reader that only
     compares fingerprints and counts notes (a third of the time at 10,000 entries).
     """
+    if data is None:
+        return
+    layouts = data.get("note_types")
+    if type(layouts) is list and len(layouts) == 2 and type(layouts[0]) is str and type(layouts[1]) is dict:
+        manifest.layouts = (layouts[0], layouts[1])
+    if layouts_only:
+        return
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         if not legacy and (data.get("version") != _CACHE_VERSION or data.get("lock") != manifest.lock_digest):
             return
         topics = {}

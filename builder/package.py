@@ -1,24 +1,29 @@
-"""Package rendered entries as Anki decks: genanki note types and notes, written as .apkg files.
+"""Package rendered entries as Anki decks: note types and notes in genanki's form, written as .apkg files.
 
 Identities (note GUIDs, deck names and ids, note-type ids, content hashes) come from identity.py; note and
 card ids and modification times from the build state (manifest.py). The note types' card templates and CSS
 come from render.py, the notes' fields from notefields.py.
+
+genanki makes each note type's JSON and its rule for which cards a note makes, once, when the note types are
+made from the templates; the build cache keeps both (``NoteType.cached``), so a rebuild under the same
+templates imports neither Jinja2 nor genanki (which loads asyncio): the notes, cards, decks and the
+collection's SQL are written here.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import re
 import sqlite3
+import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import genanki
-from genanki.apkg_col import APKG_COL
-from genanki.apkg_schema import APKG_SCHEMA
 from markupsafe import escape
 
 from builder.config import Config
@@ -40,16 +45,70 @@ from builder.notefields import sort_text
 if TYPE_CHECKING:
     from builder.render import Layout
 
-# genanki's schema, its indexes made after the rows are in: building an index at once is cheaper
-# than keeping it up to date row by row.
-_TABLES, _, _rest = APKG_SCHEMA.partition("CREATE INDEX")
-_INDEXES = "CREATE INDEX" + _rest
 # Zip entries carry a timestamp; a fixed one keeps identical builds byte-identical.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# A cloze deletion as it makes a card: {{c<number>::<at least one character>...}}.
+_CLOZE_CARD = re.compile(r"{{c(\d+)::.+?}}", re.DOTALL)
 
 
-def note_type(kind: Kind, config: Config, layout: Layout) -> genanki.Model:
+@dataclass(frozen=True)
+class NoteType:
+    """A kind's note type as packages hold it, and which cards a note of it makes.
+
+    ``json`` is its definition in the collection with ``mod`` and deck 0 (``req`` in it names the fields each
+    card of a front/back note type needs); ``cloze_fields`` are the fields whose deletions make the cards of
+    a cloze note type.
+    """
+
+    id: int
+    cloze: bool
+    json: dict
+    cloze_fields: tuple[int, ...] = ()
+
+    def to_json(self, mod: int, deck_id: int) -> dict:
+        """Its definition as a package of this deck holds it, with this ``mod``."""
+        return {**self.json, "mod": mod, "did": deck_id}
+
+    def card_ords(self, values: Sequence[str]) -> list[int]:
+        """The ordinals of the cards a note with these field values makes."""
+        if self.cloze:
+            ords = set()
+            for index in self.cloze_fields:
+                ords.update(int(n) - 1 for n in _CLOZE_CARD.findall(values[index]) if int(n) > 0)
+            return sorted(ords)
+        return sorted(
+            ord_ for ord_, how, needs in self.json["req"] if (all if how == "all" else any)(values[i] for i in needs)
+        )
+
+    def cached(self) -> list:
+        """What the build cache keeps of it (see from_cache)."""
+        return [self.id, self.cloze, self.json, list(self.cloze_fields)]
+
+    @classmethod
+    def from_cache(cls, value: list) -> NoteType:
+        """A note type as ``cached`` gave it."""
+        model_id, cloze, definition, fields = value
+        if type(model_id) is not int or type(cloze) is not bool or type(definition) is not dict:
+            raise TypeError("not a cached note type")
+        if not isinstance(definition.get("req"), list) or not all(type(i) is int for i in fields):
+            raise TypeError("not a cached note type")
+        return cls(model_id, cloze, definition, tuple(fields))
+
+
+def note_types_from_cache(cached: Mapping[str, list]) -> dict[str, NoteType] | None:
+    """Every kind's note type as the build cache keeps them; None unless it holds each kind, well formed."""
+    if set(cached) != set(KINDS):
+        return None
+    try:
+        return {kind: NoteType.from_cache(cached[kind]) for kind in KINDS}
+    except (TypeError, ValueError):
+        return None
+
+
+def genanki_model(kind: Kind, config: Config, layout: Layout):
     """The genanki note type of an entry kind: the project's id, the layout's card templates and CSS."""
+    import genanki
+
     return genanki.Model(
         model_id=note_type_id(config.note_type_ids[kind.name]),
         name=note_type_name(kind, config.project),
@@ -58,6 +117,70 @@ def note_type(kind: Kind, config: Config, layout: Layout) -> genanki.Model:
         css=layout.css,
         model_type=genanki.Model.CLOZE if kind.cloze else genanki.Model.FRONT_BACK,
     )
+
+
+def make_note_types(config: Config, layouts: Mapping[str, Layout]) -> dict[str, NoteType]:
+    """Every kind's note type, made with genanki from the layouts render.py made."""
+    import genanki
+
+    out = {}
+    for name, kind in KINDS.items():
+        model = genanki_model(kind, config, layouts[name])
+        cloze_fields: tuple[int, ...] = ()
+        if kind.cloze:
+            # The fields genanki reads deletions from: those where one deletion alone makes a card.
+            empty = [""] * len(kind.field_names)
+            probes = [[*empty[:i], "{{c1::x}}", *empty[i + 1 :]] for i in range(len(empty))]
+            cloze_fields = tuple(i for i, values in enumerate(probes) if genanki.Note(model=model, fields=values).cards)
+        # Through JSON, so that this build holds what a later build reads from the cache, exactly.
+        definition = json.loads(json.dumps(model.to_json(0, 0)))
+        out[name] = NoteType(model.model_id, kind.cloze, definition, cloze_fields)
+    return out
+
+
+@functools.cache
+def _collection_sql() -> tuple[str, str, str]:
+    """genanki's SQL of an empty collection: its tables, its indexes, and the row of its ``col`` table.
+
+    Read from the two modules of genanki that hold them, as plain strings, without importing genanki
+    itself (about 25 ms, asyncio included) when nothing else needs it.
+    """
+    import importlib.util
+
+    texts = []
+    for module, name in (("apkg_schema", "APKG_SCHEMA"), ("apkg_col", "APKG_COL")):
+        loaded = sys.modules.get(f"genanki.{module}")
+        if loaded is None:
+            folder = Path(importlib.util.find_spec("genanki").submodule_search_locations[0])
+            spec = importlib.util.spec_from_file_location(f"genanki.{module}", folder / f"{module}.py")
+            loaded = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded)
+        texts.append(getattr(loaded, name))
+    schema, col = texts
+    # The indexes are made after the rows are in: building an index at once is cheaper than keeping it up
+    # to date row by row.
+    tables, _, indexes = schema.partition("CREATE INDEX")
+    return tables, "CREATE INDEX" + indexes, col
+
+
+def _deck_json(deck_id: int, name: str, description: str) -> dict:
+    """A deck as a package's collection lists it (the values genanki writes)."""
+    return {
+        "collapsed": False,
+        "conf": 1,
+        "desc": description,
+        "dyn": 0,
+        "extendNew": 0,
+        "extendRev": 50,
+        "id": deck_id,
+        "lrnToday": [163, 2],
+        "mod": 1425278051,
+        "name": name,
+        "newToday": [163, 2],
+        "revToday": [163, 0],
+        "timeToday": [163, 23598],
+        "usn": -1,
+    }
 
 
 @dataclass
@@ -85,15 +208,15 @@ class TopicDraft:
 class Packager:
     """Turns rendered topics into package plans, stamping notes through the manifest."""
 
-    def __init__(self, config: Config, layouts: Mapping[str, Layout], manifest: Manifest, now: int):
+    def __init__(self, config: Config, note_types: Mapping[str, NoteType], manifest: Manifest, now: int):
         self.config = config
         self.manifest = manifest
         self.now = now
-        self.models = {name: note_type(kind, config, layouts[name]) for name, kind in KINDS.items()}
+        self.models = dict(note_types)
         # Each kind's note-type record as this build makes it, for the build to keep.
         self.note_types = {
             name: manifest.stamp_note_type(
-                name, note_type_identity(KINDS[name], model.model_id), content_hash(model.to_json(0, 0)), now
+                name, note_type_identity(KINDS[name], model.id), content_hash(model.json), now
             )
             for name, model in self.models.items()
         }
@@ -122,7 +245,7 @@ class Packager:
             values = fields[entry.id]
             flds = "\x1f".join(values)
             tags = note_tags(entry.tags)
-            content = note_hash(model.model_id, name, content_fields(flds), tags, versions.get(entry.id))
+            content = note_hash(model.id, name, content_fields(flds), tags, versions.get(entry.id))
             notes.append(
                 (
                     entry.kind,
@@ -135,14 +258,14 @@ class Packager:
                     entry.id,
                 )
             )
-        return TopicDraft(did, genanki.Deck(did, name, _deck_description(topic)).to_json(), notes)
+        return TopicDraft(did, _deck_json(did, name, _deck_description(topic)), notes)
 
     def add_draft(self, plan: PackagePlan, draft: TopicDraft, lane: IdLane) -> None:
         """Add a drafted topic to a package plan, stamping its notes through the manifest (new ids from ``lane``)."""
         plan.decks.append(draft.deck)
         did, now, stamp_note = draft.deck_id, self.now, self.manifest.stamp_note
         for position, (kind, guid, flds, sort_field, tags, content, ords, entry_id) in enumerate(draft.notes):
-            model_id = self.models[kind].model_id
+            model_id = self.models[kind].id
             if model_id not in plan.models:
                 plan.models[model_id] = self.models[kind].to_json(self._model_mods[kind], did)
             stamp = stamp_note(guid, content, ords, now, lane, entry_id, kind)
@@ -153,14 +276,12 @@ class Packager:
                     (stamp.cards[ord_], stamp.id, did, ord_, stamp.mod, -1, 0, 0, position, 0, 0, 0, 0, 0, 0, 0, 0, "")
                 )
 
-    def _card_ords(self, model: genanki.Model, values: tuple[str, ...]) -> list[int]:
-        # genanki decides which cards a note has. For a front/back note type that depends only on
-        # which fields are empty, so one genanki Note per pattern answers for every note like it.
-        key = None if model.model_type == genanki.Model.CLOZE else (model.model_id, *map(bool, values))
+    def _card_ords(self, model: NoteType, values: tuple[str, ...]) -> list[int]:
+        # For a front/back note type the cards depend only on which fields are empty: one answer per pattern.
+        key = None if model.cloze else (model.id, *map(bool, values))
         ords = self._ords.get(key) if key else None
         if ords is None:
-            note = genanki.Note(model=model, fields=list(values))
-            ords = sorted(card.ord for card in note.cards)
+            ords = model.card_ords(values)
             if key:
                 self._ords[key] = ords
         return ords
@@ -169,17 +290,18 @@ class Packager:
 def package_bytes(plan: PackagePlan) -> bytes:
     """The bytes of an .apkg: a zip holding the SQLite collection, the media files and their map."""
     # An in-memory database: nothing is left behind in the temp folder.
+    tables, indexes, col = _collection_sql()
     conn = sqlite3.connect(":memory:")
     try:
-        conn.executescript(_TABLES)
-        conn.executescript(APKG_COL)
+        conn.executescript(tables)
+        conn.executescript(col)
         decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
         decks.update({str(d["id"]): d for d in plan.decks})
         models = {str(mid): m for mid, m in plan.models.items()}
         conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", plan.notes)
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.cards)
-        conn.executescript(_INDEXES)
+        conn.executescript(indexes)
         conn.commit()
         collection = conn.serialize()
     finally:

@@ -97,14 +97,15 @@ class TopicWorker:
         stale: dict[str, PendingPackage],
         manifest: Manifest,
         known: dict[str, str],
+        stamp: str = "",
     ):
         """``known`` maps the entry ids the build state knows to their notes' GUIDs.
 
-        The note types' card templates and CSS are made first, once; their problems are in ``template_problems``.
+        The note types are made first, once, from the templates, or taken from the build cache when it
+        kept them under the same build ``stamp`` (the templates, the config and the builder unchanged:
+        Jinja2 and genanki are then not even imported); their problems are in ``template_problems``.
         """
-        from builder.errors import ProblemsError
         from builder.package import Packager
-        from builder.render import Renderer
 
         self.config = config
         self.known = known
@@ -113,14 +114,10 @@ class TopicWorker:
         self.paths = paths
         self.stale = stale
         self.template_problems: list[Problem] = []
-        try:
-            layouts = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
-        except ProblemsError as exc:
-            self.template_problems = exc.problems
-            layouts = None
+        note_types = self._note_types(manifest, stamp)
         self.manifest = manifest
         self.now = now = build_time()
-        self.packager = Packager(config, layouts, manifest, now) if layouts else None
+        self.packager = Packager(config, note_types, manifest, now) if note_types else None
         # A package of one topic takes the lane of that topic's place among all topic files, whatever else
         # is stale: an incremental build then gives the same ids as a build that reads everything.
         packages = list(dict.fromkeys(stale.values()))
@@ -133,6 +130,27 @@ class TopicWorker:
             for package, lane in zip(packages, manifest.id_lanes(len(packages), now), strict=True):
                 package.lane = lane
         self._failed = bool(self.template_problems)
+
+    def _note_types(self, manifest: Manifest, stamp: str) -> dict | None:
+        """Every kind's note type, and what the cache should keep of them (``layouts``); None on template problems."""
+        from builder.package import make_note_types, note_types_from_cache
+
+        cached = manifest.layouts
+        note_types = note_types_from_cache(cached[1]) if stamp and cached and cached[0] == stamp else None
+        if note_types is None:
+            from builder.errors import ProblemsError
+            from builder.render import Renderer
+
+            config = self.config
+            try:
+                layouts = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
+            except ProblemsError as exc:
+                self.template_problems = exc.problems
+                self.layouts = None
+                return None
+            note_types = make_note_types(config, layouts)
+        self.layouts = (stamp, {kind: t.cached() for kind, t in note_types.items()}) if stamp else None
+        return note_types
 
     def run_all(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
         """Outcomes of the given topics, in order; read in ``jobs`` processes (0: as the work deserves)."""

@@ -1,0 +1,287 @@
+"""A rebuild after an edit does work in proportion to the edit, and gives what a full build gives.
+
+It reads decks.lock without decoding or checking the note lines it does not use, when the output folder's
+cache names the lock's very bytes, and takes the note types from the cache when the templates, the config and
+the builder are unchanged (so neither Jinja2 nor genanki is imported). Each test here fails if one of those
+skips is taken when it must not be.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import builder
+from builder.build import build
+from builder.config import load_config
+from builder.manifest import CACHE_NAME, LOCK_NAME, load_state
+from tests.conftest import CONFIG, TOPIC_ALL_KINDS, Project
+from tests.test_incremental import topic
+
+EPOCH = "1700000000"
+
+
+@pytest.fixture
+def multi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """Three small topics, and one holding every entry kind, built with a fixed build time."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    p = Project(tmp_path / "multi")
+    p.write("deck.yaml", CONFIG)
+    for name, title in (("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")):
+        p.write(f"cards/{name}.yaml", topic(title, name, 4))
+    p.write("cards/d.yaml", TOPIC_ALL_KINDS)
+    return p
+
+
+def edit_b(p: Project, text: str = "Answer one.") -> None:
+    p.write("cards/b.yaml", topic("Beta", "b", 4).replace("Answer 1.", text))
+
+
+def lock_lines(p: Project) -> dict[str, str]:
+    """The note lines of decks.lock, by entry id."""
+    lines = (p.root / LOCK_NAME).read_text(encoding="utf-8").splitlines()
+    return {json.loads(line)[1]: line for line in lines if line.startswith('["note"')}
+
+
+def uncached_build(p: Project, dest: Path) -> dict[str, bytes]:
+    """The output of building a copy of ``p`` without its build cache: decks.lock is read and checked in full,
+    every topic is read and the note types are made from the templates."""
+    copy = Project(dest)
+    shutil.copytree(p.root, copy.root)
+    (copy.output / CACHE_NAME).unlink()
+    result = build(load_config(copy.root))
+    assert result.read == len(list((copy.root / "cards").glob("*.yaml")))
+    return copy.snapshot()
+
+
+def refuse(what: str):
+    def refused(*args, **kwargs):
+        raise AssertionError(f"{what} was called")
+
+    return refused
+
+
+def test_an_edit_decodes_no_lock_line_it_does_not_use_and_matches_a_full_build(multi, tmp_path, monkeypatch):
+    assert multi.build().exit_code == 0
+    before = lock_lines(multi)
+    edit_b(multi)
+    shutil.copytree(multi.root, tmp_path / "before")
+    with monkeypatch.context() as m:
+        # Neither the line-by-line check of the lock nor the templates: the cache vouches for both.
+        m.setattr("builder.manifest.parse_lock", refuse("parse_lock"))
+        m.setattr("builder.render.Renderer.layouts", refuse("Renderer.layouts"))
+        result = build(load_config(multi.root))
+    assert result.read == 1 and [p.name for p in result.written] == ["b.apkg"]
+    after = lock_lines(multi)
+    changed = {entry for entry in before if before[entry] != after.get(entry)}
+    assert changed == {"b-1"} and after.keys() == before.keys()
+    # Every other line byte for byte as it was; the edited one with its new content hash and a newer mod.
+    old, new = json.loads(before["b-1"]), json.loads(after["b-1"])
+    assert old[:6] == new[:6] and new[6] > old[6] and new[7] != old[7]
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_new_entries_take_ids_after_every_id_of_the_lock(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    multi.write("cards/b.yaml", topic("Beta", "b", 6))  # two entries added
+    shutil.copytree(multi.root, tmp_path / "before")
+    assert multi.build().exit_code == 0
+    lines = lock_lines(multi)
+    ids = [json.loads(line)[4] for line in lines.values()]
+    assert len(set(ids)) == len(ids)
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+DAMAGES = {
+    # A value off the schema, in the line of a note of a topic this build does not read.
+    "bad value": lambda line: line.replace('"qa"', '"Q A"', 1),
+    "not JSON": lambda line: line[:-1],
+    "card id as text": lambda line: re.sub(r'\{"0":(\d+)\}', r'{"0":"\1"}', line),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_line_of_a_topic_not_read_still_makes_the_lock_damaged(multi, tmp_path, damage):
+    assert multi.build().exit_code == 0
+    lock = multi.root / LOCK_NAME
+    lines = lock.read_text(encoding="utf-8").split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith('["note","a-2"'))
+    lines[at] = DAMAGES[damage](lines[at])
+    lock.write_text("\n".join(lines), encoding="utf-8")
+    edit_b(multi)
+    shutil.copytree(multi.root, tmp_path / "before")
+    out = multi.build()
+    assert out.exit_code == 0
+    assert f"decks.lock:{at + 1}: " in out.output or "decks.lock: " in out.output
+    assert "this build state is not used" in out.output
+    # As a build that reads and checks the whole lock: the state is taken as absent.
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_a_duplicate_id_in_a_topic_not_read_still_makes_the_lock_damaged(multi):
+    assert multi.build().exit_code == 0
+    lock = multi.root / LOCK_NAME
+    text = lock.read_text(encoding="utf-8")
+    first, second = (json.loads(lock_lines(multi)[e])[4] for e in ("a-0", "c-0"))
+    lock.write_text(text.replace(f",{second},", f",{first},"), encoding="utf-8")
+    edit_b(multi)
+    out = multi.build()
+    assert out.exit_code == 0 and f"id {first} is used twice" in out.output
+
+
+def test_a_lock_line_in_another_valid_form_is_checked_in_full(multi, tmp_path, monkeypatch):
+    # A note line edited by hand into another valid form (spaces after the commas) is written back as read
+    # while no build stamps its note: here a note of an entry removed, which a build of one topic leaves.
+    assert multi.build().exit_code == 0
+    lock = multi.root / LOCK_NAME
+    lines = lock.read_text(encoding="utf-8").split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith('["note","c-3"'))
+    lines[at] = spaced = json.dumps(json.loads(lines[at]), ensure_ascii=False)
+    lock.write_text("\n".join(lines), encoding="utf-8")
+    multi.write("cards/c.yaml", topic("Gamma", "c", 3))
+    edit_b(multi)
+    assert multi.build("--topic", "b").exit_code == 0
+    assert spaced in (multi.root / LOCK_NAME).read_text(encoding="utf-8").split("\n")
+    # The cache names this lock now; its lines are not all in the build's own form, so all are checked.
+    edit_b(multi, "Answer uno.")
+    shutil.copytree(multi.root, tmp_path / "before")
+    import builder.manifest
+
+    checked = []
+    parse = builder.manifest.parse_lock
+    monkeypatch.setattr("builder.manifest.parse_lock", lambda data: checked.append(1) or parse(data))
+    out = multi.build()
+    assert out.exit_code == 0 and checked == [1]
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_a_lock_the_cache_vouches_for_reads_as_the_full_check_does(multi):
+    assert multi.build().exit_code == 0
+    config = load_config(multi.root)
+    vouched = load_state(config)
+    (multi.output / CACHE_NAME).unlink()
+    checked = load_state(config)
+    assert vouched.lock_digest == checked.lock_digest and vouched.project == checked.project
+    assert vouched.note_types == checked.note_types
+    assert vouched.known_guids() == checked.known_guids() and vouched.guids() == checked.guids()
+    assert vouched.id_base(0) == checked.id_base(0)
+    assert vouched.notes == checked.notes
+    assert vouched.lock_text("p") == checked.lock_text("p")
+
+
+# -- note types -------------------------------------------------------------------------------------------
+
+
+def package_models(path: Path) -> dict:
+    """The note types a package's collection holds."""
+    import sqlite3
+    import tempfile
+
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "c.anki2"
+        db.write_bytes(archive.read("collection.anki2"))
+        conn = sqlite3.connect(db)
+        try:
+            return json.loads(conn.execute("SELECT models FROM col").fetchone()[0])
+        finally:
+            conn.close()
+
+
+def test_an_edit_rebuild_imports_neither_jinja2_nor_genanki(multi):
+    assert multi.build().exit_code == 0
+    edit_b(multi)
+    code = (
+        "import sys; from builder.build import build; from builder.config import load_config; "
+        f"r = build(load_config(__import__('pathlib').Path({str(multi.root)!r}))); "
+        "print(r.read, len(r.written), *(m in sys.modules for m in ('jinja2', 'genanki', 'asyncio')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1", "False", "False", "False"]
+
+
+def test_an_edited_template_makes_the_note_types_again(multi, tmp_path):
+    multi.write("templates/qa/back.html", "{{ front_side }}<hr id=answer>{{ field.Answer }}\n")
+    assert multi.build().exit_code == 0
+    multi.write("templates/qa/back.html", "{{ front_side }}<hr id=answer><b>{{ field.Answer }}</b>\n")
+    shutil.copytree(multi.root, tmp_path / "before")
+    assert multi.build().exit_code == 0
+    models = package_models(multi.output / "a.apkg")
+    [qa] = [m for m in models.values() if m["tmpls"][0]["afmt"].startswith("{{FrontSide}}")]
+    assert "<b>{{Answer}}</b>" in qa["tmpls"][0]["afmt"]
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_a_changed_packaged_template_or_builder_makes_the_note_types_again(multi, tmp_path, monkeypatch):
+    from builder.templatedirs import packaged_templates
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(packaged_templates(), shipped)
+    monkeypatch.setattr("builder.templatedirs.packaged_templates", lambda: shipped)
+    assert multi.build().exit_code == 0
+    # A new version of the builder's own templates, installed over the old.
+    front = shipped / "qa" / "front.html"
+    front.write_text(front.read_text(encoding="utf-8") + "<p class=new>shipped</p>\n", encoding="utf-8")
+    edit_b(multi)
+    assert multi.build().exit_code == 0
+    assert any("shipped" in t["qfmt"] for m in package_models(multi.output / "b.apkg").values() for t in m["tmpls"])
+    # Another version of the builder, its templates unchanged: made again too.
+    monkeypatch.setattr(builder, "__version__", builder.__version__ + ".1")
+    edit_b(multi, "Answer uno.")
+    with monkeypatch.context() as m:
+        m.setattr("builder.render.Renderer.layouts", refuse("Renderer.layouts"))
+        with pytest.raises(AssertionError, match="Renderer.layouts was called"):
+            build(load_config(multi.root))
+
+
+def test_note_types_kept_in_another_shape_are_made_again(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    cache = multi.output / CACHE_NAME
+    data = json.loads(cache.read_text(encoding="utf-8"))
+    stamp, kinds = data["note_types"]
+    kinds["qa"][0] = str(kinds["qa"][0])
+    del kinds["claim"]
+    cache.write_text(json.dumps(data), encoding="utf-8")
+    edit_b(multi)
+    shutil.copytree(multi.root, tmp_path / "before")
+    assert multi.build().exit_code == 0
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+# -- the package's own writing, against genanki's ------------------------------------------------------------
+
+
+def test_note_types_and_decks_are_as_genanki_makes_them(project):
+    import genanki
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
+    from builder.package import _collection_sql, _deck_json, genanki_model, make_note_types
+    from builder.render import Renderer
+    from builder.templatedirs import template_dirs
+
+    config = load_config(project.root)
+    layouts = Renderer(template_dirs(config.templates_dir)).layouts()
+    made = make_note_types(config, layouts)
+    rng = random.Random(7)
+    pieces = ["", "", "x", "{{c1::a}}", "{{c2::b::hint}}", "{{c0::z}}", "{{c12::\nline}}", "{{c3::}}", "{c1::no}"]
+    from builder.kinds import KINDS
+
+    for name, kind in KINDS.items():
+        model = genanki_model(kind, config, layouts[name])
+        assert made[name].json == json.loads(json.dumps(model.to_json(0, 0)))
+        assert made[name].to_json(5, 9) == json.loads(json.dumps(model.to_json(5, 9)))
+        for _ in range(300):
+            values = ["".join(rng.choices(pieces, k=rng.randint(0, 3))) for _ in kind.field_names]
+            expected = sorted(card.ord for card in genanki.Note(model=model, fields=values).cards)
+            assert made[name].card_ords(values) == expected, (name, values)
+    assert _deck_json(12, "Root::T", "d") == genanki.Deck(12, "Root::T", "d").to_json()
+    tables, indexes, col = _collection_sql()
+    assert (tables + indexes, col) == (APKG_SCHEMA, APKG_COL)
