@@ -201,6 +201,8 @@ class Manifest:
     _raw_lines: dict[str, str] = field(default_factory=dict, repr=False)
     _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
     _known: dict[str, str] | None = field(default=None, repr=False)
+    # Topic records as read from the cache with their text there: slug -> (record, text).
+    _topic_texts: dict[str, tuple[TopicRecord, str]] = field(default_factory=dict, repr=False)
 
     # -- reading ----------------------------------------------------------------
 
@@ -389,21 +391,30 @@ class Manifest:
         return data
 
     def cache_bytes(self) -> bytes:
-        """The bytes of the output folder's build cache, tied to the lock it was made with."""
-        data = {
-            "version": _CACHE_VERSION,
-            "lock": self.lock_digest,
-            "topics": {
-                slug: [t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts]
-                for slug, t in sorted(self.topics.items())
-            },
-            "packages": {
-                name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())
-            },
-        }
-        if self.layouts is not None:
-            data["note_types"] = list(self.layouts)
-        return json.dumps(data, separators=(",", ":")).encode("utf-8")
+        """The bytes of the output folder's build cache, tied to the lock it was made with.
+
+        One JSON object, each topic's record on a line of its own: a record kept unchanged since it was read
+        is written back as the text it was read from (encoding them all is most of saving the cache).
+        """
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
+        kept = self._topic_texts
+        topics = []
+        for slug, t in sorted(self.topics.items()):
+            text = kept.get(slug)
+            if text is None or text[0] is not t:
+                text = (
+                    None,
+                    f"{dumps(slug)}:{dumps([t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts])}",
+                )
+            topics.append(text[1])
+        packages = {name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())}
+        tail = f',"note_types":{dumps(list(self.layouts))}' if self.layouts is not None else ""
+        text = (
+            f'{{"version":{_CACHE_VERSION},"lock":{dumps(self.lock_digest)},{_TOPICS_START}'
+            + ",\n".join(topics)
+            + f'\n}},"packages":{dumps(packages)}{tail}}}'
+        )
+        return text.encode("utf-8")
 
 
 def _entry_of(raw: list | str) -> str:
@@ -493,11 +504,11 @@ def load_state(config: Config, out: Path | None = None, head: LockHead | None = 
     return manifest
 
 
-# A note line as the build writes it, up to its GUID: (line, entry id, GUID). Any other note line makes the
-# whole lock be read and checked line by line.
-_NOTE_LINE = re.compile(r'^(\["note","([^"\\\n]*)","[^"\\\n]*","([^"\\\n]*)",[^\n]*)$', re.M)
-# Every other line with something on it: the header, note types, and note lines in any other form.
-_OTHER_LINE = re.compile(r'^(?!\["note","[^"\\\n]*","[^"\\\n]*","[^"\\\n]*",|#)([^\n]*\S[^\n]*)$', re.M)
+# In a lock's text with a line break put before it: a note line as the build writes it, up to its GUID,
+# as (line, entry id, GUID); and every other line with something on it but a comment (the header, note
+# types, note lines in another form). Each begins with the line break, which finds the lines fast.
+_NOTE_LINE = re.compile(r'\n(\["note","([^"\\\n]*)","[^"\\\n]*","([^"\\\n]*)",[^\n]*)')
+_OTHER_LINE = re.compile(r'\n(?!\["note","|#)([^\n]*\S[^\n]*)')
 
 
 def _made_with(cache: dict | None, digest: str) -> bool:
@@ -514,7 +525,7 @@ def _vouched_lock(data: bytes) -> Manifest | None:
     the file (a damaged line in a topic no build reads now included) makes the full read check them all.
     """
     try:
-        text = data.decode("utf-8")
+        text = "\n" + data.decode("utf-8")
         manifest = Manifest()
         for line in _OTHER_LINE.findall(text):
             value = json.loads(line)
@@ -531,7 +542,8 @@ def _vouched_lock(data: bytes) -> Manifest | None:
     notes = _NOTE_LINE.findall(text)
     manifest._raw_notes = {guid: line for line, _, guid in notes}
     manifest._known = {entry: guid for _, entry, guid in notes if entry}
-    if len(manifest._raw_notes) != len(notes):
+    # A line that starts as a note's but is not in the build's own form, or a GUID listed twice.
+    if len(manifest._raw_notes) != len(notes) or len(notes) != text.count('\n["note","'):
         return None
     return manifest
 
@@ -727,13 +739,45 @@ def _read_cache(manifest: Manifest, path: Path, legacy: bool = False) -> None:
     _apply_cache(manifest, _cache_json(path), legacy=legacy)
 
 
+class _CacheJson(dict):
+    """A cache file's JSON, and each topic record's text as written (by slug), to write again as it is."""
+
+    texts: dict[str, str]
+
+
 def _cache_json(path: Path) -> dict | None:
     """A cache file's JSON, or None when it cannot be read as such."""
     try:
-        data = json.loads(path.read_bytes())
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    data = _CacheJson(data)
+    data.texts = _topic_texts(text)
+    return data
+
+
+_TOPICS_START = '"topics":{\n'
+
+
+def _topic_texts(text: str) -> dict[str, str]:
+    """Each topic record's text (``"slug":[...]``), by slug, in a cache that writes one a line (cache_bytes)."""
+    start = text.find(_TOPICS_START)
+    if start < 0:
+        return {}
+    texts = {}
+    decode = json.JSONDecoder().raw_decode
+    try:
+        for line in text[start + len(_TOPICS_START) : text.find("\n}", start)].split("\n"):
+            line = line.removesuffix(",")
+            slug, end = decode(line)
+            if type(slug) is str and line[end : end + 1] == ":":
+                texts[slug] = line
+    except ValueError:
+        return {}
+    return texts
 
 
 def _apply_cache(
@@ -778,6 +822,10 @@ def _apply_cache(
     except (OSError, ValueError, TypeError, AttributeError, IndexError):
         return
     manifest.topics, manifest.packages = topics, packages
+    texts = getattr(data, "texts", {})
+    if not as_read and texts:
+        # A record the build keeps unchanged (the same object) is written back as this text.
+        manifest._topic_texts = {slug: (topics[slug], texts[slug]) for slug in topics if slug in texts}
 
 
 def _take_over(path: Path, config: Config) -> Manifest | None:
