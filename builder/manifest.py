@@ -196,7 +196,7 @@ class Manifest:
     # Notes as read (the lock's "note" lines, by GUID) become stamps one by one when a build asks for
     # them: a rebuild of one topic touches few of them, and at 100,000 notes making every stamp costs
     # a third of a second. Their lines are written back as read. A lock the cache vouches for is not
-    # decoded at all: a note's value is its line (a str) until it is first asked for.
+    # decoded at all: a note is (entry id, line) until it is first asked for.
     _raw_notes: dict = field(default_factory=dict, repr=False)
     _raw_lines: dict[str, str] = field(default_factory=dict, repr=False)
     _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
@@ -224,16 +224,18 @@ class Manifest:
 
     def _decode_all(self) -> None:
         """Decode every note line not decoded yet, in one call (a line at a time costs twice as much)."""
-        raw_notes = self._raw_notes
-        lazy = [guid for guid, raw in raw_notes.items() if type(raw) is str]
+        raw_notes, raw_lines = self._raw_notes, self._raw_lines
+        lazy = [guid for guid, raw in raw_notes.items() if type(raw) is tuple]
         if lazy:
-            values = json.loads("[" + ",".join(raw_notes[guid] for guid in lazy) + "]")
-            raw_notes.update(zip(lazy, values, strict=True))
+            lines = [raw_notes[guid][1] for guid in lazy]
+            raw_lines.update(zip(lazy, lines, strict=True))
+            raw_notes.update(zip(lazy, json.loads("[" + ",".join(lines) + "]"), strict=True))
 
     def known_guids(self) -> dict[str, str]:
         """Entry id -> GUID of every note the state knows by its entry, as read (see identity.entry_guid)."""
         if self._known is None:
-            known = {_entry_of(raw): guid for guid, raw in self._raw_notes.items() if _entry_of(raw)}
+            known = {raw[0] if type(raw) is tuple else raw[1]: guid for guid, raw in self._raw_notes.items()}
+            known.pop("", None)
             known.update({s.entry: guid for guid, s in self._stamps.items() if s.entry})
             self._known = known
         return self._known
@@ -242,7 +244,7 @@ class Manifest:
         stamp = self._stamps.get(guid)
         if stamp is None and guid in self._raw_notes:
             raw = self._raw_notes.pop(guid)
-            _, entry, kind, _, nid, cards, mod, h, deck = json.loads(raw) if type(raw) is str else raw
+            _, entry, kind, _, nid, cards, mod, h, deck = json.loads(raw[1]) if type(raw) is tuple else raw
             self._raw_lines.pop(guid, None)
             stamp = NoteStamp(h, mod, nid, {int(o): c for o, c in cards.items()}, deck, entry, kind)
             self._stamps[guid] = stamp
@@ -371,8 +373,8 @@ class Manifest:
             lines += [dumps(["note-type", kind, t.id, list(t.fields), list(t.templates), t.hash, t.mod]), "\n"]
         rows: list[tuple[str, str, str]] = []
         for guid, raw in self._raw_notes.items():
-            if type(raw) is str:
-                rows.append((_entry_of(raw), guid, raw))
+            if type(raw) is tuple:
+                rows.append((raw[0], guid, raw[1]))
                 continue
             line = self._raw_lines.get(guid)
             rows.append((raw[1], guid, line if line is not None else dumps(raw)))
@@ -415,11 +417,6 @@ class Manifest:
             + f'\n}},"packages":{dumps(packages)}{tail}}}'
         )
         return text.encode("utf-8")
-
-
-def _entry_of(raw: list | str) -> str:
-    """The entry id of a note as read: its decoded value, or its line ('["note","ENTRY",...')."""
-    return raw[9 : raw.index('"', 9)] if type(raw) is str else raw[1]
 
 
 # Text JSON writes as it is (ensure_ascii=False): no quote, no backslash, no control character.
@@ -540,7 +537,7 @@ def _vouched_lock(data: bytes) -> Manifest | None:
     if manifest.project is None:
         return None
     notes = _NOTE_LINE.findall(text)
-    manifest._raw_notes = {guid: line for line, _, guid in notes}
+    manifest._raw_notes = {guid: (entry, line) for line, entry, guid in notes}
     manifest._known = {entry: guid for _, entry, guid in notes if entry}
     # A line that starts as a note's but is not in the build's own form, or a GUID listed twice.
     if len(manifest._raw_notes) != len(notes) or len(notes) != text.count('\n["note","'):

@@ -285,3 +285,29 @@ def test_note_types_and_decks_are_as_genanki_makes_them(project):
     assert _deck_json(12, "Root::T", "d") == genanki.Deck(12, "Root::T", "d").to_json()
     tables, indexes, col = _collection_sql()
     assert (tables + indexes, col) == (APKG_SCHEMA, APKG_COL)
+
+
+def test_a_line_decoded_for_new_ids_is_written_back_as_read(multi, tmp_path):
+    # Valid, and in the build's own form up to its GUID, so a lock the cache names is not read in full: a build
+    # that draws a new id decodes every line, yet writes back as read each line whose note it does not stamp.
+    assert multi.build().exit_code == 0
+    lock = multi.root / LOCK_NAME
+    lines = lock.read_text(encoding="utf-8").split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith('["note","c-3"'))
+    value = json.loads(lines[at])
+    lines[at] = spaced = json.dumps(value[:4], separators=(",", ":"))[:-1] + ", " + json.dumps(value[4:])[1:]
+    assert spaced.startswith('["note","c-3","qa","') and json.loads(spaced) == value
+    lock.write_text("\n".join(lines), encoding="utf-8")
+    # A note no topic builds any more, which a build of one topic leaves in the lock as it is.
+    multi.write("cards/c.yaml", topic("Gamma", "c", 3))
+    assert multi.build("--topic", "b").exit_code == 0
+    assert spaced in lock.read_text(encoding="utf-8").split("\n")
+    # A third deletion in the cloze: a new card, whose id comes after every id the lock gives.
+    multi.write("cards/d.yaml", TOPIC_ALL_KINDS.replace("in {{c2::2017}}", "in {{c2::2017}} ({{c3::Palo Alto}})"))
+    shutil.copytree(multi.root, tmp_path / "before")
+    assert multi.build("--topic", "d").exit_code == 0
+    assert spaced in lock.read_text(encoding="utf-8").split("\n")
+    copy = Project(tmp_path / "before")
+    (copy.output / CACHE_NAME).unlink()
+    assert copy.build("--topic", "d").exit_code == 0
+    assert copy.snapshot()["../decks.lock"] == multi.snapshot()["../decks.lock"]
