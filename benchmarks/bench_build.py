@@ -159,24 +159,35 @@ def startup(runs: int, root: Path) -> tuple[list[Row], list[Ratio]]:
     python = Row(0, "python -c pass")
     click = Row(0, "python -c 'import click' (the CLI library alone)")
     click_yaml = Row(0, "python -c 'import click, yaml' (what a no-change rebuild must load)")
-    libraries = Row(0, "python -c 'import click, yaml, jinja2, genanki' (what an edit rebuild must load)")
+    edit_libraries = Row(
+        0, "python -c 'import click, yaml, markupsafe, sqlite3, zipfile' (what an edit rebuild must load)"
+    )
+    libraries = Row(0, "python -c 'import click, yaml, jinja2, genanki' (what a build making the note types loads)")
     version = Row(0, "startup: decks --version")
     rounds(
         [
             Case(python, [sys.executable, "-c", "pass"]),
             Case(click, [sys.executable, "-c", "import click"]),
             Case(click_yaml, [sys.executable, "-c", "import click, yaml"]),
+            Case(edit_libraries, [sys.executable, "-c", "import click, yaml, markupsafe, sqlite3, zipfile"]),
             Case(libraries, [sys.executable, "-c", "import click, yaml, jinja2, genanki"]),
             Case(version, [*decks_command(), "--version"]),
         ],
         runs,
         root,
     )
-    return [python, click, click_yaml, libraries, version], [
+    return [python, click, click_yaml, edit_libraries, libraries, version], [
         Ratio("decks --version / python -c pass", version, python, 4.0),
         Ratio("import click / python -c pass (a floor of the one above)", click, python),
         Ratio("import click, yaml / decks --version (a floor of a no-change rebuild)", click_yaml, version),
-        Ratio("import click, yaml, jinja2, genanki / decks --version (a floor of an edit rebuild)", libraries, version),
+        Ratio(
+            "import click, yaml, markupsafe, sqlite3, zipfile / decks --version (a floor of an edit rebuild)",
+            edit_libraries,
+            version,
+        ),
+        Ratio(
+            "import click, yaml, jinja2, genanki / decks --version (a build making the note types)", libraries, version
+        ),
     ]
 
 
