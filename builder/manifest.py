@@ -506,6 +506,8 @@ def load_state(config: Config, out: Path | None = None, head: LockHead | None = 
 # types, note lines in another form). Each begins with the line break, which finds the lines fast.
 _NOTE_LINE = re.compile(r'\n(\["note","([^"\\\n]*)","[^"\\\n]*","([^"\\\n]*)",[^\n]*)')
 _OTHER_LINE = re.compile(r'\n(?!\["note","|#)([^\n]*\S[^\n]*)')
+# The lines besides notes that a build with nothing to do reads: all but comments, blank lines and note lines.
+_HEAD_LINE = re.compile(r'\n(?!\["note",|#)([^\n]*\S[^\n]*)')
 
 
 def _made_with(cache: dict | None, digest: str) -> bool:
@@ -577,16 +579,14 @@ def read_lock_head(config: Config, out: Path) -> LockHead | None:
         # Note lines, nearly all of the file, are only counted: each one the build writes starts its line so.
         notes = text.count('\n["note",')
         head = None
-        for number, line in enumerate(text.split("\n"), 1):
-            if line.startswith('["note",') or not line.strip() or line.startswith("#"):
-                continue
+        for line in _HEAD_LINE.findall("\n" + text):
             value = json.loads(line)
             if head is None:
                 head = state.project = value["project"]
             elif value[0] == "note":
                 notes += 1  # a line checked and kept as written, though not in the build's own form
             else:
-                state.note_types[value[1]] = _check_note_type(value, number)
+                state.note_types[value[1]] = _check_note_type(value, 0)
     except (ValueError, LookupError, TypeError, DamagedState):
         return None  # cannot be a lock a build checked; the full read says what is wrong
     return LockHead(state, notes, data, cache)
@@ -737,9 +737,31 @@ def _read_cache(manifest: Manifest, path: Path, legacy: bool = False) -> None:
 
 
 class _CacheJson(dict):
-    """A cache file's JSON, and each topic record's text as written (by slug), to write again as it is."""
+    """A cache file's JSON, and its text: each topic record's text as written is found there when asked for."""
 
-    texts: dict[str, str]
+    text: str = ""
+
+    def topic_texts(self) -> dict[str, str]:
+        """Each topic record's text (``"slug":[...]``), by slug, when the cache writes one a line (cache_bytes)."""
+        text = self.text
+        start = text.find(_TOPICS_START)
+        if start < 0:
+            return {}
+        start += len(_TOPICS_START)
+        end = text.find("\n}", start)
+        texts = {}
+        decode = json.JSONDecoder().raw_decode
+        try:
+            while start < end:
+                stop = text.find("\n", start)
+                line = text[start : stop - 1 if text[stop - 1] == "," else stop]
+                slug, after = decode(line)
+                if type(slug) is str and line[after : after + 1] == ":":
+                    texts[slug] = line
+                start = stop + 1
+        except ValueError:
+            return {}
+        return texts
 
 
 def _cache_json(path: Path) -> dict | None:
@@ -752,29 +774,11 @@ def _cache_json(path: Path) -> dict | None:
     if not isinstance(data, dict):
         return None
     data = _CacheJson(data)
-    data.texts = _topic_texts(text)
+    data.text = text
     return data
 
 
 _TOPICS_START = '"topics":{\n'
-
-
-def _topic_texts(text: str) -> dict[str, str]:
-    """Each topic record's text (``"slug":[...]``), by slug, in a cache that writes one a line (cache_bytes)."""
-    start = text.find(_TOPICS_START)
-    if start < 0:
-        return {}
-    texts = {}
-    decode = json.JSONDecoder().raw_decode
-    try:
-        for line in text[start + len(_TOPICS_START) : text.find("\n}", start)].split("\n"):
-            line = line.removesuffix(",")
-            slug, end = decode(line)
-            if type(slug) is str and line[end : end + 1] == ":":
-                texts[slug] = line
-    except ValueError:
-        return {}
-    return texts
 
 
 def _apply_cache(
@@ -819,8 +823,8 @@ def _apply_cache(
     except (OSError, ValueError, TypeError, AttributeError, IndexError):
         return
     manifest.topics, manifest.packages = topics, packages
-    texts = getattr(data, "texts", {})
-    if not as_read and texts:
+    texts = data.topic_texts() if isinstance(data, _CacheJson) and not as_read else {}
+    if texts:
         # A record the build keeps unchanged (the same object) is written back as this text.
         manifest._topic_texts = {slug: (topics[slug], texts[slug]) for slug in topics if slug in texts}
 

@@ -311,3 +311,24 @@ def test_a_line_decoded_for_new_ids_is_written_back_as_read(multi, tmp_path):
     (copy.output / CACHE_NAME).unlink()
     assert copy.build("--topic", "d").exit_code == 0
     assert copy.snapshot()["../decks.lock"] == multi.snapshot()["../decks.lock"]
+
+
+def test_the_cache_writes_back_the_records_it_kept_as_it_read_them(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    cache = multi.output / CACHE_NAME
+    lines = cache.read_text(encoding="utf-8").split("\n")
+    # Topic a's record, spaced out: the same JSON in another form, which only a record written back shows.
+    at = next(n for n, line in enumerate(lines) if line.startswith('"a":'))
+    lines[at] = '"a":' + json.dumps(json.loads(lines[at][4:].rstrip(","))) + ","
+    cache.write_text("\n".join(lines), encoding="utf-8")
+    edit_b(multi)
+    shutil.copytree(multi.root, tmp_path / "before")
+    assert multi.build().exit_code == 0
+    after = cache.read_text(encoding="utf-8").split("\n")
+    assert lines[at] in after
+    assert not any(line.startswith('"b":') and ", " in line for line in after)
+    full = uncached_build(Project(tmp_path / "before"), tmp_path / "full")
+    assert json.loads(full[CACHE_NAME]) == json.loads(cache.read_bytes())
+    assert {k: v for k, v in full.items() if k != CACHE_NAME} == {
+        k: v for k, v in multi.snapshot().items() if k != CACHE_NAME
+    }
