@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +174,9 @@ GITIGNORE = "/output/\n"
 
 def draw_note_type_ids() -> dict[str, int]:
     """Fresh random note-type ids, one per kind, all different."""
+    # Imported here: a build imports this module (is_example) and never draws ids.
+    import secrets
+
     ids: dict[str, int] = {}
     while len(set(ids.values())) != len(KINDS):
         ids = {name: _ID_LOW + secrets.randbelow(_ID_HIGH - _ID_LOW) for name in KINDS}
