@@ -8,7 +8,10 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 try:
     import fcntl
@@ -115,27 +118,28 @@ def _check_name_length(path: Path) -> None:
 _TEMP_RE = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}\.tmp")
 
 
-def remove_stale_temps(folder: Path) -> list[Path]:
+def remove_stale_temps(folder: str | Path) -> list[str]:
     """Delete temp files left in ``folder`` by a writer that was killed; call it holding the folder lock."""
     removed = []
     try:
-        names = [p for p in folder.iterdir() if _TEMP_RE.fullmatch(p.name) and p.is_file() and not p.is_symlink()]
+        with os.scandir(folder) as entries:
+            names = [e.path for e in entries if _TEMP_RE.fullmatch(e.name) and e.is_file(follow_symlinks=False)]
     except OSError:
         return removed
     for path in names:
         with contextlib.suppress(OSError):
-            path.unlink()
+            os.unlink(path)
             removed.append(path)
     return removed
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: str | Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` itself, so no lock file ever appears among the outputs.
 
     The kernel drops the lock when its holder exits, even when killed.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    os.makedirs(folder, exist_ok=True)
     if fcntl is None:  # pragma: no cover - Windows: writes stay atomic, concurrent builds are not serialised
         yield
         return

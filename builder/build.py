@@ -22,6 +22,7 @@ from builder.config import Config
 from builder.errors import DecksError, Problem, ProblemsError
 from builder.identity import deck_name
 from builder.incremental import (
+    MEDIA_DIR,
     build_stamp,
     is_current,
     is_written,
@@ -43,6 +44,7 @@ from builder.manifest import (
     load_state,
     read_lock_head,
 )
+from builder.nochange import Signatures, options_key
 from builder.reimport import earlier_layout_notices, emptied_cards_notice
 from builder.rules import duplicates_are_errors
 from builder.templatedirs import template_dirs
@@ -163,9 +165,14 @@ def _build(
     lock_path = config.root / LOCK_NAME
     if lock_path.is_dir() or (lock_path.exists() and not lock_path.is_file()):
         raise DecksError(f"{LOCK_NAME}: is not a file; the build records its state there, so move it away")
+    groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
+    # Signed before they are read, for the record that lets the next build skip all this (nochange.py).
+    signed = Signatures()
+    signed.inputs(config, by_slug.values())
+    signed.add(out / CACHE_NAME)
+    options = options_key(single=single, topics=slugs, new_identity=new_identity)
     stamp = build_stamp(config, template_dirs(config.templates_dir))
     fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
-    groups = [(f"{config.project}.apkg", chosen)] if single else [(f"{s}.apkg", [s]) for s in chosen]
     head = read_lock_head(config, out)
     try:
         unchanged = _unchanged_build(config, out, head, by_slug, chosen, groups, fingerprints, complete=not slugs)
@@ -178,6 +185,7 @@ def _build(
         remove_stale_temps(config.root)
         for _ in progress([]) if progress else ():
             pass  # shown as the full build shows it: no package to write
+        _record(signed, config, out, options, unchanged, head.state, [])
         return unchanged
 
     manifest = load_state(config, out, head)
@@ -323,6 +331,14 @@ def _build(
         _write(config, out, manifest, result, stale, records, by_slug, progress)
     except OSError as exc:
         raise _write_error(config, out, exc) from exc
+    # What a rebuild would find now, from the state just saved: the packages are the bytes written.
+    now = Manifest(project=config.project, note_types=manifest.note_types, topics=records, packages=manifest.packages)
+    now.lock_digest = manifest.lock_digest
+    following = _unchanged_result(
+        config, out, by_slug, chosen, groups, fingerprints, now, len(manifest.guids()), complete=not slugs, saved=True
+    )
+    # The cache as just saved (only builds write it, holding the folder's lock).
+    _record(signed, config, out, options, following, now, [(out / CACHE_NAME, None)])
     return result
 
 
@@ -378,26 +394,52 @@ def _unchanged_build(
     """
     if head is None:
         return None
-    state = head.state
+    return _unchanged_result(
+        config, out, by_slug, chosen, groups, fingerprints, head.state, head.notes, complete=complete
+    )
+
+
+def _unchanged_result(
+    config: Config,
+    out: Path,
+    by_slug: dict[str, Path],
+    chosen: list[str],
+    groups: list[tuple[str, list[str]]],
+    fingerprints: dict[str, str | None],
+    state: Manifest,
+    notes: int,
+    *,
+    complete: bool,
+    saved: bool = False,
+) -> BuildResult | None:
+    """What a build finds with nothing to do, from a state holding ``notes`` notes (None: it has something).
+
+    ``state`` is the lock's head with the cache as read, whose packages and media are hashed to be trusted;
+    or, ``saved``, the state this build has just saved, whose packages hold the bytes it wrote or checked
+    and whose media it has just hashed.
+    """
     if state.project != config.project or project_breaks(config, state) or note_type_breaks(config, state):
         return None
     if state.topics.keys() != by_slug.keys():
         return None
     for slug, record in state.topics.items():
-        if record.fingerprint != fingerprints[slug] or not media_unchanged(config, record):
+        if record.fingerprint != fingerprints[slug] or not (saved or media_unchanged(config, record)):
             return None
     # A package of a topic gone would be removed, and the cache saved without it.
     names = {f"{config.project}.apkg", *(f"{slug}.apkg" for slug in by_slug)}
     if any(name not in names for name in state.packages):
         return None
-    if complete and head.notes != sum(len(record.guids) for record in state.topics.values()):
+    if complete and notes != sum(len(record.guids) for record in state.topics.values()):
         return None
     if media_clash_problems([(config.rel(by_slug[s]), state.topics[s].media) for s in chosen]):
         return None
     result = BuildResult(out, topics=len(chosen))
     for name, group in groups:
         record = state.packages.get(name)
-        if not is_current(record, package_fingerprint(name, [topic_key(state.topics[s]) for s in group]), out / name):
+        fingerprint = package_fingerprint(name, [topic_key(state.topics[s]) for s in group])
+        if saved and (record is None or record.fingerprint != fingerprint):
+            return None
+        if not saved and not is_current(record, fingerprint, out / name):
             return None
         result.unchanged.append(out / name)
         result.notes += record.notes
@@ -406,6 +448,39 @@ def _unchanged_build(
     result.notices = unread + earlier_layout_notices(config, state)
     result.sources = _sources(config, by_slug, state.topics)
     return result
+
+
+def _record(
+    signed: Signatures,
+    config: Config,
+    out: Path,
+    options: list,
+    following: BuildResult | None,
+    state: Manifest,
+    files: list[tuple[Path, str | None]],
+) -> None:
+    """Record for the next build with these options what it would report (nochange.py), or that it must decide
+    in full. ``state`` is what that build would read; ``files``, more files to sign now."""
+    report = None
+    if following is not None:
+        report = {
+            "where": config.rel(out),
+            "topics": following.topics,
+            "notes": following.notes,
+            "cards": following.cards,
+            "unchanged": [path.name for path in following.unchanged],
+            "notices": following.notices,
+            "stages": list(following.timings),
+        }
+        # The state and the packages with the bytes this build read or wrote; the media with those it hashed.
+        files = [
+            *files,
+            (config.root / LOCK_NAME, state.lock_digest),
+            *((out / name, state.packages[name].sha256) for name in (p.name for p in following.unchanged)),
+            *((config.root / MEDIA_DIR / use[1], use[2]) for record in state.topics.values() for use in record.media),
+        ]
+    with contextlib.suppress(OSError):  # only the next build's shortcut is lost
+        signed.record(config, out, options, report, files)
 
 
 def _sources(config: Config, by_slug: dict[str, Path], records: dict[str, TopicRecord]) -> list[BuiltTopic]:

@@ -7,7 +7,6 @@ Each command is a module of ``builder.commands``, imported only when it runs (or
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -54,7 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class Context:
     """Finds and loads the project on first use, so `--help` works anywhere."""
 
-    def __init__(self, project: Path | None, quiet: bool = False):
+    def __init__(self, project: str | None, quiet: bool = False):
+        # The -C folder as given (None: the current folder); made a Path only when the project is loaded.
         self.project = project
         self._config: Config | None = None
         self.quiet = quiet
@@ -62,15 +62,17 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from pathlib import Path
+
             from builder.config import find_root, load_config
 
-            self._config = load_config(find_root(self.project or Path.cwd()))
+            self._config = load_config(find_root(Path(self.project) if self.project else Path.cwd()))
         return self._config
 
     def say(self, message: str) -> None:
         """Report progress on stdout, unless --quiet."""
         if not self.quiet:
-            from builder.errors import echo
+            from builder.terminal import echo
 
             echo(message)
 
@@ -122,12 +124,13 @@ Shell completion for bash, zsh and fish: see docs/cli.md.
     "-C",
     "--project",
     "project",
-    type=click.Path(file_okay=False, path_type=Path),
+    # A str, made a Path when the project is loaded: neither `--version` nor a no-change build imports pathlib.
+    type=click.Path(file_okay=False),
     help="Project folder (holds deck.yaml). Default: the current folder or the nearest one above it.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.pass_context
-def cli(ctx: click.Context, project: Path | None, quiet: bool) -> None:
+def cli(ctx: click.Context, project: str | None, quiet: bool) -> None:
     """Build Anki decks from YAML topic files: one deck per topic, ready to import."""
     ctx.obj = Context(project, quiet)
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import yaml
 
 from builder.decknames import deck_name_problem
-from builder.errors import DecksError, Problem, ProblemsError
+from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS
+from builder.projectroot import CONFIG_NAME
+from builder.projectroot import find_root as find_root
 from builder.rules import RULES, SEVERITIES
 from builder.yamlfile import YamlFile, suggest
 
-CONFIG_NAME = "deck.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Anki stores ids as signed 64-bit integers; 1 is the id of Anki's Default objects.
 MAX_ID = 2**63 - 1
@@ -42,23 +43,6 @@ class Config:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
-
-
-def find_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` holding a config file."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        config = folder / CONFIG_NAME
-        if config.is_file():
-            return folder
-        if config.exists() or config.is_symlink():
-            # Never a build of the project above: this one's config is broken, and that is the error.
-            what = "a folder" if config.is_dir() else "not a regular file" if config.exists() else "a broken link"
-            raise DecksError(f"{config} is {what}; {CONFIG_NAME} must be a file")
-    raise DecksError(
-        f"not inside a deck project: no {CONFIG_NAME} in {start} or any folder above it "
-        "(start one with `decks init FOLDER`, or point at one with `decks -C FOLDER`)"
-    )
 
 
 def load_config(root: Path) -> Config:

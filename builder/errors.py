@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import click
 
 from builder.rules import INVALID
+from builder.terminal import echo as echo
+from builder.terminal import printable
 
 
 class Location(NamedTuple):
@@ -53,21 +54,6 @@ class Problem:
         if self.col is None:
             return f"{self.path}:{self.line}: {self.message}"
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
-
-
-# Control characters other than tab and line feed: printed raw, a project's text could move the cursor,
-# retitle the terminal or hide lines. Shown as \x1b, \x9b and so on instead.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: control characters (but tab and line feed) shown escaped."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
-    """Print a line that may hold a project's text, with control characters shown escaped."""
-    click.echo(printable(message), err=err, nl=nl)
 
 
 class DecksError(click.ClickException):

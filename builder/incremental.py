@@ -18,6 +18,7 @@ from builder.config import CONFIG_NAME, Config
 from builder.entries import Topic
 from builder.errors import Problem, ProblemsError
 from builder.manifest import PackageRecord, TopicRecord
+from builder.templatedirs import template_files
 
 MEDIA_DIR = "media"  # as media.py names it; that module is imported only when a topic is read
 
@@ -32,7 +33,7 @@ def build_stamp(config: Config, template_dirs: Sequence[Path]) -> str:
     _add_files(digest, sorted(Path(builder.__file__).parent.glob("*.py")), Path(builder.__file__).parent)
     for index, folder in enumerate(template_dirs):
         digest.update(f"templates\0{index}\0".encode())
-        _add_files(digest, sorted(p for p in folder.rglob("*") if p.is_file()), folder)
+        _add_files(digest, template_files(folder), folder)
     return digest.hexdigest()
 
 

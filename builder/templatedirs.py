@@ -5,11 +5,17 @@ Apart from render.py so that a build with nothing to render never imports Jinja2
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def packaged_templates() -> Path:
     """The default templates: inside the installed package, or the checkout's templates/ in development."""
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent
     inside = here / "templates"
     return inside if inside.is_dir() else here.parent / "templates"
@@ -22,3 +28,22 @@ def template_dirs(project_templates: Path | None) -> list[Path]:
     if default not in dirs:
         dirs.append(default)
     return dirs
+
+
+def template_files(folder: Path) -> list[Path]:
+    """Every file below a template folder, sorted: what a build's fingerprint covers of it."""
+    return sorted(folder / name for name in template_names(str(folder)))
+
+
+def template_names(folder: str) -> list[str]:
+    """The files below a template folder as '/'-separated paths inside it, in no set order, without pathlib.
+
+    Hidden files count; a linked folder is not entered (as ``Path.rglob`` does not), a linked file is followed.
+    """
+    names = []
+    for top, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(top, name)
+            if os.path.isfile(path):
+                names.append(os.path.relpath(path, folder).replace(os.sep, "/"))
+    return names

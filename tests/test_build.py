@@ -91,7 +91,12 @@ def test_no_temp_files_anywhere(project, tmp_path, monkeypatch):
     assert project.build().exit_code == 0
     assert project.build("--single").exit_code == 0
     assert list(tmp.iterdir()) == []
-    assert sorted(os.listdir(project.output)) == [".decks-cache.json", "all-kinds.apkg", "test-project.apkg"]
+    assert sorted(os.listdir(project.output)) == [
+        ".decks-cache.json",
+        ".decks-nochange.json",
+        "all-kinds.apkg",
+        "test-project.apkg",
+    ]
     assert sorted(os.listdir(project.root)) == ["cards", "deck.yaml", "decks.lock", "output"]
 
 

@@ -45,7 +45,7 @@ def _run(root: Path, *args: str, stdin: bytes | None = None, env: dict | None = 
 
 
 def _temps(folder: Path) -> list[str]:
-    states = (".decks-build.json", ".decks-cache.json")
+    states = (".decks-build.json", ".decks-cache.json", ".decks-nochange.json")
     return sorted(p.name for p in folder.rglob(".decks-*") if p.name not in states) + sorted(
         p.name for p in folder.rglob(".preview.*")
     )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from builder.commands.complete import complete_topics
-from builder.errors import echo
+from builder.terminal import echo
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from builder.cli import Context
     from builder.config import Config
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     "-o",
     "--output",
     "output",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
     help="Folder for the .apkg files. Default: output/ in the project.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (same as `decks -q build`).")
@@ -65,7 +67,7 @@ def build_command(
     obj: Context,
     single: bool,
     topics: tuple[str, ...],
-    output: Path | None,
+    output: str | None,
     quiet: bool,
     jobs: int,
     timings: bool,
@@ -89,10 +91,25 @@ def build_command(
       decks build --watch           rebuild on every save; errors show as they appear
     """
     obj.quiet = obj.quiet or quiet
+    if not watch:
+        from builder.nochange import options_key, unchanged_build
+
+        # Nothing changed since the last build with these options: told without loading the project.
+        key = options_key(single=single, topics=topics, new_identity=new_identity)
+        unchanged = unchanged_build(obj.project, output, key)
+        if unchanged is not None:
+            with contextlib.ExitStack() as stack:
+                track = _progress(obj, stack)
+                for _ in track([]) if track else ():
+                    pass  # shown as the full build shows it: no package to write
+            _report(obj, unchanged.where, unchanged, timings)
+            return
+    from pathlib import Path
+
     options = {
         "topics": topics,
         "single": single,
-        "output": output,
+        "output": Path(output) if output is not None else None,
         "jobs": jobs,
         "timings": timings,
         "new_identity": new_identity,
@@ -149,44 +166,51 @@ def _build_once(
     timings: bool,
     new_identity: bool = False,
 ) -> None:
-    import contextlib
-
     from builder.build import build
 
-    terminal = None if obj.quiet else _terminal_stderr()
     with contextlib.ExitStack() as stack:
-        track = None
-        if terminal is not None:
-
-            def track(packages):
-                return stack.enter_context(
-                    click.progressbar(
-                        packages,
-                        label="Building",
-                        file=terminal,
-                        item_show_func=lambda package: package.path.name if package else None,
-                    )
-                )
-
         result = build(
             config,
             topics=topics,
             single=single,
             output_dir=output,
-            progress=track,
+            progress=_progress(obj, stack),
             jobs=jobs,
             new_identity=new_identity,
         )
-    where = config.rel(result.output_dir)
+    _report(obj, config.rel(result.output_dir), result, timings, config.rel)
+
+
+def _progress(obj: Context, stack: contextlib.ExitStack):
+    """What shows each package as it is written: a progress bar on a terminal's stderr (None elsewhere)."""
+    terminal = None if obj.quiet else _terminal_stderr()
+    if terminal is None:
+        return None
+
+    def track(packages):
+        return stack.enter_context(
+            click.progressbar(
+                packages,
+                label="Building",
+                file=terminal,
+                item_show_func=lambda package: package.path.name if package else None,
+            )
+        )
+
+    return track
+
+
+def _report(obj: Context, where: str, result, timings: bool, rel=None) -> None:
+    """Print what a build did (``rel`` shows a path as the project does; needed only when it wrote or removed)."""
     obj.say(
         f"Built {result.topics} topic{'s' if result.topics != 1 else ''}: "
         f"{result.notes} notes, {result.cards} cards -> {where}/ "
         f"({len(result.written)} written, {len(result.unchanged)} unchanged)"
     )
     for path in result.written:
-        obj.say(f"  wrote {config.rel(path)}")
+        obj.say(f"  wrote {rel(path)}")
     for path in result.removed:
-        obj.say(f"  removed {config.rel(path)} (its topic is gone)")
+        obj.say(f"  removed {rel(path)} (its topic is gone)")
     # Each tells of something Anki will not do on import; --quiet keeps to errors only.
     for notice in [] if obj.quiet else result.notices:
         echo(f"note: {notice}", err=True)

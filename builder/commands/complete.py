@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -12,6 +11,8 @@ if TYPE_CHECKING:
 
 
 def completion_config(ctx: click.Context) -> Config:
+    from pathlib import Path
+
     from builder.config import find_root, load_config
 
     project = ctx.find_root().params.get("project")
