@@ -25,6 +25,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterable
+from stat import S_ISREG
 from typing import TYPE_CHECKING
 
 import builder
@@ -136,9 +137,12 @@ def _holds(data: dict, root: str, out: str, configured: bool, options: list) -> 
 
 
 def _signature(path: str) -> list | None:
+    """A regular file's signature; None for anything else (a named pipe is never opened: it would block)."""
     try:
         st = os.stat(path)
     except OSError:
+        return None
+    if not S_ISREG(st.st_mode):
         return None
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 

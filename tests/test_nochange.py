@@ -331,3 +331,15 @@ def test_signatures_alone_see_each_change(proj, full_builds, settled):
     assert len(full_builds) == 4
     assert "(0 written, 3 unchanged)" in proj.build().stdout
     assert len(full_builds) == 4
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_topic_replaced_by_a_named_pipe_is_never_opened(proj, full_builds):
+    """Neither the check nor the signing opens a pipe (it would wait for a writer forever)."""
+    path = proj.root / "cards/b.yaml"
+    path.unlink()
+    os.mkfifo(path)
+    for _ in range(2):
+        result = proj.build()
+        assert result.exit_code == 1 and "cards/b.yaml: is not a regular file" in result.output
+    assert len(full_builds) == 2
