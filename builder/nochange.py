@@ -131,8 +131,10 @@ def _holds(data: dict, root: str, out: str, configured: bool, options: list) -> 
     for path, *recorded, checksum in data["files"]:
         if _signature(path) != recorded:
             return False
-        if checksum is not None and _checksum(path) != checksum:
-            return False
+        if checksum is not None:
+            summed = _checksum(path)
+            if summed is None or summed[0] != checksum:
+                return False
     return True
 
 
@@ -147,15 +149,25 @@ def _signature(path: str) -> list | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
-def _checksum(path: str, data: bytes | None = None) -> int | None:
-    """CRC-32 of a file's bytes: enough to see that a racy file changed within a tick (its size is compared too)."""
+def _checksum(path: str, sha256: bool = False) -> tuple[int, str | None] | None:
+    """CRC-32 of a file's bytes (enough to see that a racy file changed within a tick: its size is compared
+    too), and their SHA-256 when asked; None when it cannot be read. Read in pieces: the lock and the cache
+    of a large project are tens of megabytes, and a build reads them at its end, when it holds the most."""
+    digest = None
+    if sha256:
+        import hashlib
+
+        digest = hashlib.sha256()
+    crc = 0
     try:
-        if data is None:
-            with open(path, "rb") as file:
-                data = file.read()
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 20):
+                crc = zlib.crc32(chunk, crc)
+                if digest is not None:
+                    digest.update(chunk)
     except OSError:
         return None
-    return zlib.crc32(data)
+    return crc, digest.hexdigest() if digest is not None else None
 
 
 def _listing(folder: str, what: str) -> list | None:
@@ -195,12 +207,9 @@ class Signatures:
         signature = _signature(str(path))
         entry = [*(signature or [None] * 5), None]
         if signature is not None and signature[2] >= self.started - RACY_NS:
-            try:
-                data = path.read_bytes()
-            except OSError:
-                data = None
-            if data is not None and (sha256 is None or _sha256(data) == sha256):
-                entry[5] = _checksum(str(path), data)
+            summed = _checksum(str(path), sha256=sha256 is not None)
+            if summed is not None and summed[1] == sha256:
+                entry[5] = summed[0]
             else:
                 entry[0] = None
         self.files[str(path)] = entry
@@ -264,9 +273,3 @@ class Signatures:
         tmp = out / f"{TEMP_PREFIX}{os.urandom(4).hex()}.tmp"
         tmp.write_bytes(text)
         os.replace(tmp, path)
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
