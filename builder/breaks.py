@@ -11,8 +11,7 @@ where one is possible.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import yaml
 
@@ -29,9 +28,11 @@ if TYPE_CHECKING:
 NEW_IDENTITY = "--new-identity"
 
 
-@dataclass(frozen=True)
-class NoteSeen:
-    """One entry's note as this build makes it, beside what the state recorded of its GUID."""
+class NoteSeen(NamedTuple):
+    """One entry's note as this build makes it, beside what the state recorded of its GUID.
+
+    A tuple: one is made for every entry, and they cross from worker processes.
+    """
 
     entry: str
     kind: str

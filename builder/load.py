@@ -234,8 +234,8 @@ def _entry(
     before = len(doc.problems)
     what, allowed = _ENTRY_KEYS[kind.name]
     keys = doc.mapping(node, what, allowed)
-
-    misspelt = misspelt_keys(node, allowed)
+    # Only a key left out of ``keys`` can be a misspelling: most entries have none.
+    misspelt = misspelt_keys(node, allowed) if len(keys) < len(node.value) else set()
     entry_id = doc.text(keys["id"][1], "id") if "id" in keys else None
     if "id" not in keys and "id" not in misspelt:
         doc.error(node, "entry has no 'id'")

@@ -72,7 +72,7 @@ def build_time() -> int:
     return int(time.time())
 
 
-@dataclass
+@dataclass(slots=True)
 class NoteStamp:
     """What a note was built with last time."""
 
@@ -213,6 +213,10 @@ class Manifest:
         for guid in list(self._raw_notes):
             self._old_stamp(guid)
         return self._stamps
+
+    def has_notes(self) -> bool:
+        """Whether the state holds any note."""
+        return bool(self._raw_notes or self._stamps)
 
     def guids(self) -> set[str]:
         """The GUID of every note, without making their stamps."""

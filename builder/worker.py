@@ -69,7 +69,8 @@ class TopicOutcome:
     media: TopicMedia | None = None
     guids: list[str] = field(default_factory=list)
     media_problems: list[Problem] = field(default_factory=list)
-    # Each entry's note beside what the build state recorded of it (see breaks.py).
+    # Each entry's note beside what the build state recorded of it (see breaks.py); none when the state
+    # had no notes.
     seen: list[NoteSeen] = field(default_factory=list)
     # What the duplicate rules need of its entries, when the project makes them errors.
     prompts: list[tuple] = field(default_factory=list)
@@ -116,6 +117,8 @@ class TopicWorker:
         self.template_problems: list[Problem] = []
         note_types = self._note_types(manifest, stamp)
         self.manifest = manifest
+        # With no note in the state as read, no entry can break an identity (breaks.py): nothing to compare.
+        self.compare = manifest.has_notes()
         self.now = now = build_time()
         self.packager = Packager(config, note_types, manifest, now) if note_types else None
         # A package of one topic takes the lane of that topic's place among all topic files, whatever else
@@ -172,6 +175,12 @@ class TopicWorker:
         # Forked workers inherit this object, its note types included, and the manifest's first new
         # id, fixed here so that every process numbers from the same one.
         self.manifest.id_base(self.now)
+        # And the modules reading a topic needs, imported once here rather than once in each worker.
+        import builder.breaks
+        import builder.check
+        import builder.identity
+        import builder.notefields  # noqa: F401
+
         _current = self
         pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
         try:
@@ -229,7 +238,8 @@ class TopicWorker:
             draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
             hashes = [note[5] for note in draft.notes]
         # Compared with the state as read, before this topic's notes are stamped.
-        outcome.seen = self._seen(topic, outcome.guids, hashes)
+        if self.compare:
+            outcome.seen = self._seen(topic, outcome.guids, hashes)
         if draft is not None:
             now = clock()
             package = self.stale[slug]

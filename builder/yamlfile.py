@@ -284,13 +284,15 @@ class YamlFile:
         """A scalar's text exactly as written; None (with a problem) for anything else."""
         if isinstance(node, yaml.ScalarNode) and node.tag in _TEXT_TAGS:
             value = node.value
-            if not allow_empty and not value.strip():
+            # (`isspace` is what `strip` strips: an empty or all-space value, without copying it.)
+            if not allow_empty and (not value or value.isspace()):
                 self.error(node, f"'{key}' is empty")
                 return None
             if len(value) > MAX_TEXT_CHARS:
                 self.error(node, f"'{key}' has {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}")
                 return None
-            bad = _CONTROL.search(value)
+            # Every character _CONTROL finds is unprintable: most values need no search.
+            bad = None if value.isprintable() else _CONTROL.search(value)
             if bad is not None:
                 self.error(
                     node,
