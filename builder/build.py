@@ -282,11 +282,15 @@ def _build(
             emptied.update(_emptied_cards(manifest, stamps))
             manifest.adopt(stamps)
 
+    # Kept no longer than needed: at 100,000 entries they are tens of megabytes, and the state's
+    # encoding, the build's peak of memory, is still to come.
+    del across
     # With no topic read, every topic is as a build that checked them together left it.
     if to_read and duplicates_are_errors(config):
         from builder.check import Prompt, duplicate_errors
 
         problems.extend(duplicate_errors(config, [Prompt(*p) for p in prompts]))
+    del prompts
     renamed: dict[str, str] = {}
     if not problems:
         current = {guid for record in records.values() for guid in record.guids}
@@ -591,6 +595,8 @@ def _stage(
         (result.written if written else result.unchanged).append(package.path)
         fingerprint = package_fingerprint(package.path.name, [topic_key(records[s]) for s in package.slugs])
         manifest.packages[package.path.name] = record_for(package.data, fingerprint, package.notes, package.cards)
+        # Staged in its temp file: the bytes need not stay in memory while the state is encoded.
+        package.data = None
         result.notes += package.notes
         result.cards += package.cards
         manifest.cache_changed = True

@@ -381,8 +381,12 @@ class CrossFileCheck:
     """The checks of cross_file_problems, topic by topic, for a build that goes on only while all is well."""
 
     def __init__(self) -> None:
-        # (path, line, col) of each id's first use; a Location is made only for a message.
-        self._first_use: dict[str, tuple[str, int, int]] = {}
+        # The topic (its place in _topics) of each id's first use: a small int per id is all that is kept
+        # of every entry of the project; where in that topic is looked up only for a message.
+        self._first_use: dict[str, int] = {}
+        self._topics: list[TopicSummary] = []
+        # Topic place -> its ids' first places in it, made for the first message about one.
+        self._places: dict[int, dict[str, tuple[int, int]]] = {}
         # Deck-name key -> the first topic with that title.
         self._titles: dict[str, TopicSummary] = {}
         # (path, line, col, entry id) of each old id's first naming in `was:`.
@@ -391,16 +395,24 @@ class CrossFileCheck:
     def add(self, topic: TopicSummary) -> list[Problem]:
         """The problems this topic makes with the topics added before it."""
         problems = []
+        number = len(self._topics)
+        self._topics.append(topic)
+        first_use = self._first_use
         for entry_id, line, col in topic.ids:
-            here = (topic.path, line, col)
-            first = self._first_use.setdefault(entry_id, here)
-            if first is not here:
+            known = len(first_use)
+            first_use.setdefault(entry_id, number)
+            if len(first_use) == known:
                 problems.append(
-                    Problem(topic.path, line, col, f"duplicate id '{entry_id}' (first used at {Location(*first)})")
+                    Problem(
+                        topic.path,
+                        line,
+                        col,
+                        f"duplicate id '{entry_id}' (first used at {Location(*self._first_use_of(entry_id))})",
+                    )
                 )
             named = self._was.get(entry_id)
             if named is not None:
-                problems.append(_was_taken(entry_id, named, here))
+                problems.append(_was_taken(entry_id, named, (topic.path, line, col)))
         for old, line, col, owner in topic.was:
             here4 = (topic.path, line, col, owner)
             first4 = self._was.setdefault(old, here4)
@@ -414,9 +426,8 @@ class CrossFileCheck:
                         "one old note can become only one entry",
                     )
                 )
-            used = self._first_use.get(old)
-            if used is not None:
-                problems.append(_was_taken(old, here4, used))
+            if old in self._first_use:
+                problems.append(_was_taken(old, here4, self._first_use_of(old)))
         key = deck_key(topic.title)
         first = self._titles.setdefault(key, topic)
         if topic.title and first is not topic:
@@ -432,3 +443,14 @@ class CrossFileCheck:
                 )
             problems.append(Problem(topic.path, line, col, message))
         return problems
+
+    def _first_use_of(self, entry_id: str) -> tuple[str, int, int]:
+        """(path, line, col) of an id's first use, for a message."""
+        number = self._first_use[entry_id]
+        topic = self._topics[number]
+        places = self._places.get(number)
+        if places is None:
+            places = self._places[number] = {}
+            for other, line, col in topic.ids:
+                places.setdefault(other, (line, col))
+        return (topic.path, *places[entry_id])

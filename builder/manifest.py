@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -371,30 +372,43 @@ class Manifest:
 
     def lock_text(self, project: str) -> str:
         """The lock file's text for this state: sorted, one note per line, nothing that changes by itself."""
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        lines = [_LOCK_HEAD, dumps({"decks-lock": _LOCK_VERSION, "project": project}), "\n"]
-        for kind, t in sorted(self.note_types.items()):
-            lines += [dumps(["note-type", kind, t.id, list(t.fields), list(t.templates), t.hash, t.mod]), "\n"]
-        rows: list[tuple[str, str, str]] = []
-        for guid, raw in self._raw_notes.items():
-            if type(raw) is tuple:
-                rows.append((raw[0], guid, raw[1]))
-                continue
-            line = self._raw_lines.get(guid)
-            rows.append((raw[1], guid, line if line is not None else dumps(raw)))
-        decks: dict[str, str] = {}
-        for guid, s in self._stamps.items():
-            rows.append((s.entry, guid, _note_line(guid, s, dumps, decks)))
-        rows.sort()
-        for _, _, line in rows:
-            lines += [line, "\n"]
-        return "".join(lines)
+        return self._lock_data(project).decode("utf-8")
 
     def lock_bytes(self, project: str) -> bytes:
         """The bytes of the lock file for this state; the cache made next is tied to them."""
-        data = self.lock_text(project).encode("utf-8")
+        data = self._lock_data(project)
         self.lock_digest = hashlib.sha256(data).hexdigest()
         return data
+
+    def _lock_data(self, project: str) -> bytes:
+        # Encoded a block of lines at a time into one buffer: every line and the whole text held at once
+        # were the peak of a large build's memory.
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        out = io.BytesIO()
+        head = [_LOCK_HEAD, dumps({"decks-lock": _LOCK_VERSION, "project": project}), "\n"]
+        for kind, t in sorted(self.note_types.items()):
+            head += [dumps(["note-type", kind, t.id, list(t.fields), list(t.templates), t.hash, t.mod]), "\n"]
+        out.write("".join(head).encode("utf-8"))
+        raw_notes, raw_lines, stamps = self._raw_notes, self._raw_lines, self._stamps
+        # A GUID is either read or stamped, so (entry, GUID) orders every note.
+        order = [(raw[0] if type(raw) is tuple else raw[1], guid, True) for guid, raw in raw_notes.items()]
+        order += [(s.entry, guid, False) for guid, s in stamps.items()]
+        order.sort()
+        decks: dict[str, str] = {}
+        block: list[str] = []
+        for _, guid, read in order:
+            if not read:
+                block += [_note_line(guid, stamps[guid], dumps, decks), "\n"]
+            elif type(raw := raw_notes[guid]) is tuple:
+                block += [raw[1], "\n"]
+            else:
+                line = raw_lines.get(guid)
+                block += [line if line is not None else dumps(raw), "\n"]
+            if len(block) >= 2000:
+                out.write("".join(block).encode("utf-8"))
+                block = []
+        out.write("".join(block).encode("utf-8"))
+        return out.getvalue()
 
     def cache_bytes(self) -> bytes:
         """The bytes of the output folder's build cache, tied to the lock it was made with.
@@ -404,23 +418,20 @@ class Manifest:
         """
         dumps = json.JSONEncoder(separators=(",", ":")).encode
         kept = self._topic_texts
-        topics = []
-        for slug, t in sorted(self.topics.items()):
+        # Encoded a topic at a time into one buffer, so that the whole text and its bytes are never held at once.
+        out = io.BytesIO()
+        out.write(f'{{"version":{_CACHE_VERSION},"lock":{dumps(self.lock_digest)},{_TOPICS_START}'.encode())
+        for n, (slug, t) in enumerate(sorted(self.topics.items())):
             text = kept.get(slug)
             if text is None or text[0] is not t:
-                text = (
-                    None,
-                    f"{dumps(slug)}:{dumps([t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts])}",
-                )
-            topics.append(text[1])
+                line = f"{dumps(slug)}:{dumps([t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts])}"
+            else:
+                line = text[1]
+            out.write((",\n" + line if n else line).encode("utf-8"))
         packages = {name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())}
         tail = f',"note_types":{dumps(list(self.layouts))}' if self.layouts is not None else ""
-        text = (
-            f'{{"version":{_CACHE_VERSION},"lock":{dumps(self.lock_digest)},{_TOPICS_START}'
-            + ",\n".join(topics)
-            + f'\n}},"packages":{dumps(packages)}{tail}}}'
-        )
-        return text.encode("utf-8")
+        out.write(f'\n}},"packages":{dumps(packages)}{tail}}}'.encode())
+        return out.getvalue()
 
 
 # Text JSON writes as it is (ensure_ascii=False): no quote, no backslash, no control character.

@@ -177,3 +177,58 @@ def test_note_lines_are_the_bytes_the_json_encoder_makes(entry, kind, guid, deck
             ]
         )
         assert _note_line(guid, stamp, dumps, decks) == expected
+
+
+def test_lock_and_cache_bytes_are_those_of_the_whole_text_encoded_at_once():
+    """The lock and the cache, written a block of lines (or a topic) at a time, are the bytes the whole text
+    encoded at once made: lines read back and lines stamped anew, sorted together, across many blocks."""
+    import json
+
+    from builder.manifest import TopicRecord
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    first = Manifest()
+    for n in range(1500):
+        first.stamp_note(f"g{n}", f"{n:032x}", [0], 1000, entry=f"e{n:04d}", kind="qa")
+    first.adopt(first.take_touched())
+    read = parse_lock(first.lock_text("p").encode("utf-8"))
+    # Half the notes stamped again (edited, with a deck named in other scripts), half kept as read.
+    for n in range(0, 3000, 2):
+        read.stamp_note(f"g{n}", f"{n + 1:032x}", [0, 1], 2000, entry=f"e{n:04d}", kind="cloze")
+    read.adopt(read.take_touched())
+    for n in range(0, 3000, 4):
+        read.place(f"g{n}", 'Wurzel::Übung "eins" ✓')
+    text = read.lock_text("p")
+    assert read._raw_notes  # some lines are written as read
+    lines = []
+    for guid, s in read.notes.items():
+        cards = {str(o): c for o, c in sorted(s.cards.items())}
+        lines.append((s.entry, dumps(["note", s.entry, s.kind, guid, s.id, cards, s.mod, s.hash, s.deck])))
+    assert text.splitlines()[-len(lines) :] == [line for _, line in sorted(lines)]
+    # Every note now stamped: the same bytes.
+    assert read.lock_bytes("p") == text.encode("utf-8")
+
+    read.topics = {
+        slug: TopicRecord(
+            "f" * 64, f"Titel {slug} é", [("e1", 3, 5)], [], ["g1"], [], [("e1", "x.yaml", 3, 5, "x:2", "k", None, [])]
+        )
+        for slug in ("b", "a", "ü")
+    }
+    expected = {
+        "version": 1,
+        "lock": read.lock_digest,
+        "topics": {
+            slug: [t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts]
+            for slug, t in sorted(read.topics.items())
+        },
+        "packages": {},
+    }
+    data = read.cache_bytes()
+    assert json.loads(data) == json.loads(json.dumps(expected))
+    # One topic's record a line, each as the encoder writes it.
+    lines = data.decode("utf-8").splitlines()
+    for slug, record in expected["topics"].items():
+        encoded = f"{json.dumps(slug)}:{json.dumps(record, separators=(',', ':'))}"
+        assert encoded in lines or encoded + "," in lines
+    read.topics = {}
+    assert json.loads(read.cache_bytes())["topics"] == {}
