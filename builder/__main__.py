@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 
@@ -12,7 +13,12 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nAborted!", file=sys.stderr)  # what click prints for Ctrl-C once it runs
         sys.exit(1)
-    run(prog_name="decks")
+    try:
+        run(prog_name="decks")
+    finally:
+        # At exit the interpreter walks every object still alive for garbage cycles, a tenth of a
+        # small build's time; nothing left needs it (a build runs with the collector off throughout).
+        gc.freeze()
 
 
 if __name__ == "__main__":
