@@ -182,19 +182,33 @@ class TopicWorker:
         import builder.notefields  # noqa: F401
 
         _current = self
-        pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
+        # This process reads topics too: jobs - 1 workers take the topics from the first on, while this
+        # process, whenever it waits for the next one, takes the last topic no worker has begun. They meet
+        # where the work is shared evenly, whatever the sizes of the topics, and only the workers' outcomes
+        # cross between processes.
+        pool = ProcessPoolExecutor(jobs - 1, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
         try:
-            # The workers are forked while map submits: Ctrl-C is held back meanwhile, so that it never lands
-            # inside fork's own bookkeeping (in either process); the parent gets it right after.
+            # The workers are forked while the topics are submitted: Ctrl-C is held back meanwhile, so that it
+            # never lands inside fork's own bookkeeping (in either process); the parent gets it right after.
             with _ctrl_c_held():
-                outcomes = pool.map(_outcome_in_worker, slugs)
-            yield from outcomes
+                futures = [pool.submit(_outcome_in_worker, slug) for slug in slugs]
+            own: dict[int, TopicOutcome] = {}
+            last = len(slugs) - 1
+            for n, future in enumerate(futures):
+                if n not in own:
+                    # A topic no worker has begun can be cancelled there and read here.
+                    while not future.done() and last > n and futures[last].cancel():
+                        own[last] = self.outcome(slugs[last])
+                        last -= 1
+                    own[n] = future.result()
+                if n == len(futures) - 1:
+                    # Every outcome is in: the workers end now, not whenever the build lets go of this.
+                    pool.shutdown(wait=True)
+                yield own.pop(n)
         except BaseException:
             # Ctrl-C or an error: the workers stop after their current topic, and nothing waits for the rest.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-        else:
-            pool.shutdown(wait=True)
         finally:
             _current = None
 

@@ -272,6 +272,39 @@ def test_parallel_build_reports_the_same_problems(tmp_path):
     assert "unknown kind 'qq'" in messages[0]
 
 
+def test_parallel_build_reads_topics_here_and_in_a_worker_and_ends_it(tmp_path, monkeypatch):
+    """With two processes, this one reads topics too (from the last, while the worker goes from the first),
+    the outcomes come in topic order, and the worker has ended once the last outcome is handed over."""
+    import multiprocessing
+    import os
+
+    from builder.manifest import Manifest
+    from builder.worker import PendingPackage, TopicWorker
+
+    synth.write_project(tmp_path / "p", 400, topics=8)
+    config = load_config(tmp_path / "p")
+    paths = {path.stem: path for path in sorted(config.cards_dir.glob("*.yaml"))}
+    stale = {slug: PendingPackage(tmp_path / f"{slug}.apkg", [slug], waiting=1) for slug in paths}
+    original = TopicWorker.outcome
+
+    def outcome(self, slug, render=True):
+        result = original(self, slug, render)
+        result.pid = os.getpid()  # crosses back with the outcome
+        return result
+
+    monkeypatch.setattr(TopicWorker, "outcome", outcome)
+    worker = TopicWorker(config, paths, stale, Manifest(fresh=True), {})
+    outcomes = worker.run_all(list(paths), 2)
+    got = [next(outcomes) for _ in paths]
+    assert multiprocessing.active_children() == []
+    assert [o.summary.path for o in got] == [f"cards/{slug}.yaml" for slug in paths]
+    pids = [o.pid for o in got]
+    assert os.getpid() in pids and len(set(pids)) == 2
+    assert all(o.packed is not None and not o.problems for o in got)
+    # The worker took topics from the first on, this process from the last: each a run of its own.
+    assert pids == sorted(pids, key=lambda pid: pid == os.getpid())
+
+
 def test_synthetic_project_builds_and_imports(tmp_path, monkeypatch):
     """The benchmark's projects hold every entry kind and are valid."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
