@@ -235,6 +235,9 @@ def _build(
     emptied: dict[str, list[int]] = {}
     records: dict[str, TopicRecord] = {}
     prompts: list[tuple] = []
+    # The duplicate rules' keys of the topics read, when some are not: those passed the rules together when last
+    # built. (A build that reads every topic compares every prompt, and keeps no such set.)
+    changed_keys: set[str] | None = set() if len(to_read) < len(by_slug) else None
     for slug, path in by_slug.items():
         if slug not in to_read:
             record = records[slug] = cached[slug]
@@ -251,6 +254,8 @@ def _build(
         problems.extend(outcome.problems)
         seen.extend(outcome.seen)
         prompts.extend(outcome.prompts)
+        if changed_keys is not None:
+            changed_keys.update(p[5] for p in outcome.prompts)
         if outcome.summary is not None:
             problems.extend(across.add(outcome.summary))
         if slug in chosen:
@@ -287,10 +292,10 @@ def _build(
     del across
     # With no topic read, every topic is as a build that checked them together left it.
     if to_read and duplicates_are_errors(config):
-        from builder.check import Prompt, duplicate_errors
+        from builder.check import duplicate_errors
 
-        problems.extend(duplicate_errors(config, [Prompt(*p) for p in prompts]))
-    del prompts
+        problems.extend(duplicate_errors(config, prompts, changed_keys))
+    del prompts, changed_keys
     renamed: dict[str, str] = {}
     if not problems:
         current = {guid for record in records.values() for guid in record.guids}

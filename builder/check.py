@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -206,13 +206,20 @@ def entry_errors(config: Config, entries: Iterable[Entry]) -> list[Problem]:
     return _errors(config, (raw for entry in entries for rule in rules for raw in rule(entry)))
 
 
-def duplicate_errors(config: Config, prompts: list[Prompt]) -> list[Problem]:
-    """What the duplicate rules find that is an error in this project, across every topic's prompts."""
+def duplicate_errors(config: Config, prompts: Sequence[tuple], changed: Collection[str] | None = None) -> list[Problem]:
+    """What the duplicate rules find that is an error in this project, across every topic's prompts (Prompt tuples).
+
+    ``changed`` holds the keys of the topics read again, when every other topic passed these rules together in
+    the build that recorded them: an exact duplicate among those alone was an error then too, so only prompts
+    whose key one of them holds are compared (near duplicates, when errors, still compare every prompt).
+    """
     exact = severity(config, "duplicate-question") == ERROR
     near = severity(config, "near-duplicate-question") == ERROR
     if not exact and not near:
         return []
-    return _errors(config, _duplicates(prompts, near=near))
+    if changed is not None and not near:
+        prompts = [p for p in prompts if p[5] in changed]
+    return _errors(config, _duplicates([Prompt(*p) for p in prompts], near=near))
 
 
 def _errors(config: Config, raw: Iterable[_Raw]) -> list[Problem]:

@@ -332,3 +332,27 @@ def test_the_cache_writes_back_the_records_it_kept_as_it_read_them(multi, tmp_pa
     assert {k: v for k, v in full.items() if k != CACHE_NAME} == {
         k: v for k, v in multi.snapshot().items() if k != CACHE_NAME
     }
+
+
+def test_an_edit_that_duplicates_a_later_unread_topic_is_refused_there(multi):
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    # b's question becomes c's: the finding is on c's entry, in a topic this build does not read.
+    multi.write("cards/b.yaml", topic("Beta", "b", 4).replace("Question 2 of Beta?", "Question 2 of Gamma?"))
+    result = multi.build()
+    assert result.exit_code == 1
+    assert "cards/c.yaml:12:9: entry 'c-2' asks the same as 'b-2' (cards/b.yaml:11:5)" in result.output
+    assert multi.snapshot() == before
+
+
+def test_a_duplicate_allowed_between_topics_not_read_stays_allowed(multi):
+    extra = "  - {kind: qa, id: c-again, question: Question 1 of Alpha?, answer: X, allow: [duplicate-question]}\n"
+    multi.write("cards/c.yaml", topic("Gamma", "c", 4) + extra)
+    assert multi.build().exit_code == 0
+    edit_b(multi)
+    out = multi.build()
+    assert out.exit_code == 0 and "wrote output/b.apkg" in out.output
+    # Without its allow, the same pair is refused, though neither topic is the one edited before.
+    multi.write("cards/c.yaml", topic("Gamma", "c", 4) + extra.replace(", allow: [duplicate-question]", ""))
+    out = multi.build()
+    assert out.exit_code == 1 and "entry 'c-again' asks the same as 'a-1'" in out.output
