@@ -210,7 +210,10 @@ class TopicWorker:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
-            _current = None
+            # Only if still this build's: an earlier build's outcomes, let go of late (by the cycle collector,
+            # after an error), must not take it from a build forking its workers now.
+            if _current is self:
+                _current = None
 
     def outcome(self, slug: str, render: bool = True) -> TopicOutcome:
         """Read and validate one topic file; resolve its media; render and draft it if it is packaged."""

@@ -305,6 +305,32 @@ def test_parallel_build_reads_topics_here_and_in_a_worker_and_ends_it(tmp_path, 
     assert pids == sorted(pids, key=lambda pid: pid == os.getpid())
 
 
+def test_outcomes_let_go_late_leave_a_later_parallel_build_alone(tmp_path):
+    """A build's outcomes closed late (as the cycle collector does after an error) must not take from a later
+    build the worker object its forked workers are to inherit."""
+    import builder.worker
+    from builder.manifest import Manifest
+    from builder.worker import PendingPackage, TopicWorker
+
+    synth.write_project(tmp_path / "p", 100, topics=4)
+    config = load_config(tmp_path / "p")
+    paths = {path.stem: path for path in sorted(config.cards_dir.glob("*.yaml"))}
+
+    def worker() -> TopicWorker:
+        stale = {slug: PendingPackage(tmp_path / f"{slug}.apkg", [slug], waiting=1) for slug in paths}
+        return TopicWorker(config, paths, stale, Manifest(fresh=True), {})
+
+    first = worker().run_all(list(paths), 2)
+    next(first)
+    second_worker = worker()
+    second = second_worker.run_all(list(paths), 2)
+    got = [next(second)]
+    first.close()
+    assert builder.worker._current is second_worker
+    got += [next(second) for _ in range(len(paths) - 1)]
+    assert all(o.packed is not None and not o.problems for o in got)
+
+
 def test_synthetic_project_builds_and_imports(tmp_path, monkeypatch):
     """The benchmark's projects hold every entry kind and are valid."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
