@@ -198,9 +198,10 @@ def test_edit_in_anki_then_status_and_pull(live):
     alpha = next(t for t in status["topics"] if t["topic"] == "alpha")
     assert [e["id"] for e in alpha["edited_in_anki"]] == ["a-two"]
     assert alpha["edited_in_anki"][0]["fields"]["Answer"]["anki"] == "Two: the second number."
-    # A push keeps the Anki edit.
+    # A push keeps the Anki edit. With nothing changed in the YAML, it does not read the notes' fields
+    # back, so it says that `decks status` is where such edits show.
     out = live.push().output
-    assert "keep edits made in Anki" in out
+    assert "unchanged: 5\n  not read back: 5 (the build" in out and "edits of fields made in Anki show in" in out
     assert live.field("a-two", "Answer") == "Two: the second number."
     before = (live.root / "cards/alpha.yaml").read_bytes()
     dry = live.run("pull", "--dry-run")
@@ -238,8 +239,14 @@ def test_pull_writes_markdown_and_refuses_what_it_cannot_express(live):
     assert (live.root / "cards/beta.yaml").read_bytes() == before
     assert 'answer: "**One**: the first\\nnumber."' in (live.root / "cards/alpha.yaml").read_text()
     out = live.push().output
-    assert "unchanged: 4" in out and "keep edits made in Anki" in out and "b-claim" in out
+    # Only a-one's entry changed: the push reads back that note alone, and b-claim's edit, still waiting
+    # in Anki, shows in `decks status` rather than in the push.
+    assert "unchanged: 5\n  not read back: 4 (their entries" in out and "keep edits" not in out
     assert live.field("a-one", "Answer") == "<b>One</b>: the first<br>number."
+    assert live.field("b-claim", "Claim") == '<span style="color: red">Red</span> claim'
+    status = json.loads(live.run("status", "--json").output)
+    beta = next(t for t in status["topics"] if t["topic"] == "beta")
+    assert [e["id"] for e in beta["edited_in_anki"]] == ["b-claim"] and not status["in_step"]
 
 
 def test_changed_on_both_sides_is_a_conflict_and_nothing_is_lost(live):

@@ -7,13 +7,17 @@ from. Nothing outside these note types is ever read or touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from builder.anki.client import AnkiConnect, AnkiError, action
 
 ENTRY_FIELD = "Entry ID"
+# The tag a push gives the notes of entries removed from the YAML.
+REMOVED_TAG = "decks::removed"
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Live:
     note_types: dict[int, LiveNoteType]
     notes: dict[int, LiveNote]
     decks: set[str]
+    # The facts' digest when this was read (see ``Facts``).
+    digest: str = ""
 
 
 def connect(client: AnkiConnect) -> str:
@@ -64,6 +70,96 @@ def connect(client: AnkiConnect) -> str:
     return PurePath(media).parent.name
 
 
+@dataclass
+class Facts:
+    """What a few searches tell of the project's part of the collection, without reading any note's fields.
+
+    ``digest`` hashes the note types (names, fields, card names), the note ids, the suspended cards and the
+    notes tagged ``decks::removed``: equal digests mean none of those changed in between. ``missing_tags``
+    lists the notes that lack a project tag they were given (from the groups asked about).
+    """
+
+    note_types: dict[int, LiveNoteType]
+    note_ids: list[int]
+    suspended: set[int]
+    decks: set[str]
+    digest: str
+    missing_tags: list[int] = field(default_factory=list)
+    # Notes tagged decks::removed.
+    removed: list[int] = field(default_factory=list)
+
+
+def read_facts(client: AnkiConnect, note_type_ids: Iterable[int], tag_groups: Sequence[Sequence] = ()) -> Facts:
+    """The note types, note ids, suspended cards and decks of the project, in two requests.
+
+    ``tag_groups`` ([[tags...], [note ids...]], ...) adds a search for the notes among those ids that lack any
+    of their group's tags (a group without tags asks nothing).
+    """
+    ids = set(note_type_ids)
+    names_ids = client.call("modelNamesAndIds")
+    ours = {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
+    if not ours:
+        decks = set(client.call("deckNames"))
+        return Facts({}, [], set(), decks, _digest({}, [], set(), []))
+    order = sorted(ours)
+    query = "(" + " OR ".join(f"mid:{mid}" for mid in order) + ")"
+    lacking = [_lacking(tags, notes) for tags, notes in tag_groups if tags and notes]
+    # One request for the note types, the notes' ids, the suspended cards (one search, not a question
+    # per card), the decks, the notes tagged as removed, and those that lost a project tag.
+    actions = [
+        *(
+            a
+            for mid in order
+            for a in (action("modelFieldNames", modelName=ours[mid]), action("modelTemplates", modelName=ours[mid]))
+        ),
+        action("findNotes", query=query),
+        action("findCards", query=f"{query} is:suspended"),
+        action("deckNames"),
+        action("findNotes", query=f'{query} "tag:{_escape(REMOVED_TAG)}"'),
+    ]
+    if lacking:
+        actions.append(action("findNotes", query=f"{query} ({' OR '.join(lacking)})"))
+    replies = client.batch(actions)
+    note_types = {}
+    for i, mid in enumerate(order):
+        fields, templates = replies[2 * i], replies[2 * i + 1]
+        note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
+    note_ids, suspended, deck_names, removed = replies[2 * len(order) : 2 * len(order) + 4]
+    missing = replies[-1] if lacking else []
+    flags = {int(c) for c in suspended}
+    return Facts(
+        note_types,
+        [int(n) for n in note_ids],
+        flags,
+        set(deck_names),
+        _digest(note_types, note_ids, flags, removed),
+        [int(n) for n in missing],
+        [int(n) for n in removed],
+    )
+
+
+def _digest(note_types: dict[int, LiveNoteType], note_ids, suspended, removed) -> str:
+    data = [
+        [[t.id, t.name, list(t.fields), list(t.templates)] for _, t in sorted(note_types.items())],
+        sorted(int(n) for n in note_ids),
+        sorted(suspended),
+        sorted(int(n) for n in removed),
+    ]
+    return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode("utf-8")).hexdigest()[:16]
+
+
+def _escape(text: str) -> str:
+    # Anki's search reads \, ", * and _ specially, even inside quotes.
+    for char in ("\\", '"', "*", "_"):
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _lacking(tags: Sequence[str], notes: Sequence[int]) -> str:
+    missing = " OR ".join(f'-"tag:{_escape(t)}"' for t in tags)
+    return f"(nid:{','.join(str(int(n)) for n in notes)} ({missing}))"
+
+
 def read_live(
     client: AnkiConnect,
     profile: str,
@@ -71,48 +167,30 @@ def read_live(
     *,
     before: Live | None = None,
     touched: Iterable[int] = (),
+    skip: Iterable[int] = (),
+    facts: Facts | None = None,
 ) -> Live:
     """Read the notes of the project's note types, their cards' decks and suspension, and the decks.
 
     With ``before`` (a read of the same collection), only the notes in ``touched`` and those not in ``before``
-    are read again; the others are taken from ``before`` as they were.
+    are read again; the others are taken from ``before`` as they were. Notes in ``skip`` are not read at all
+    (the caller knows them from the push state). ``facts``, when given, is this collection's
+    ``read_facts``, taken as it is.
     """
-    ids = set(note_type_ids)
-    names_ids = client.call("modelNamesAndIds")
-    ours = {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
-    note_types: dict[int, LiveNoteType] = {}
+    if facts is None:
+        facts = read_facts(client, note_type_ids)
+    note_ids, flags = facts.note_ids, facts.suspended
     notes: dict[int, LiveNote] = {}
-    if not ours:
-        return Live(profile, note_types, notes, set(client.call("deckNames")))
-    order = sorted(ours)
-    query = " OR ".join(f"mid:{mid}" for mid in order)
-    # One request for the note types, the notes' ids, the suspended cards (one search, not a question
-    # per card) and the decks.
-    replies = client.batch(
-        [
-            *(
-                a
-                for mid in order
-                for a in (action("modelFieldNames", modelName=ours[mid]), action("modelTemplates", modelName=ours[mid]))
-            ),
-            action("findNotes", query=query),
-            action("findCards", query=f"({query}) is:suspended"),
-            action("deckNames"),
-        ]
-    )
-    for i, mid in enumerate(order):
-        fields, templates = replies[2 * i], replies[2 * i + 1]
-        note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
-    note_ids, suspended, deck_names = replies[2 * len(order) :]
     again = set(touched)
     kept = (
         {}
         if before is None
         else {nid: before.notes[nid] for nid in note_ids if nid in before.notes and nid not in again}
     )
-    to_read = [nid for nid in note_ids if nid not in kept]
+    left_out = set(skip)
+    to_read = [nid for nid in note_ids if nid not in kept and nid not in left_out]
     infos = client.call("notesInfo", notes=to_read) if to_read else []
-    by_name = {name: mid for mid, name in ours.items()}
+    by_name = {t.name: mid for mid, t in facts.note_types.items()}
     read: list[LiveNote] = []
     for info in infos:
         if not info:
@@ -125,7 +203,6 @@ def read_live(
     cards = [c for note in read for c in note.cards]
     decks_of = client.call("getDecks", cards=cards) if cards else {}
     by_card = {int(c): deck for deck, cs in decks_of.items() for c in cs}
-    flags = {int(c) for c in suspended}
     for note in read:
         for card in note.cards:
             note.decks.setdefault(by_card.get(card, ""), []).append(card)
@@ -140,4 +217,4 @@ def read_live(
             note = LiveNote(old.id, old.note_type, old.fields, old.tags, old.cards, old.decks, set(old.cards) & flags)
         if note is not None:
             notes[nid] = note
-    return Live(profile, note_types, notes, set(deck_names))
+    return Live(profile, dict(facts.note_types), notes, set(facts.decks), facts.digest)

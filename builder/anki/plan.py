@@ -11,13 +11,12 @@ from __future__ import annotations
 import html
 import re
 from collections import defaultdict
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from builder.anki.apkg import BuiltPackages
-from builder.anki.live import ENTRY_FIELD, Live, LiveNote
+from builder.anki.live import ENTRY_FIELD, REMOVED_TAG, Live, LiveNote
 from builder.anki.state import PushedNote, built_hash, text_hash
-
-REMOVED_TAG = "decks::removed"
 
 
 @dataclass(frozen=True)
@@ -109,6 +108,11 @@ class Plan:
     suspend: list[int] = field(default_factory=list)
     # GUIDs whose push record stays as it is: same note, deck, entry and tags, built and held as recorded.
     steady: set[str] = field(default_factory=set)
+    # Decided from the push state's check alone: neither the build nor the collection's note ids, note types,
+    # tags and suspension changed since the last push, so no note was read (edits of fields in Anki included).
+    quick: bool = False
+    # Notes counted unchanged without being read back from Anki (``trusted``, or all of them when ``quick``).
+    unread: int = 0
 
     @property
     def to_import(self) -> list[NoteChange]:
@@ -156,7 +160,9 @@ def _fold(tags) -> set[str]:
     return {t.casefold() for t in tags}
 
 
-def match_notes(built: BuiltPackages, live: Live, pushed: dict[str, PushedNote]) -> dict[str, LiveNote]:
+def match_notes(
+    built: BuiltPackages, live: Live, pushed: dict[str, PushedNote], trusted: Set[str] = frozenset()
+) -> dict[str, LiveNote]:
     """Which note in the collection is which of ours (by GUID).
 
     Anki's search cannot find a GUID, so: by the note id the last push recorded, then by the note
@@ -173,12 +179,15 @@ def match_notes(built: BuiltPackages, live: Live, pushed: dict[str, PushedNote])
             claimed.add(note.id)
 
     for guid, record in pushed.items():
-        take(guid, live.notes.get(record.note_id))
+        if guid not in trusted:
+            take(guid, live.notes.get(record.note_id))
     for guid, note in built.notes.items():
+        if guid in trusted:
+            continue
         candidate = live.notes.get(note.id)
         if candidate is not None and candidate.fields.get(ENTRY_FIELD, note.entry).strip() in (note.entry, ""):
             take(guid, candidate)
-    by_entry = {n.entry: guid for guid, n in built.notes.items() if n.entry}
+    by_entry = {n.entry: guid for guid, n in built.notes.items() if n.entry and guid not in trusted}
     for note in live.notes.values():
         guid = by_entry.get(note.fields.get(ENTRY_FIELD, "").strip())
         if guid is not None:
@@ -193,16 +202,27 @@ def make_plan(
     pushed: dict[str, PushedNote],
     *,
     overwrite: bool = False,
+    trusted: Set[str] = frozenset(),
 ) -> Plan:
-    """Decide what a push changes: notes added, updated, moved, removed, retagged; note types changed."""
+    """Decide what a push changes: notes added, updated, moved, removed, retagged; note types changed.
+
+    GUIDs in ``trusted`` were not read from Anki: the caller found their notes as the last push left them
+    (same build, same note ids, tags and suspension in Anki), so they count as unchanged.
+    """
     plan = Plan(live.profile)
     _plan_note_types(plan, built, live)
 
-    live_by_guid = match_notes(built, live, pushed)
+    live_by_guid = match_notes(built, live, pushed, trusted)
     claimed = {note.id for note in live_by_guid.values()}
     plan.strangers = len(live.notes) - len(claimed)
 
     for guid, note in sorted(built.notes.items(), key=lambda item: item[1].entry):
+        if guid in trusted:
+            plan.unchanged += 1
+            plan.unread += 1
+            plan.steady.add(guid)
+            plan.matched[guid] = pushed[guid].note_id
+            continue
         entry = note.entry
         record = pushed.get(guid)
         current = live_by_guid.get(guid)

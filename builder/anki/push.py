@@ -8,6 +8,7 @@ deleted), and only then the push state saved from what the collection holds afte
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections import defaultdict
@@ -16,14 +17,24 @@ from pathlib import Path
 
 from builder.anki.apkg import BuiltPackages, read_packages, write_trimmed
 from builder.anki.client import AnkiConnect, AnkiError, action
-from builder.anki.live import ENTRY_FIELD, Live, connect, read_live
-from builder.anki.plan import REMOVED_TAG, Plan, TopicInfo, make_plan, match_notes
-from builder.anki.state import PushedNote, PushState, built_hash, load_state, save_state, text_hash
+from builder.anki.live import ENTRY_FIELD, REMOVED_TAG, Facts, Live, connect, read_facts, read_live
+from builder.anki.plan import Plan, TopicInfo, make_plan, match_notes
+from builder.anki.state import (
+    PushCheck,
+    PushedNote,
+    PushState,
+    built_hash,
+    load_state,
+    read_head,
+    save_state,
+    text_hash,
+)
 from builder.build import BuildResult, BuiltTopic, build
 from builder.config import Config
 from builder.errors import DecksError
 from builder.identity import deck_name
 from builder.load import load_project
+from builder.manifest import LOCK_NAME
 from builder.manifest import load_state as load_lock
 
 
@@ -42,26 +53,64 @@ class Session:
     messages: list[str] = field(default_factory=list)
     # Every note type of the project: those its config and build state name, and those built now.
     note_types: set[int] = field(default_factory=set)
+    # GUIDs whose notes were not read from Anki: the push state's check showed them as the last push left them.
+    trusted: set[str] = field(default_factory=set)
+    # The push state's check showed nothing to do: nothing else was read (``unchanged`` notes in step).
+    quick: bool = False
+    unchanged: int = 0
+    # A hash of the build (its packages and decks.lock); "" without a build.
+    build_hash: str = ""
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
         return self.state.notes(self.live.profile)
 
 
-def open_session(config: Config, client: AnkiConnect, *, profile: str | None = None, do_build: bool = True) -> Session:
-    """Build (incrementally), read the packages, the topics, the push state and the collection."""
+def open_session(
+    config: Config,
+    client: AnkiConnect,
+    *,
+    profile: str | None = None,
+    do_build: bool = True,
+    quick: bool = False,
+    delete: bool = False,
+) -> Session:
+    """Build (incrementally), read the packages, the topics, the push state and the collection.
+
+    With ``quick`` (a push), a few searches first compare the collection with the push state's check: when
+    neither the build nor the collection changed since the last push, nothing more is read; when only the
+    build did, only the notes whose entries changed (or were removed) are read back from Anki.
+    """
     profile_open = connect(client)
-    state = load_state(config.root, config.project)
-    messages = [state.damaged] if state.damaged else []
+    head = read_head(config.root, config.project)
     if profile is not None and profile != profile_open:
         raise AnkiError(f"Anki has profile '{profile_open}' open, not '{profile}': switch profiles in Anki first.")
-    if profile is None and state.profiles and profile_open not in state.profiles:
-        known = ", ".join(f"'{p}'" for p in sorted(state.profiles))
+    if profile is None and head.profiles and profile_open not in head.profiles:
+        known = ", ".join(f"'{p}'" for p in sorted(head.profiles))
         raise AnkiError(
             f"Anki has profile '{profile_open}' open, but this project was pushed to {known}. Switch profiles in "
             f"Anki (File > Switch Profile), or pass --profile '{profile_open}' to use this one too."
         )
     result = build(config) if do_build else None
+    build_hash = _build_hash(config, result) if result is not None else ""
+    check = head.profiles.get(profile_open) if quick and build_hash else None
+    if check is not None and delete and check.removed:
+        check = None
+    facts = None
+    asked: set[int] = set()
+    if check is not None:
+        asked = set(check.note_types)
+        facts = read_facts(client, asked, check.tags)
+        if facts.digest != check.anki:
+            check = None
+        elif check.build == build_hash and not facts.missing_tags:
+            live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
+            state = PushState(config.project)
+            return Session(
+                config, client, state, BuiltPackages({}, {}), [], live, result, quick=True, unchanged=check.notes
+            )
+    state = load_state(config.root, config.project)
+    messages = [state.damaged] if state.damaged else []
     output = result.output_dir if result else config.output_dir
     infos = [
         TopicInfo(t.slug, t.path, t.title, deck_name(config.root_deck, t.title), t.entries)
@@ -76,8 +125,57 @@ def open_session(config: Config, client: AnkiConnect, *, profile: str | None = N
         entry = stamp.entry if stamp is not None and stamp.entry else note.fields.get(ENTRY_FIELD, "")
         built.notes[guid] = replace(note, entry=entry)
     note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
-    live = read_live(client, profile_open, note_types | set(built.note_types))
-    return Session(config, client, state, built, infos, live, result, messages, note_types | set(built.note_types))
+    note_types |= set(built.note_types)
+    if asked != note_types:
+        # The searches asked about other note types than this build has: ask again.
+        facts = check = None
+    trusted: set[str] = set()
+    if check is not None and facts is not None and not state.damaged:
+        # Anki holds the project's notes as the last push left them (but for edits of fields, which a push
+        # does not look for unless it changes the note): only notes whose build changed need reading.
+        trusted = _as_recorded(built, state.notes(profile_open), facts, check)
+    pushed = state.notes(profile_open)
+    skip = {pushed[guid].note_id for guid in trusted}
+    live = read_live(client, profile_open, note_types, skip=skip, facts=facts)
+    return Session(
+        config, client, state, built, infos, live, result, messages, note_types, trusted, build_hash=build_hash
+    )
+
+
+def _build_hash(config: Config, result: BuildResult) -> str:
+    """A hash of what the build gave a push: every package's bytes and the build state's."""
+    digest = hashlib.sha256()
+    for path in [*result.files, config.root / LOCK_NAME]:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return ""
+        digest.update(f"{path.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
+def _as_recorded(built: BuiltPackages, pushed: dict[str, PushedNote], facts: Facts, check: PushCheck) -> set[str]:
+    """GUIDs whose push record is what the build gives now, with their notes still in Anki, tags intact.
+
+    Only notes the last push built count (not those of entries it found removed, even if they are back).
+    """
+    last_built = {int(n) for _, ids in check.tags for n in ids}
+    present = (set(facts.note_ids) & last_built) - set(facts.missing_tags) - set(facts.removed)
+    out = set()
+    for guid, note in built.notes.items():
+        record = pushed.get(guid)
+        if (
+            record is not None
+            and record.note_id in present
+            and record.deck == note.deck
+            and record.entry == note.entry
+            and record.tags == list(note.tags)
+            and record.fields.keys() == note.fields.keys()
+            and record.built == built_hash(note.fields, note.tags)
+        ):
+            out.add(guid)
+    return out
 
 
 def _read_topics(config: Config) -> list[BuiltTopic]:
@@ -87,7 +185,11 @@ def _read_topics(config: Config) -> list[BuiltTopic]:
 
 def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
     """What a push would do now."""
-    return make_plan(session.built, session.topics, session.live, session.pushed, overwrite=overwrite)
+    if session.quick:
+        return Plan(session.live.profile, unchanged=session.unchanged, quick=True, unread=session.unchanged)
+    return make_plan(
+        session.built, session.topics, session.live, session.pushed, overwrite=overwrite, trusted=session.trusted
+    )
 
 
 @dataclass
@@ -101,6 +203,8 @@ class PushReport:
 def apply_plan(session: Session, plan: Plan, *, delete: bool = False) -> PushReport:
     """Carry the plan out; on an error midway, the message says what was already done."""
     report = PushReport()
+    if plan.quick:
+        return report
     client = session.client
     try:
         _note_types(client, plan, report)
@@ -231,13 +335,17 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
             session.note_types,
             before=None if whole else live,
             touched={t for t in touched if t is not None},
+            skip=() if whole else {session.pushed[guid].note_id for guid in session.trusted},
         )
-    found = match_notes(session.built, live, {**session.pushed, **_records(plan)})
+    found = match_notes(session.built, live, {**session.pushed, **_records(plan)}, session.trusted)
     old = session.pushed
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
     notes: dict[str, PushedNote] = {}
     for guid, built in session.built.notes.items():
         entry = built.entry
+        if guid in session.trusted:
+            notes[guid] = old[guid]
+            continue
         if guid in waiting and guid in old:
             record = old[guid]
             notes[guid] = PushedNote(
@@ -268,11 +376,32 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
                 notes[guid] = record
     state = session.state
     state.profiles[session.live.profile] = notes
+    state.checks.pop(session.live.profile, None)
+    if session.build_hash and not plan.conflicts:
+        # What the next push compares with to find out, cheaply, whether it has anything to do.
+        state.checks[session.live.profile] = PushCheck(
+            session.build_hash,
+            sorted(session.note_types),
+            live.digest,
+            _tag_groups(notes, session.built),
+            sum(1 for guid in session.built.notes if guid in notes),
+            sum(1 for guid in notes if guid not in session.built.notes),
+        )
     if changed:
         # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.
         state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
     # A push that changed nothing and learned nothing new leaves the file's bytes, and so the file, as they were.
     save_state(session.config.root, state)
+
+
+def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages) -> list[list[list]]:
+    # The built notes' ids, grouped by the project tags each carries (none too): one search finds those that
+    # lost one, and the groups together are the notes this push built.
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for guid, record in notes.items():
+        if guid in built.notes:
+            groups[tuple(sorted(record.tags))].append(record.note_id)
+    return [[list(tags), sorted(ids)] for tags, ids in sorted(groups.items())]
 
 
 def _records(plan: Plan) -> dict[str, PushedNote]:
@@ -311,6 +440,12 @@ def plan_lines(plan: Plan, *, delete: bool = False) -> list[str]:
     listing(plan.conflicts, "conflict, left as is (see `decks status`)")
     if plan.unchanged:
         lines.append(f"  unchanged: {plan.unchanged}")
+    if plan.unread:
+        what = "the build" if plan.quick else "their entries"
+        lines.append(
+            f"  not read back: {plan.unread} ({what}, and the project's note ids, note types, tags and suspended "
+            "cards in Anki, are as the last push left them; edits of fields made in Anki show in `decks status`)"
+        )
     return lines
 
 

@@ -6,6 +6,11 @@ build gave it, a hash of each field as Anki then held it, and the tags that are 
 ``decks status`` and ``decks pull`` compare against it to tell edits in the YAML from edits in Anki,
 and a push removes only the tags it wrote. Only ``decks push`` writes it (through ``save``); other
 commands read it. A file that does not match its schema is treated as absent, with a note saying so.
+
+Each profile's line also carries the push's *check* (see ``PushCheck``): what the build was and what
+the collection looked like, in a few hashes, when that push ended. A push whose build and collection
+still hash alike has nothing to do, and finds it out without reading every note back from Anki or
+every note line of this file (``read_head``).
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from pathlib import Path
 from builder.atomic import write_atomic
 
 STATE_NAME = "decks.anki.lock"
-_VERSION = 1
+_VERSION = 2
+# Files written before the check existed: read alike, with no check (the next push reads everything once).
+_VERSIONS = (1, 2)
 _HEAD = (
     "# decks.anki.lock: what `decks push` last put into each Anki profile. Written by `decks push`.\n"
-    '# Lines: ["note", profile, GUID, entry id, note id, deck, built hash, {field: hash}, [project tags]].\n'
+    '# Lines: ["profile", profile, latest mod, check or null], then its\n'
+    '# ["note", profile, GUID, entry id, note id, deck, built hash, {field: hash}, [project tags]].\n'
 )
 
 
@@ -51,6 +59,64 @@ class PushedNote:
 
 
 @dataclass
+class PushCheck:
+    """What one profile's last push left, in hashes: enough to tell, cheaply, that nothing changed since."""
+
+    # A hash of the build pushed: its packages' bytes and decks.lock's.
+    build: str
+    # The note types searched, and a hash of what Anki held of them (see live.Facts).
+    note_types: list[int]
+    anki: str
+    # The built notes by the project's own tags: [[tags...], [note ids carrying exactly those project tags]].
+    tags: list[list[list]]
+    # How many of the build's notes were in step, and how many records of removed entries are kept.
+    notes: int
+    removed: int
+    # A hash of the profile's note lines as written: a line edited or lost by hand voids the check.
+    lines: str = ""
+
+    def row(self) -> dict:
+        return {
+            "build": self.build,
+            "note_types": self.note_types,
+            "anki": self.anki,
+            "tags": self.tags,
+            "notes": self.notes,
+            "removed": self.removed,
+            "lines": self.lines,
+        }
+
+
+def _check(value: object) -> PushCheck | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("a profile's check is not an object")
+    try:
+        check = PushCheck(**value)
+    except TypeError as e:
+        raise ValueError(f"a profile's check does not match its schema ({e})") from None
+    if not (
+        all(isinstance(getattr(check, k), str) for k in ("build", "anki", "lines"))
+        and all(isinstance(getattr(check, k), int) for k in ("notes", "removed"))
+        and isinstance(check.note_types, list)
+        and all(isinstance(m, int) for m in check.note_types)
+        and isinstance(check.tags, list)
+        and all(
+            isinstance(g, list)
+            and len(g) == 2
+            and isinstance(g[0], list)
+            and all(isinstance(t, str) for t in g[0])
+            and isinstance(g[1], list)
+            and all(isinstance(n, int) for n in g[1])
+            for g in check.tags
+        )
+    ):
+        raise ValueError("a profile's check has a value of the wrong type")
+    return check
+
+
+@dataclass
 class PushState:
     """Every profile's pushed notes, by profile then GUID."""
 
@@ -58,6 +124,8 @@ class PushState:
     profiles: dict[str, dict[str, PushedNote]] = field(default_factory=dict)
     # The latest note ``mod`` each profile was given by a push: the next push stamps later than it.
     mods: dict[str, int] = field(default_factory=dict)
+    # Each profile's check, as the last push left it (absent: read everything on the next push).
+    checks: dict[str, PushCheck] = field(default_factory=dict)
     # Why the file on disk was not usable, when it was there but damaged.
     damaged: str | None = None
 
@@ -86,7 +154,7 @@ def _parse(text: str, project: str) -> PushState:
     if not lines:
         raise ValueError("no header line")
     head = json.loads(lines[0])
-    if not isinstance(head, dict) or head.get("decks-anki") != _VERSION or not isinstance(head.get("project"), str):
+    if not _known_head(head) or not isinstance(head.get("project"), str):
         raise ValueError("unknown header")
     state = PushState(project)
     if head["project"] != project:
@@ -94,11 +162,14 @@ def _parse(text: str, project: str) -> PushState:
         return PushState(project, damaged=f"{STATE_NAME} belongs to project '{head['project']}'; treated as absent")
     for number, line in enumerate(lines[1:], start=2):
         row = json.loads(line)
-        if isinstance(row, list) and len(row) == 3 and row[0] == "profile":
+        if isinstance(row, list) and len(row) in (3, 4) and row[0] == "profile":
             if not (isinstance(row[1], str) and isinstance(row[2], int) and not isinstance(row[2], bool)):
                 raise ValueError(f"line {number} has a value of the wrong type")
             state.mods[row[1]] = row[2]
             state.profiles.setdefault(row[1], {})
+            check = _check(row[3]) if len(row) == 4 else None
+            if check is not None:
+                state.checks[row[1]] = check
             continue
         if not (isinstance(row, list) and len(row) == 9 and row[0] == "note"):
             raise ValueError(f"line {number} is not a note line")
@@ -121,14 +192,74 @@ def _parse(text: str, project: str) -> PushState:
     return state
 
 
+@dataclass
+class PushHead:
+    """The push state's header and profile lines only: what a push needs to decide it has nothing to do."""
+
+    profiles: dict[str, PushCheck | None] = field(default_factory=dict)
+    damaged: str | None = None
+
+
+def read_head(root: Path, project: str) -> PushHead:
+    """The profiles of the push state and their checks, without decoding its note lines.
+
+    A check whose note lines no longer hash as written is dropped (the full read then says what is wrong).
+    """
+    try:
+        text = (root / STATE_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return PushHead()
+    except (OSError, UnicodeDecodeError):
+        return PushHead(damaged="unreadable")
+    head = PushHead()
+    lines: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    try:
+        for line in text.splitlines(keepends=True):
+            if line.startswith('["profile",'):
+                row = json.loads(line)
+                if not (isinstance(row, list) and len(row) in (3, 4) and isinstance(row[1], str)):
+                    raise ValueError("a profile line is damaged")
+                head.profiles[row[1]] = _check(row[3]) if len(row) == 4 else None
+                current = lines.setdefault(row[1], [])
+            elif line.startswith("["):
+                if current is None:
+                    raise ValueError("a note line comes before its profile line")
+                current.append(line)
+            elif line.startswith("{"):
+                first = json.loads(line)
+                if not _known_head(first) or first.get("project") != project:
+                    raise ValueError("another project's file, or an unknown header")
+    except (ValueError, TypeError) as e:
+        return PushHead(damaged=str(e))
+    for profile, check in head.profiles.items():
+        if check is not None and check.lines != _lines_hash(lines.get(profile, [])):
+            head.profiles[profile] = None
+    return head
+
+
+def _known_head(head: object) -> bool:
+    return isinstance(head, dict) and head.get("decks-anki") in _VERSIONS
+
+
+def _lines_hash(lines: list[str]) -> str:
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
 def save_state(root: Path, state: PushState) -> bool:
     """Write the push state (atomically); False when the file already held these bytes and was left untouched."""
     out = [_HEAD, json.dumps({"decks-anki": _VERSION, "project": state.project}, ensure_ascii=False) + "\n"]
     for profile in sorted(state.profiles):
         notes = state.profiles[profile]
-        out.append(json.dumps(["profile", profile, state.mods.get(profile, 0)], ensure_ascii=False) + "\n")
+        lines = []
         for guid in sorted(notes, key=lambda g: (notes[g].entry, g)):
             n = notes[guid]
             row = ["note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())), n.tags]
-            out.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        check = state.checks.get(profile)
+        if check is not None:
+            check.lines = _lines_hash(lines)
+        head = ["profile", profile, state.mods.get(profile, 0), check.row() if check is not None else None]
+        out.append(json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out += lines
     return write_atomic(root / STATE_NAME, "".join(out).encode("utf-8"))

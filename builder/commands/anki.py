@@ -36,11 +36,11 @@ def _anki_options(function):
     return function
 
 
-def _session(obj: Context, url: str, api_key: str | None, profile: str | None, do_build: bool = True):
+def _session(obj: Context, url: str, api_key: str | None, profile: str | None, **options):
     from builder.anki.client import AnkiConnect
     from builder.anki.push import open_session
 
-    session = open_session(obj.config, AnkiConnect(url, api_key), profile=profile, do_build=do_build)
+    session = open_session(obj.config, AnkiConnect(url, api_key), profile=profile, **options)
     for message in session.messages:
         echo(f"note: {message}", err=True)
     return session
@@ -79,7 +79,7 @@ def push_command(
     """
     from builder.anki.push import apply_plan, plan_lines, plan_push, refuse_if_needed
 
-    session = _session(obj, url, api_key, profile)
+    session = _session(obj, url, api_key, profile, quick=True, delete=delete)
     plan = plan_push(session, overwrite=overwrite)
     lines = plan_lines(plan, delete=delete)
     head = f"Push to Anki profile '{plan.profile}'" + (" (dry run: nothing changes)" if dry_run else "") + ":"
