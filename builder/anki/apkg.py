@@ -8,10 +8,7 @@ in the copy is the build's package as written.
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 import tempfile
-import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +58,10 @@ class BuiltPackages:
 
 def read_packages(paths: Iterable[Path]) -> BuiltPackages:
     """The notes (by GUID) and note types (by id) of these packages."""
+    # Imported here: a push that finds nothing to do reads no package, and starts faster without them.
+    import sqlite3
+    import zipfile
+
     notes: dict[str, BuiltNote] = {}
     note_types: dict[int, NoteType] = {}
     for path in paths:
@@ -113,6 +114,10 @@ def write_trimmed(
     and the note types in ``note_types``, get ``mod`` so that Anki updates them. Returns how many
     notes the package holds.
     """
+    import shutil
+    import sqlite3
+    import zipfile
+
     bump = set(note_types)
     models: dict = {}
     decks: dict = {}

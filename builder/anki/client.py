@@ -61,8 +61,11 @@ class AnkiConnect:
         """Run one action and return its result."""
         return self._post(self._body(Action(name, params).request()), name)
 
-    def batch(self, actions: Sequence[Action]) -> list[Any]:
-        """Run actions in order, in as few requests as possible; the first error stops the rest."""
+    def batch(self, actions: Sequence[Action], *, lenient: bool = False) -> list[Any]:
+        """Run actions in order, in as few requests as possible; the first error stops the rest.
+
+        With ``lenient``, an action Anki refused gives an ``AnkiError`` in its place, and the rest go on.
+        """
         results: list[Any] = []
         for start in range(0, len(actions), BATCH):
             chunk = actions[start : start + BATCH]
@@ -74,6 +77,9 @@ class AnkiConnect:
             for act, reply in zip(chunk, replies, strict=False):
                 if not isinstance(reply, dict) or reply.get("error") is not None:
                     error = reply.get("error") if isinstance(reply, dict) else reply
+                    if lenient:
+                        results.append(AnkiError(f"Anki refused '{act.name}': {error}"))
+                        continue
                     raise AnkiError(f"Anki refused '{act.name}': {error}")
                 results.append(reply.get("result"))
         return results

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from builder.anki.client import AnkiConnect, AnkiError, action
+from builder.anki.client import Action, AnkiConnect, AnkiError, action
 
 ENTRY_FIELD = "Entry ID"
 # The tag a push gives the notes of entries removed from the YAML.
@@ -58,12 +59,31 @@ class Live:
 
 def connect(client: AnkiConnect) -> str:
     """Check that AnkiConnect answers in a version we speak; return the open profile's name."""
-    version = client.call("version")
+    _check_version(client, client.call("version"))
+    return _profile(client.call("getMediaDirPath"))
+
+
+def connect_and_ask(client: AnkiConnect, actions: Sequence[Action]) -> tuple[str, list | None]:
+    """``connect``, with ``actions`` sent in the same request: the open profile and their replies (None when
+    Anki refused any of them)."""
+    replies = client.batch([action("version"), action("getMediaDirPath"), *actions], lenient=True)
+    for reply in replies[:2]:
+        if isinstance(reply, AnkiError):
+            raise reply
+    _check_version(client, replies[0])
+    profile = _profile(replies[1])
+    rest = replies[2:]
+    return profile, None if any(isinstance(r, AnkiError) for r in rest) else rest
+
+
+def _check_version(client: AnkiConnect, version: object) -> None:
     if not isinstance(version, int) or version < 6:
         raise AnkiError(
             f"AnkiConnect at {client.url} speaks API version {version}; update the add-on (version 6 needed)."
         )
-    media = client.call("getMediaDirPath")
+
+
+def _profile(media: object) -> str:
     if not isinstance(media, str) or not media:
         raise AnkiError("Anki has no profile open: open one in Anki and try again.")
     # The media folder is <base>/<profile>/collection.media.
@@ -89,43 +109,55 @@ class Facts:
     removed: list[int] = field(default_factory=list)
 
 
-def read_facts(client: AnkiConnect, note_type_ids: Iterable[int], tag_groups: Sequence[Sequence] = ()) -> Facts:
-    """The note types, note ids, suspended cards and decks of the project, in two requests.
-
-    ``tag_groups`` ([[tags...], [note ids...]], ...) adds a search for the notes among those ids that lack any
-    of their group's tags (a group without tags asks nothing).
-    """
+def read_facts(client: AnkiConnect, note_type_ids: Iterable[int]) -> Facts:
+    """The note types, note ids, suspended cards and decks of the project, in two requests."""
     ids = set(note_type_ids)
     names_ids = client.call("modelNamesAndIds")
-    ours = {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
+    ours = ours_of(names_ids, ids)
     if not ours:
         decks = set(client.call("deckNames"))
         return Facts({}, [], set(), decks, _digest({}, [], set(), []))
-    order = sorted(ours)
-    query = "(" + " OR ".join(f"mid:{mid}" for mid in order) + ")"
-    lacking = [_lacking(tags, notes) for tags, notes in tag_groups if tags and notes]
-    # One request for the note types, the notes' ids, the suspended cards (one search, not a question
-    # per card), the decks, the notes tagged as removed, and those that lost a project tag.
-    actions = [
+    return facts_from(ours, client.batch(fact_actions(ours)))
+
+
+def ours_of(names_ids: dict, ids: set[int]) -> dict[int, str]:
+    return {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
+
+
+def fact_actions(ours: dict[int, str], tags: Iterable[str] = ()) -> list[Action]:
+    """The searches ``facts_from`` reads: one request for the note types, the notes' ids, the suspended cards
+    (one search, not a question per card), the decks, the notes tagged as removed, and, for each of ``tags``,
+    the notes that carry it."""
+    query = _note_types_query(ours)
+    return [
         *(
             a
-            for mid in order
+            for mid in sorted(ours)
             for a in (action("modelFieldNames", modelName=ours[mid]), action("modelTemplates", modelName=ours[mid]))
         ),
         action("findNotes", query=query),
         action("findCards", query=f"{query} is:suspended"),
         action("deckNames"),
-        action("findNotes", query=f'{query} "tag:{_escape(REMOVED_TAG)}"'),
+        action("findNotes", query=f"{query} {_tag_search(REMOVED_TAG)}"),
+        *(action("findNotes", query=f"{query} {_tag_search(tag)}") for tag in tags),
     ]
-    if lacking:
-        actions.append(action("findNotes", query=f"{query} ({' OR '.join(lacking)})"))
-    replies = client.batch(actions)
+
+
+def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequence] = ()) -> Facts:
+    """The facts from the replies to ``fact_actions(ours, tags)``, where ``tags`` are the tags of ``groups``
+    ([[tags...], [note ids...]], ...) in sorted order: the notes of a group that lack one of its tags are
+    ``missing_tags``."""
+    order = sorted(ours)
     note_types = {}
     for i, mid in enumerate(order):
         fields, templates = replies[2 * i], replies[2 * i + 1]
         note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
-    note_ids, suspended, deck_names, removed = replies[2 * len(order) : 2 * len(order) + 4]
-    missing = replies[-1] if lacking else []
+    at = 2 * len(order)
+    note_ids, suspended, deck_names, removed = replies[at : at + 4]
+    carrying = {tag: {int(n) for n in found} for tag, found in zip(group_tags(groups), replies[at + 4 :], strict=True)}
+    missing = sorted(
+        {int(n) for tags, notes in groups for tag in tags for n in notes if int(n) not in carrying[tag.casefold()]}
+    )
     flags = {int(c) for c in suspended}
     return Facts(
         note_types,
@@ -133,7 +165,7 @@ def read_facts(client: AnkiConnect, note_type_ids: Iterable[int], tag_groups: Se
         flags,
         set(deck_names),
         _digest(note_types, note_ids, flags, removed),
-        [int(n) for n in missing],
+        missing,
         [int(n) for n in removed],
     )
 
@@ -148,16 +180,29 @@ def _digest(note_types: dict[int, LiveNoteType], note_ids, suspended, removed) -
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode("utf-8")).hexdigest()[:16]
 
 
-def _escape(text: str) -> str:
-    # Anki's search reads \, ", * and _ specially, even inside quotes.
-    for char in ("\\", '"', "*", "_"):
-        text = text.replace(char, "\\" + char)
-    return text
+def group_tags(groups: Sequence[Sequence]) -> list[str]:
+    """The distinct tags of tag groups, case folded (as Anki compares them), in order."""
+    return sorted({tag.casefold() for tags, _ in groups for tag in tags})
 
 
-def _lacking(tags: Sequence[str], notes: Sequence[int]) -> str:
-    missing = " OR ".join(f'-"tag:{_escape(t)}"' for t in tags)
-    return f"(nid:{','.join(str(int(n)) for n in notes)} ({missing}))"
+def _note_types_query(ours: dict[int, str]) -> str:
+    return "(" + " OR ".join(f"mid:{mid}" for mid in sorted(ours)) + ")"
+
+
+# Characters of a tag that read as themselves in a regular expression; any other but these four goes in brackets.
+_PLAIN = re.compile(r"[\w:-]")
+_SPECIAL = set('\\"[]^')
+
+
+def _tag_search(tag: str) -> str:
+    """An Anki search for the notes carrying exactly this tag (``tag:x`` alone also finds ``x::child``)."""
+    if any(char in _SPECIAL for char in tag):
+        # Characters both the search and the expression read specially: a plain tag search then, which
+        # also finds the tag's children.
+        text = tag.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*").replace("_", "\\_")
+        return f'"tag:{text}"'
+    pattern = "".join(char if _PLAIN.fullmatch(char) else f"[{char}]" for char in tag)
+    return f'"tag:re:^{pattern}$"'
 
 
 def read_live(

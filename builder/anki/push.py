@@ -10,14 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from builder.anki.apkg import BuiltPackages, read_packages, write_trimmed
 from builder.anki.client import AnkiConnect, AnkiError, action
-from builder.anki.live import ENTRY_FIELD, REMOVED_TAG, Facts, Live, connect, read_facts, read_live
+from builder.anki.live import (
+    ENTRY_FIELD,
+    REMOVED_TAG,
+    Facts,
+    Live,
+    connect,
+    connect_and_ask,
+    fact_actions,
+    facts_from,
+    group_tags,
+    ours_of,
+    read_live,
+)
 from builder.anki.plan import Plan, TopicInfo, make_plan, match_notes
 from builder.anki.state import (
     PushCheck,
@@ -81,8 +96,24 @@ def open_session(
     neither the build nor the collection changed since the last push, nothing more is read; when only the
     build did, only the notes whose entries changed (or were removed) are read back from Anki.
     """
-    profile_open = connect(client)
     head = read_head(config.root, config.project)
+    # The check of the profile this push goes to, when that is known before asking Anki: its searches then
+    # go in the request that finds out which profile is open.
+    candidates = [profile] if profile is not None else list(head.profiles)
+    check = head.profiles.get(candidates[0]) if quick and len(candidates) == 1 else None
+    if check is not None and ((delete and check.removed) or not check.names):
+        check = None
+    replies = None
+    result = None
+    if check is not None:
+        ours = {int(mid): name for mid, name in check.names}
+        asking = [action("modelNamesAndIds"), *fact_actions(ours, group_tags(check.tags))]
+        # Anki answers in its own process while this one builds: the two waits overlap.
+        answer = _Background(lambda: connect_and_ask(client, asking))
+        result = build(config) if do_build else None
+        profile_open, replies = answer.result()
+    else:
+        profile_open = connect(client)
     if profile is not None and profile != profile_open:
         raise AnkiError(f"Anki has profile '{profile_open}' open, not '{profile}': switch profiles in Anki first.")
     if profile is None and head.profiles and profile_open not in head.profiles:
@@ -91,24 +122,23 @@ def open_session(
             f"Anki has profile '{profile_open}' open, but this project was pushed to {known}. Switch profiles in "
             f"Anki (File > Switch Profile), or pass --profile '{profile_open}' to use this one too."
         )
-    result = build(config) if do_build else None
-    build_hash = _build_hash(config, result) if result is not None else ""
-    check = head.profiles.get(profile_open) if quick and build_hash else None
-    if check is not None and delete and check.removed:
-        check = None
     facts = None
     asked: set[int] = set()
-    if check is not None:
+    if check is not None and replies is not None and ours_of(replies[0], set(check.note_types)) == ours:
         asked = set(check.note_types)
-        facts = read_facts(client, asked, check.tags)
-        if facts.digest != check.anki:
-            check = None
-        elif check.build == build_hash and not facts.missing_tags:
-            live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
-            state = PushState(config.project)
-            return Session(
-                config, client, state, BuiltPackages({}, {}), [], live, result, quick=True, unchanged=check.notes
-            )
+        facts = facts_from(ours, replies[1:], check.tags)
+    if facts is None or facts.digest != check.anki:
+        # Anki changed since the last push (or it was never checked): read it all, with this build.
+        check = None
+    if result is None and do_build:
+        result = build(config)
+    build_hash = _build_hash(config, result) if result is not None else ""
+    if check is not None and facts is not None and check.build == build_hash and not facts.missing_tags:
+        live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
+        state = PushState(config.project)
+        return Session(
+            config, client, state, BuiltPackages({}, {}), [], live, result, quick=True, unchanged=check.notes
+        )
     state = load_state(config.root, config.project)
     messages = [state.damaged] if state.damaged else []
     output = result.output_dir if result else config.output_dir
@@ -140,6 +170,29 @@ def open_session(
     return Session(
         config, client, state, built, infos, live, result, messages, note_types, trusted, build_hash=build_hash
     )
+
+
+class _Background:
+    """A call run on a thread of its own; ``result()`` waits for it and returns (or raises) what it did."""
+
+    def __init__(self, call: Callable[[], Any]):
+        self._call = call
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as e:  # handed to the caller of result()
+            self._error = e
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _build_hash(config: Config, result: BuildResult) -> str:
@@ -382,6 +435,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         state.checks[session.live.profile] = PushCheck(
             session.build_hash,
             sorted(session.note_types),
+            [[mid, t.name] for mid, t in sorted(live.note_types.items())],
             live.digest,
             _tag_groups(notes, session.built),
             sum(1 for guid in session.built.notes if guid in notes),

@@ -64,8 +64,10 @@ class PushCheck:
 
     # A hash of the build pushed: its packages' bytes and decks.lock's.
     build: str
-    # The note types searched, and a hash of what Anki held of them (see live.Facts).
+    # The note types searched, those of them Anki held ([id, name]), and a hash of what it held of the
+    # project (see live.Facts).
     note_types: list[int]
+    names: list[list]
     anki: str
     # The built notes by the project's own tags: [[tags...], [note ids carrying exactly those project tags]].
     tags: list[list[list]]
@@ -79,6 +81,7 @@ class PushCheck:
         return {
             "build": self.build,
             "note_types": self.note_types,
+            "names": self.names,
             "anki": self.anki,
             "tags": self.tags,
             "notes": self.notes,
@@ -88,19 +91,22 @@ class PushCheck:
 
 
 def _check(value: object) -> PushCheck | None:
-    if value is None:
-        return None
+    """A profile's check as read; None when absent or not of this form (the next push then reads everything)."""
     if not isinstance(value, dict):
-        raise ValueError("a profile's check is not an object")
+        return None
     try:
         check = PushCheck(**value)
-    except TypeError as e:
-        raise ValueError(f"a profile's check does not match its schema ({e})") from None
+    except TypeError:
+        return None
     if not (
         all(isinstance(getattr(check, k), str) for k in ("build", "anki", "lines"))
         and all(isinstance(getattr(check, k), int) for k in ("notes", "removed"))
         and isinstance(check.note_types, list)
         and all(isinstance(m, int) for m in check.note_types)
+        and isinstance(check.names, list)
+        and all(
+            isinstance(n, list) and len(n) == 2 and isinstance(n[0], int) and isinstance(n[1], str) for n in check.names
+        )
         and isinstance(check.tags, list)
         and all(
             isinstance(g, list)
@@ -112,7 +118,7 @@ def _check(value: object) -> PushCheck | None:
             for g in check.tags
         )
     ):
-        raise ValueError("a profile's check has a value of the wrong type")
+        return None
     return check
 
 
