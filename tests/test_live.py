@@ -537,3 +537,147 @@ def test_anki_not_running(tmp_path):
         assert result.exit_code == 1, result.output
         assert f"cannot reach Anki at http://127.0.0.1:{port}" in result.output
         assert "Traceback" not in result.output
+
+
+# -- what a push that reads little must still see ----------------------------------------------------
+
+QUICK = "not read back: 5 (the build"
+
+
+def test_a_push_with_nothing_changed_reads_no_note_but_sees_a_note_deleted_in_anki(live):
+    live.push()
+    assert QUICK in live.push().output
+    notes = live.notes()
+    # A card moved by hand stays where it was put, whether the push reads the notes or not.
+    elsewhere = f"{live.root_deck}::Elsewhere"
+    live.anki.request("changeDeck", cards=notes["a-one"]["cards"], deck=elsewhere)
+    assert QUICK in live.push().output
+    assert {c["deckName"] for c in live.cards("a-one")} == {elsewhere}
+    live.anki.request("deleteNotes", notes=[notes["a-two"]["noteId"]])
+    out = live.push().output
+    assert "add: 1 (a-two)" in out and QUICK not in out
+    assert live.field("a-two", "Answer") == "The second number."
+    assert QUICK in live.push().output
+
+
+def test_a_removed_entry_unsuspended_or_untagged_in_anki_is_removed_again(live):
+    live.push()
+    text = (live.root / "cards/beta.yaml").read_text()
+    live.write("cards/beta.yaml", text[: text.index("  - kind: claim")])
+    live.push()
+    assert "not read back: 4 (the build" in live.push().output
+    cards = live.notes()["b-claim"]["cards"]
+    live.anki.request("unsuspend", cards=cards)
+    out = live.push().output
+    assert "remove (tag decks::removed, suspend): 1 (b-claim)" in out
+    assert all(c["queue"] == -1 for c in live.cards("b-claim"))
+    live.anki.request("removeTags", notes=[live.notes()["b-claim"]["noteId"]], tags="decks::removed")
+    assert "remove (tag decks::removed, suspend): 1 (b-claim)" in live.push().output
+    assert "decks::removed" in live.notes()["b-claim"]["tags"]
+    assert "not read back: 4 (the build" in live.push().output
+
+
+def test_a_project_tag_removed_in_anki_is_put_back_even_beside_its_child_tag(live):
+    live.edit("cards/alpha.yaml", "tags: [numbers, basics]", "tags: [numbers, basics, under_score, a.b, x, x::y, 'q*']")
+    live.push()
+    assert QUICK in live.push().output
+    note = live.notes()["a-one"]["noteId"]
+    every = {"numbers", "basics", "under_score", "a.b", "x", "x::y", "q*"}
+    # `x::y` stays: a search for the tag `x` that also found its children would miss that `x` is gone.
+    live.anki.request("updateNoteTags", note=note, tags=sorted(every - {"x"}))
+    out = live.push().output
+    assert "retag: 1 (a-one)" in out and QUICK not in out
+    assert _tags(live.notes()["a-one"]) == every
+    # Tags with characters a search reads specially.
+    live.anki.request("updateNoteTags", note=note, tags=["numbers", "basics", "x", "x::y"])
+    assert "retag: 1 (a-one)" in live.push().output
+    assert _tags(live.notes()["a-one"]) == every
+    # Each tag's search finds the notes carrying it: the next push has nothing to do, and knows it.
+    assert QUICK in live.push().output
+
+
+def test_a_card_template_renamed_in_anki_is_renamed_back_with_nothing_changed_in_the_yaml(live):
+    live.push()
+    name = next(n for n in live.note_type_names() if n.startswith("Question"))
+    live.anki.request("modelTemplateRename", modelName=name, oldTemplateName="Card", newTemplateName="Mine")
+    out = live.push().output
+    assert "note type changed in place" in out and "card 'Mine' renamed to 'Card'" in out
+    assert list(live.anki.request("modelTemplates", modelName=name)) == ["Card"]
+    assert QUICK in live.push().output
+
+
+def test_a_conflict_is_reported_by_every_push_until_resolved(live):
+    live.push()
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Anki's two."}})
+    live.edit("cards/alpha.yaml", "The second number.", "YAML's two.")
+    first = live.push().output
+    assert "conflict, left as is (see `decks status`): 1 (a-two)" in first and "not read back: 4 (their" in first
+    # Nothing changed since, on either side: the conflict is still there, and still said.
+    again = live.push().output
+    assert "conflict, left as is (see `decks status`): 1 (a-two)" in again and QUICK not in again
+    assert live.field("a-two", "Answer") == "Anki's two."
+    live.push("--overwrite")
+    assert "YAML" in live.field("a-two", "Answer")
+    assert QUICK in live.push().output
+
+
+def test_an_edit_in_yaml_reads_back_only_its_note(live):
+    live.push()
+    notes = live.notes()
+    live.anki.request("updateNoteFields", note={"id": notes["b-claim"]["noteId"], "fields": {"Claim": "Edited."}})
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    out = live.push().output
+    assert "update: 1 (a-one)" in out and "not read back: 4 (their entries" in out
+    assert live.field("a-one", "Answer") == "Number one." and live.field("b-claim", "Claim") == "Edited."
+    # The edit made in Anki was not overwritten, and is still there for status and pull.
+    status = json.loads(live.run("status", "--json").output)
+    beta = next(t for t in status["topics"] if t["topic"] == "beta")
+    assert [e["id"] for e in beta["edited_in_anki"]] == ["b-claim"]
+
+
+def _as_old_format(path: Path) -> None:
+    """decks.anki.lock as pushes wrote it before the check: version 1, profile lines of three values."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("{"):
+            head = json.loads(line)
+            line = json.dumps({**head, "decks-anki": 1}, ensure_ascii=False) + "\n"
+        elif line.startswith('["profile"'):
+            row = json.loads(line)
+            line = json.dumps(row[:3], ensure_ascii=False) + "\n"
+        out.append(line)
+    path.write_text("".join(out), encoding="utf-8")
+
+
+def test_a_push_state_without_a_check_is_read_in_full_once(live):
+    live.push()
+    state = live.root / "decks.anki.lock"
+    _as_old_format(state)
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two!"}})
+    out = live.push().output
+    # Every note read: the Anki edit is seen, and no note is taken for new.
+    assert "keep edits made in Anki (`decks pull` takes them): 1 (a-two)" in out
+    assert "add" not in out and "not read back" not in out
+    head = next(line for line in state.read_text(encoding="utf-8").splitlines() if line.startswith("{"))
+    assert json.loads(head)["decks-anki"] == 2
+    assert QUICK in live.push().output
+    assert live.field("a-two", "Answer") == "Two!"
+
+
+def test_a_push_state_edited_by_hand_voids_its_check(live):
+    live.push()
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two!"}})
+    assert QUICK in live.push().output
+    state = live.root / "decks.anki.lock"
+    lines = state.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if '"a-two"' in line)
+    row = json.loads(lines[at])
+    row[7] = {**row[7], "Answer": "0" * 16}
+    lines[at] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    state.write_text("".join(lines), encoding="utf-8")
+    out = live.push().output
+    # The record now disagrees with Anki: only a full read finds that out.
+    assert "keep edits made in Anki (`decks pull` takes them): 1 (a-two)" in out and "not read back" not in out

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from builder.anki.apkg import BuiltNote, BuiltPackages, NoteType
-from builder.anki.live import Live, LiveNote, LiveNoteType
+from builder.anki.live import Live, LiveNote, LiveNoteType, _tag_search, facts_from
 from builder.anki.plan import REMOVED_TAG, TopicInfo, make_plan, normalize
 from builder.anki.pull import _scalar, html_to_text
-from builder.anki.state import STATE_NAME, PushedNote, PushState, built_hash, load_state, save_state, text_hash
+from builder.anki.state import (
+    STATE_NAME,
+    PushCheck,
+    PushedNote,
+    PushState,
+    built_hash,
+    load_state,
+    read_head,
+    save_state,
+    text_hash,
+)
 
 QA = NoteType(7, "Question", ("Question", "Answer", "Entry ID"), (("Card", "{{Question}}", "{{Answer}}"),))
 DECK = "Root::A"
@@ -152,6 +163,66 @@ def test_state_round_trip_and_damage(tmp_path):
     (tmp_path / STATE_NAME).write_text('{"decks-anki":1,"project":"proj"}\n["note","x"]\n')
     damaged = load_state(tmp_path, "proj")
     assert damaged.profiles == {} and "damaged" in damaged.damaged
+
+
+def _check() -> PushCheck:
+    return PushCheck("b" * 16, [7], [[7, "Question"]], "a" * 16, [[["t"], [1]]], 1, 0)
+
+
+def test_the_check_round_trips_and_is_void_when_a_note_line_changes(tmp_path):
+    state = PushState("proj", {"User 1": {"g1": _pushed("g1", 1, "a", ("t",))}}, {"User 1": 1700000000})
+    state.checks["User 1"] = _check()
+    save_state(tmp_path, state)
+    head = read_head(tmp_path, "proj")
+    assert head.damaged is None and head.profiles["User 1"] == state.checks["User 1"]
+    assert load_state(tmp_path, "proj").checks == state.checks
+    assert read_head(tmp_path, "other").profiles == {}
+    path = tmp_path / STATE_NAME
+    path.write_text(path.read_text().replace('"e-g1"', '"e-g2"'))
+    # The note line changed by hand: the check no longer vouches for it, while the records still read.
+    assert read_head(tmp_path, "proj").profiles == {"User 1": None}
+    assert load_state(tmp_path, "proj").profiles["User 1"]["g1"].entry == "e-g2"
+
+
+def test_a_state_written_before_the_check_reads_with_its_notes_and_no_check(tmp_path):
+    path = tmp_path / STATE_NAME
+    record = _pushed("g1", 1, "a", ("t",))
+    row = ["note", "User 1", "g1", record.entry, 1, DECK, record.built, record.fields, ["t"]]
+    path.write_text('{"decks-anki":1,"project":"proj"}\n["profile","User 1",1700000000]\n' + json.dumps(row) + "\n")
+    state = load_state(tmp_path, "proj")
+    assert state.damaged is None and state.profiles["User 1"] == {"g1": record} and state.checks == {}
+    assert read_head(tmp_path, "proj").profiles == {"User 1": None}
+    # A check of another form (a later version's, say) is no check: the records stay.
+    path.write_text(path.read_text().replace("1700000000]", '1700000000,{"build":"x"}]'))
+    state = load_state(tmp_path, "proj")
+    assert state.damaged is None and state.profiles["User 1"] == {"g1": record} and state.checks == {}
+
+
+@pytest.mark.parametrize(
+    ("tag", "search"),
+    [
+        ("basics", '"tag:re:^basics$"'),
+        ("x::y", '"tag:re:^x::y$"'),
+        ("a.b", '"tag:re:^a[.]b$"'),
+        ("q*", '"tag:re:^q[*]$"'),
+        ("under_score", '"tag:re:^under_score$"'),
+        ('say"hi', '"tag:say\\"hi"'),
+    ],
+)
+def test_a_tag_search_finds_that_tag_only(tag, search):
+    assert _tag_search(tag) == search
+
+
+def test_facts_say_which_notes_lost_a_tag_and_hash_what_a_push_left():
+    ours = {7: "Question"}
+    groups = [[["A", "b"], [1, 2]], [[], [3]]]
+    # Replies in the order of fact_actions(ours, ["a", "b"]).
+    replies = [list(QA.fields), {"Card": {}}, [1, 2, 3], [30], [DECK], [], [1, 2], [1]]
+    facts = facts_from(ours, replies, groups)
+    assert facts.missing_tags == [2] and facts.note_ids == [1, 2, 3] and facts.suspended == {30}
+    moved = facts_from(ours, [*replies[:3], [], *replies[4:]], groups)
+    assert moved.digest != facts.digest
+    assert facts_from(ours, replies, groups).digest == facts.digest
 
 
 @pytest.mark.parametrize(

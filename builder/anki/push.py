@@ -37,6 +37,7 @@ from builder.anki.plan import Plan, TopicInfo, make_plan, match_notes
 from builder.anki.state import (
     PushCheck,
     PushedNote,
+    PushHead,
     PushState,
     built_hash,
     load_state,
@@ -96,11 +97,13 @@ def open_session(
     neither the build nor the collection changed since the last push, nothing more is read; when only the
     build did, only the notes whose entries changed (or were removed) are read back from Anki.
     """
-    head = read_head(config.root, config.project)
+    # A push reads the push state's head first, and its note lines only when the check does not settle it.
+    state = None if quick else load_state(config.root, config.project)
+    head = read_head(config.root, config.project) if state is None else PushHead(dict.fromkeys(state.profiles))
     # The check of the profile this push goes to, when that is known before asking Anki: its searches then
     # go in the request that finds out which profile is open.
     candidates = [profile] if profile is not None else list(head.profiles)
-    check = head.profiles.get(candidates[0]) if quick and len(candidates) == 1 else None
+    check = head.profiles.get(candidates[0]) if len(candidates) == 1 else None
     if check is not None and ((delete and check.removed) or not check.names):
         check = None
     replies = None
@@ -135,11 +138,11 @@ def open_session(
     build_hash = _build_hash(config, result) if result is not None else ""
     if check is not None and facts is not None and check.build == build_hash and not facts.missing_tags:
         live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
-        state = PushState(config.project)
         return Session(
-            config, client, state, BuiltPackages({}, {}), [], live, result, quick=True, unchanged=check.notes
+            config, client, PushState(config.project), BuiltPackages({}, {}), [], live, result, quick=True, unchanged=check.notes
         )
-    state = load_state(config.root, config.project)
+    if state is None:
+        state = load_state(config.root, config.project)
     messages = [state.damaged] if state.damaged else []
     output = result.output_dir if result else config.output_dir
     infos = [
