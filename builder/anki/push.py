@@ -139,7 +139,15 @@ def open_session(
     if check is not None and facts is not None and check.build == build_hash and not facts.missing_tags:
         live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
         return Session(
-            config, client, PushState(config.project), BuiltPackages({}, {}), [], live, result, quick=True, unchanged=check.notes
+            config,
+            client,
+            PushState(config.project),
+            BuiltPackages({}, {}),
+            [],
+            live,
+            result,
+            quick=True,
+            unchanged=check.notes,
         )
     if state is None:
         state = load_state(config.root, config.project)
