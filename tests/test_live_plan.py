@@ -166,7 +166,7 @@ def test_state_round_trip_and_damage(tmp_path):
 
 
 def _check() -> PushCheck:
-    return PushCheck("b" * 16, [7], [[7, "Question"]], "a" * 16, [[["t"], [1]]], 1, 0)
+    return PushCheck("b" * 16, {"a.apkg": "c" * 16}, [7], [[7, "Question"]], "a" * 16, [[["t"], [1]]], 1, 0)
 
 
 def test_the_check_round_trips_and_is_void_when_a_note_line_changes(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +56,9 @@ class BuiltPackages:
     note_types: dict[int, NoteType]
 
 
-def read_packages(paths: Iterable[Path]) -> BuiltPackages:
-    """The notes (by GUID) and note types (by id) of these packages."""
+def read_packages(paths: Iterable[Path], entry_of: Callable[[str, dict[str, str]], str] | None = None) -> BuiltPackages:
+    """The notes (by GUID) and note types (by id) of these packages; ``entry_of(guid, fields)`` names each
+    note's entry."""
     # Imported here: a push that finds nothing to do reads no package, and starts faster without them.
     import sqlite3
     import zipfile
@@ -85,15 +86,17 @@ def read_packages(paths: Iterable[Path]) -> BuiltPackages:
                 note_decks = dict(db.execute("select nid, min(did) from cards group by nid"))
                 for nid, guid, mid, mod, tags, flds in db.execute("select id, guid, mid, mod, tags, flds from notes"):
                     names = types[int(mid)].fields
+                    fields = dict(zip(names, flds.split(_FIELD_SEP), strict=False))
                     notes[guid] = BuiltNote(
                         guid=guid,
                         note_type=int(mid),
-                        fields=dict(zip(names, flds.split(_FIELD_SEP), strict=False)),
+                        fields=fields,
                         tags=tuple(tags.split()),
                         deck=decks.get(note_decks.get(nid), ""),
                         mod=int(mod),
                         package=path,
                         id=int(nid),
+                        entry=entry_of(guid, fields) if entry_of is not None else "",
                     )
             finally:
                 db.close()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +74,9 @@ class Session:
     # The push state's check showed nothing to do: nothing else was read (``unchanged`` notes in step).
     quick: bool = False
     unchanged: int = 0
-    # A hash of the build (its packages and decks.lock); "" without a build.
+    # A hash of the build (its packages and decks.lock); "" without a build. And each package's hash, by name.
     build_hash: str = ""
+    package_hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -135,7 +136,7 @@ def open_session(
         check = None
     if result is None and do_build:
         result = build(config)
-    build_hash = _build_hash(config, result) if result is not None else ""
+    build_hash, package_hashes = _build_hash(config, result) if result is not None else ("", {})
     if check is not None and facts is not None and check.build == build_hash and not facts.missing_tags:
         live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
         return Session(
@@ -159,12 +160,13 @@ def open_session(
     ]
     packages = result.files if result else sorted(output.glob("*.apkg"))
     lock = load_lock(config)
-    built = read_packages(packages)
-    # The entry of each note, from the build state (decks.lock), which the build has just written.
-    for guid, note in list(built.notes.items()):
+
+    def entry_of(guid: str, fields: dict[str, str]) -> str:
+        # The entry of each note, from the build state (decks.lock), which the build has just written.
         stamp = lock.stamp_of(guid)
-        entry = stamp.entry if stamp is not None and stamp.entry else note.fields.get(ENTRY_FIELD, "")
-        built.notes[guid] = replace(note, entry=entry)
+        return stamp.entry if stamp is not None and stamp.entry else fields.get(ENTRY_FIELD, "")
+
+    built = read_packages(packages, entry_of)
     note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
     note_types |= set(built.note_types)
     if asked != note_types:
@@ -174,12 +176,24 @@ def open_session(
     if check is not None and facts is not None and not state.damaged:
         # Anki holds the project's notes as the last push left them (but for edits of fields, which a push
         # does not look for unless it changes the note): only notes whose build changed need reading.
-        trusted = _as_recorded(built, state.notes(profile_open), facts, check)
+        same = {name for name, digest in package_hashes.items() if check.packages.get(name) == digest}
+        trusted = _as_recorded(built, state.notes(profile_open), facts, check, same)
     pushed = state.notes(profile_open)
     skip = {pushed[guid].note_id for guid in trusted}
     live = read_live(client, profile_open, note_types, skip=skip, facts=facts)
     return Session(
-        config, client, state, built, infos, live, result, messages, note_types, trusted, build_hash=build_hash
+        config,
+        client,
+        state,
+        built,
+        infos,
+        live,
+        result,
+        messages,
+        note_types,
+        trusted,
+        build_hash=build_hash,
+        package_hashes=package_hashes,
     )
 
 
@@ -206,23 +220,31 @@ class _Background:
         return self._value
 
 
-def _build_hash(config: Config, result: BuildResult) -> str:
-    """A hash of what the build gave a push: every package's bytes and the build state's."""
-    digest = hashlib.sha256()
-    for path in [*result.files, config.root / LOCK_NAME]:
+def _build_hash(config: Config, result: BuildResult) -> tuple[str, dict[str, str]]:
+    """A hash of what the build gave a push (every package's bytes and the build state's), and each package's."""
+    total = hashlib.sha256()
+    packages = {}
+    files = result.files
+    for path in [*files, config.root / LOCK_NAME]:
         try:
             data = path.read_bytes()
         except OSError:
-            return ""
-        digest.update(f"{path.name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()[:16]
+            return "", {}
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        if path in files:
+            packages[path.name] = digest
+        total.update(f"{path.name}\0{digest}\0".encode())
+    return total.hexdigest()[:16], packages
 
 
-def _as_recorded(built: BuiltPackages, pushed: dict[str, PushedNote], facts: Facts, check: PushCheck) -> set[str]:
+def _as_recorded(
+    built: BuiltPackages, pushed: dict[str, PushedNote], facts: Facts, check: PushCheck, same: set[str]
+) -> set[str]:
     """GUIDs whose push record is what the build gives now, with their notes still in Anki, tags intact.
 
     Only notes the last push built count (not those of entries it found removed, even if they are back).
+    A note of a package named in ``same`` (byte for byte as pushed) has the fields its record was made
+    from: its hash is not made again.
     """
     last_built = {int(n) for _, ids in check.tags for n in ids}
     present = (set(facts.note_ids) & last_built) - set(facts.missing_tags) - set(facts.removed)
@@ -236,7 +258,7 @@ def _as_recorded(built: BuiltPackages, pushed: dict[str, PushedNote], facts: Fac
             and record.entry == note.entry
             and record.tags == list(note.tags)
             and record.fields.keys() == note.fields.keys()
-            and record.built == built_hash(note.fields, note.tags)
+            and (note.package.name in same or record.built == built_hash(note.fields, note.tags))
         ):
             out.add(guid)
     return out
@@ -387,6 +409,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     """Record each note as the collection now holds it; keep the old record where an edit waits."""
     # Read again only what this push changed; after a push that did nothing, the first read stands.
     live = session.live
+    old = session.pushed
     if changed:
         # A note type changed in place changes every note of it; otherwise only the notes acted on changed
         # (and the notes the import added, which the first read did not see).
@@ -399,10 +422,9 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
             session.note_types,
             before=None if whole else live,
             touched={t for t in touched if t is not None},
-            skip=() if whole else {session.pushed[guid].note_id for guid in session.trusted},
+            skip=() if whole else {old[guid].note_id for guid in session.trusted},
         )
-    found = match_notes(session.built, live, {**session.pushed, **_records(plan)}, session.trusted)
-    old = session.pushed
+    found = match_notes(session.built, live, {**old, **_records(plan)}, session.trusted)
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
     notes: dict[str, PushedNote] = {}
     for guid, built in session.built.notes.items():
@@ -445,6 +467,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         # What the next push compares with to find out, cheaply, whether it has anything to do.
         state.checks[session.live.profile] = PushCheck(
             session.build_hash,
+            session.package_hashes,
             sorted(session.note_types),
             [[mid, t.name] for mid, t in sorted(live.note_types.items())],
             live.digest,

@@ -25,6 +25,7 @@ from builder.atomic import write_atomic
 
 STATE_NAME = "decks.anki.lock"
 _VERSION = 2
+_STR = {str}
 # Files written before the check existed: read alike, with no check (the next push reads everything once).
 _VERSIONS = (1, 2)
 _HEAD = (
@@ -62,8 +63,9 @@ class PushedNote:
 class PushCheck:
     """What one profile's last push left, in hashes: enough to tell, cheaply, that nothing changed since."""
 
-    # A hash of the build pushed: its packages' bytes and decks.lock's.
+    # A hash of the build pushed (its packages' bytes and decks.lock's), and of each package, by file name.
     build: str
+    packages: dict[str, str]
     # The note types searched, those of them Anki held ([id, name]), and a hash of what it held of the
     # project (see live.Facts).
     note_types: list[int]
@@ -80,6 +82,7 @@ class PushCheck:
     def row(self) -> dict:
         return {
             "build": self.build,
+            "packages": self.packages,
             "note_types": self.note_types,
             "names": self.names,
             "anki": self.anki,
@@ -101,6 +104,8 @@ def _check(value: object) -> PushCheck | None:
     if not (
         all(isinstance(getattr(check, k), str) for k in ("build", "anki", "lines"))
         and all(isinstance(getattr(check, k), int) for k in ("notes", "removed"))
+        and isinstance(check.packages, dict)
+        and all(isinstance(v, str) for v in check.packages.values())
         and isinstance(check.note_types, list)
         and all(isinstance(m, int) for m in check.note_types)
         and isinstance(check.names, list)
@@ -134,6 +139,8 @@ class PushState:
     checks: dict[str, PushCheck] = field(default_factory=dict)
     # Why the file on disk was not usable, when it was there but damaged.
     damaged: str | None = None
+    # Each note line as read, with its record: a record saved unchanged (the same object) is written as read.
+    lines: dict[tuple[str, str], tuple[PushedNote, str]] = field(default_factory=dict, repr=False, compare=False)
 
     def notes(self, profile: str) -> dict[str, PushedNote]:
         """The pushed notes of one profile (empty when never pushed to)."""
@@ -166,8 +173,13 @@ def _parse(text: str, project: str) -> PushState:
     if head["project"] != project:
         # Another project's notes are not this one's: start afresh rather than touch them.
         return PushState(project, damaged=f"{STATE_NAME} belongs to project '{head['project']}'; treated as absent")
+    try:
+        # One decode for every line is several times faster than one per line.
+        rows = json.loads("[" + ",".join(lines[1:]) + "]")
+    except ValueError:
+        rows = None
     for number, line in enumerate(lines[1:], start=2):
-        row = json.loads(line)
+        row = rows[number - 2] if rows is not None else json.loads(line)
         if isinstance(row, list) and len(row) in (3, 4) and row[0] == "profile":
             if not (isinstance(row[1], str) and isinstance(row[2], int) and not isinstance(row[2], bool)):
                 raise ValueError(f"line {number} has a value of the wrong type")
@@ -189,12 +201,15 @@ def _parse(text: str, project: str) -> PushState:
             and isinstance(deck, str)
             and isinstance(built, str)
             and isinstance(fields, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+            and set(map(type, fields)) <= _STR
+            and set(map(type, fields.values())) <= _STR
             and isinstance(tags, list)
-            and all(isinstance(t, str) for t in tags)
+            and set(map(type, tags)) <= _STR
         ):
             raise ValueError(f"line {number} has a value of the wrong type")
-        state.profiles.setdefault(profile, {})[guid] = PushedNote(guid, entry, note_id, deck, built, fields, tags)
+        record = PushedNote(guid, entry, note_id, deck, built, fields, tags)
+        state.profiles.setdefault(profile, {})[guid] = record
+        state.lines[profile, guid] = (record, line + "\n")
     return state
 
 
@@ -260,6 +275,10 @@ def save_state(root: Path, state: PushState) -> bool:
         lines = []
         for guid in sorted(notes, key=lambda g: (notes[g].entry, g)):
             n = notes[guid]
+            read = state.lines.get((profile, guid))
+            if read is not None and read[0] is n:
+                lines.append(read[1])
+                continue
             row = ["note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())), n.tags]
             lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
         check = state.checks.get(profile)
