@@ -681,3 +681,15 @@ def test_a_push_state_edited_by_hand_voids_its_check(live):
     out = live.push().output
     # The record now disagrees with Anki: only a full read finds that out.
     assert "keep edits made in Anki (`decks pull` takes them): 1 (a-two)" in out and "not read back" not in out
+
+
+def test_a_project_pushed_to_two_profiles_still_reads_little(live):
+    from builder.anki.state import load_state, save_state
+
+    live.push()
+    # As if a push had also gone to another profile of this collection's Anki.
+    state = load_state(live.root, live.name)
+    state.profiles["Work"] = dict(state.profiles["test"])
+    save_state(live.root, state)
+    assert QUICK in live.push().output
+    assert QUICK in live.push("--profile", "test").output

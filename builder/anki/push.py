@@ -104,20 +104,25 @@ def open_session(
     # The check of the profile this push goes to, when that is known before asking Anki: its searches then
     # go in the request that finds out which profile is open.
     candidates = [profile] if profile is not None else list(head.profiles)
-    check = head.profiles.get(candidates[0]) if len(candidates) == 1 else None
-    if check is not None and ((delete and check.removed) or not check.names):
-        check = None
+    check = _usable(head.profiles.get(candidates[0]), delete) if quick and len(candidates) == 1 else None
     replies = None
     result = None
     if check is not None:
         ours = {int(mid): name for mid, name in check.names}
-        asking = [action("modelNamesAndIds"), *fact_actions(ours, group_tags(check.tags))]
+        asking = _asking(check)
         # Anki answers in its own process while this one builds: the two waits overlap.
         answer = _Background(lambda: connect_and_ask(client, asking))
         result = build(config) if do_build else None
         profile_open, replies = answer.result()
     else:
         profile_open = connect(client)
+        check = _usable(head.profiles.get(profile_open), delete) if quick else None
+        if check is not None:
+            # More than one profile pushed to: which one is open was not known before asking.
+            ours = {int(mid): name for mid, name in check.names}
+            replies = client.batch(_asking(check), lenient=True)
+            if any(isinstance(reply, AnkiError) for reply in replies):
+                replies = None
     if profile is not None and profile != profile_open:
         raise AnkiError(f"Anki has profile '{profile_open}' open, not '{profile}': switch profiles in Anki first.")
     if profile is None and head.profiles and profile_open not in head.profiles:
@@ -195,6 +200,18 @@ def open_session(
         build_hash=build_hash,
         package_hashes=package_hashes,
     )
+
+
+def _usable(check: PushCheck | None, delete: bool) -> PushCheck | None:
+    # A push that deletes the notes of removed entries reads them all; a check naming no note type has none.
+    if check is None or (delete and check.removed) or not check.names:
+        return None
+    return check
+
+
+def _asking(check: PushCheck) -> list:
+    ours = {int(mid): name for mid, name in check.names}
+    return [action("modelNamesAndIds"), *fact_actions(ours, group_tags(check.tags))]
 
 
 class _Background:
