@@ -107,12 +107,17 @@ def open_session(
     check = _usable(head.profiles.get(candidates[0]), delete) if quick and len(candidates) == 1 else None
     replies = None
     result = None
+    packages: list[Path] | None = None
     if check is not None:
         ours = {int(mid): name for mid, name in check.names}
         asking = _asking(check)
         # Anki answers in its own process while this one builds: the two waits overlap.
         answer = _Background(lambda: connect_and_ask(client, asking))
-        result = build(config) if do_build else None
+        # With nothing to build, the build's own no-change record says so without loading the project.
+        packages = _unchanged_packages(config) if do_build else None
+        if do_build and packages is None:
+            result = build(config)
+            packages = result.files
         profile_open, replies = answer.result()
     else:
         profile_open = connect(client)
@@ -131,6 +136,11 @@ def open_session(
             f"Anki has profile '{profile_open}' open, but this project was pushed to {known}. Switch profiles in "
             f"Anki (File > Switch Profile), or pass --profile '{profile_open}' to use this one too."
         )
+    if check is not None and do_build and packages is None:
+        packages = _unchanged_packages(config)
+        if packages is None:
+            result = build(config)
+            packages = result.files
     facts = None
     asked: set[int] = set()
     if check is not None and replies is not None and ours_of(replies[0], set(check.note_types)) == ours:
@@ -139,9 +149,7 @@ def open_session(
     if facts is None or facts.digest != check.anki:
         # Anki changed since the last push (or it was never checked): read it all, with this build.
         check = None
-    if result is None and do_build:
-        result = build(config)
-    build_hash, package_hashes = _build_hash(config, result) if result is not None else ("", {})
+    build_hash, package_hashes = _build_hash(config, packages) if packages is not None else ("", {})
     if check is not None and facts is not None and check.build == build_hash and not facts.missing_tags:
         live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
         return Session(
@@ -155,6 +163,9 @@ def open_session(
             quick=True,
             unchanged=check.notes,
         )
+    if result is None and do_build:
+        result = build(config)
+        build_hash, package_hashes = _build_hash(config, result.files)
     if state is None:
         state = load_state(config.root, config.project)
     messages = [state.damaged] if state.damaged else []
@@ -237,11 +248,18 @@ class _Background:
         return self._value
 
 
-def _build_hash(config: Config, result: BuildResult) -> tuple[str, dict[str, str]]:
+def _unchanged_packages(config: Config) -> list[Path] | None:
+    """The packages, when the build's no-change record shows that a build would find nothing to do; else None."""
+    from builder.nochange import options_key, unchanged_build
+
+    found = unchanged_build(str(config.root), None, options_key(single=False, topics=(), new_identity=False))
+    return None if found is None else sorted(config.output_dir / name for name in found.unchanged)
+
+
+def _build_hash(config: Config, files: list[Path]) -> tuple[str, dict[str, str]]:
     """A hash of what the build gave a push (every package's bytes and the build state's), and each package's."""
     total = hashlib.sha256()
     packages = {}
-    files = result.files
     for path in [*files, config.root / LOCK_NAME]:
         try:
             data = path.read_bytes()
