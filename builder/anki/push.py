@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.anki.apkg import BuiltPackages, read_packages, write_trimmed
 from builder.anki.client import AnkiConnect, AnkiError, action
@@ -45,13 +45,15 @@ from builder.anki.state import (
     save_state,
     text_hash,
 )
-from builder.build import BuildResult, BuiltTopic, build
-from builder.config import Config
 from builder.errors import DecksError
-from builder.identity import deck_name
-from builder.load import load_project
-from builder.manifest import LOCK_NAME
-from builder.manifest import load_state as load_lock
+from builder.nochange import LOCK_NAME
+
+if TYPE_CHECKING:
+    from builder.build import BuildResult, BuiltTopic
+    from builder.config import Config
+
+# The build's modules (YAML, the build state, the packager) are imported where a push builds or reads the
+# project: a push with nothing to do needs none of them.
 
 
 @dataclass
@@ -116,7 +118,7 @@ def open_session(
         # With nothing to build, the build's own no-change record says so without loading the project.
         packages = _unchanged_packages(config) if do_build else None
         if do_build and packages is None:
-            result = build(config)
+            result = _build(config)
             packages = result.files
         profile_open, replies = answer.result()
     else:
@@ -139,7 +141,7 @@ def open_session(
     if check is not None and do_build and packages is None:
         packages = _unchanged_packages(config)
         if packages is None:
-            result = build(config)
+            result = _build(config)
             packages = result.files
     facts = None
     asked: set[int] = set()
@@ -164,17 +166,21 @@ def open_session(
             unchanged=check.notes,
         )
     if result is None and do_build:
-        result = build(config)
+        result = _build(config)
         build_hash, package_hashes = _build_hash(config, result.files)
     if state is None:
         state = load_state(config.root, config.project)
     messages = [state.damaged] if state.damaged else []
     output = result.output_dir if result else config.output_dir
+    from builder.identity import deck_name
+
     infos = [
         TopicInfo(t.slug, t.path, t.title, deck_name(config.root_deck, t.title), t.entries)
         for t in (result.sources if result and result.sources else _read_topics(config))
     ]
     packages = result.files if result else sorted(output.glob("*.apkg"))
+    from builder.manifest import load_state as load_lock
+
     lock = load_lock(config)
 
     def entry_of(guid: str, fields: dict[str, str]) -> str:
@@ -299,7 +305,16 @@ def _as_recorded(
     return out
 
 
+def _build(config: Config) -> BuildResult:
+    from builder.build import build
+
+    return build(config)
+
+
 def _read_topics(config: Config) -> list[BuiltTopic]:
+    from builder.build import BuiltTopic
+    from builder.load import load_project
+
     # Without a build that knows every topic (``--no-build``), the topic files are read as they are now.
     return [BuiltTopic(t.slug, t.path, t.title, len(t.entries)) for t in load_project(config)]
 
