@@ -6,13 +6,16 @@ note-type ids), so tests never see each other's notes.
 
 from __future__ import annotations
 
+import http.server
 import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -485,30 +488,79 @@ def _extra_topics(live: LiveProject) -> None:
         live.write(f"cards/extra-{n}.yaml", f"title: Extra {n}\nentries:\n" + entries)
 
 
+class _Holder:
+    """An HTTP proxy in front of Anki that, once a request matching ``when`` has been answered, holds every
+    request after it: a push can be killed at that point exactly, however fast the rest of it would be."""
+
+    def __init__(self, target: str, when):
+        holder = self
+        self.reached = threading.Event()
+        self._release = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the name http.server calls)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if holder.reached.is_set():
+                    holder._release.wait(60)
+                    return
+                request = urllib.request.Request(target, data=body, headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    answer = response.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                if when(json.loads(body)):
+                    holder.reached.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _actions(request: dict) -> list[dict]:
+    return request["params"]["actions"] if request.get("action") == "multi" else [request]
+
+
+_MOMENTS = {
+    # Just after Anki imported the trimmed package.
+    "import": lambda request: any(a["action"] == "importPackage" for a in _actions(request)),
+    # Just after the notes of removed entries were tagged and suspended: only the push state is left to save.
+    "tags": lambda request: any(a["action"] == "addTags" and a["params"]["tags"] == REMOVED for a in _actions(request)),
+}
+REMOVED = "decks::removed"
+
+
 @pytest.mark.parametrize("moment", ["start", "import", "tags"])
 def test_push_killed_midway_then_run_again_reaches_the_same_end(live, tmp_path, moment):
     _extra_topics(live)
     live.push()
-    # The end an uninterrupted push reaches, from a copy of the project pushed under another name.
     _many_changes(live)
-    env = {**os.environ, "DECKS_ANKI_URL": live.anki.url}
-    command = [sys.executable, "-m", "builder", "-C", str(live.root), "push"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
+    holder = _Holder(live.anki.url, _MOMENTS.get(moment, lambda request: False))
+    try:
+        env = {**os.environ, "DECKS_ANKI_URL": holder.url}
+        command = [sys.executable, "-m", "builder", "-C", str(live.root), "push"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if moment == "start":
             time.sleep(0.3)
-            break
-        if moment == "import" and live.field("a-one", "Answer") == "Number one.":
-            break
-        if moment == "tags" and live.anki.request("findNotes", query='"tag:decks::removed"'):
-            break
-        time.sleep(0.01)
-    killed = process.poll() is None
-    if killed:
-        process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert killed, process.stdout.read().decode()
+        else:
+            holder.reached.wait(60)
+        killed = process.poll() is None
+        if killed:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert killed, process.stdout.read().decode()
+    finally:
+        holder.close()
     live.push()
     end = _final_state(live)
     assert "unchanged: 124" in live.push().output
