@@ -8,12 +8,14 @@ deleted), and only then the push state saved from what the collection holds afte
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,19 @@ class Session:
         return self.state.notes(self.live.profile)
 
 
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    # A push makes a few objects per note (records, built notes, replies) and no garbage cycles worth
+    # finding: the cyclic collector would walk all of them again and again, as in a build.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def open_session(
     config: Config,
     client: AnkiConnect,
@@ -100,6 +115,19 @@ def open_session(
     neither the build nor the collection changed since the last push, nothing more is read; when only the
     build did, only the notes whose entries changed (or were removed) are read back from Anki.
     """
+    with _collector_off():
+        return _open_session(config, client, profile=profile, do_build=do_build, quick=quick, delete=delete)
+
+
+def _open_session(
+    config: Config,
+    client: AnkiConnect,
+    *,
+    profile: str | None,
+    do_build: bool,
+    quick: bool,
+    delete: bool,
+) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
     head = read_head(config.root, config.project) if state is None else PushHead(dict.fromkeys(state.profiles))
@@ -184,9 +212,12 @@ def open_session(
     lock = load_lock(config)
 
     def entry_of(guid: str, fields: dict[str, str]) -> str:
-        # The entry of each note, from the build state (decks.lock), which the build has just written.
+        # The entry a note is built from is its "Entry ID" field (the build writes the entry's id there);
+        # the build state (decks.lock), which decodes a note's line on demand, names it otherwise.
+        if fields.get(ENTRY_FIELD):
+            return fields[ENTRY_FIELD]
         stamp = lock.stamp_of(guid)
-        return stamp.entry if stamp is not None and stamp.entry else fields.get(ENTRY_FIELD, "")
+        return stamp.entry if stamp is not None and stamp.entry else ""
 
     built = read_packages(packages, entry_of)
     note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
@@ -323,9 +354,10 @@ def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
     """What a push would do now."""
     if session.quick:
         return Plan(session.live.profile, unchanged=session.unchanged, quick=True, unread=session.unchanged)
-    return make_plan(
-        session.built, session.topics, session.live, session.pushed, overwrite=overwrite, trusted=session.trusted
-    )
+    with _collector_off():
+        return make_plan(
+            session.built, session.topics, session.live, session.pushed, overwrite=overwrite, trusted=session.trusted
+        )
 
 
 @dataclass
@@ -341,6 +373,11 @@ def apply_plan(session: Session, plan: Plan, *, delete: bool = False) -> PushRep
     report = PushReport()
     if plan.quick:
         return report
+    with _collector_off():
+        return _apply_plan(session, plan, report, delete)
+
+
+def _apply_plan(session: Session, plan: Plan, report: PushReport, delete: bool) -> PushReport:
     client = session.client
     try:
         _note_types(client, plan, report)

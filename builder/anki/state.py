@@ -227,44 +227,54 @@ def read_head(root: Path, project: str) -> PushHead:
     A check whose note lines no longer hash as written is dropped (the full read then says what is wrong).
     """
     try:
-        text = (root / STATE_NAME).read_text(encoding="utf-8")
+        data = (root / STATE_NAME).read_bytes()
     except FileNotFoundError:
         return PushHead()
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return PushHead(damaged="unreadable")
     head = PushHead()
-    lines: dict[str, list[str]] = {}
-    current: list[str] | None = None
     try:
-        for line in text.splitlines(keepends=True):
-            if line.startswith('["profile",'):
-                row = json.loads(line)
-                if not (isinstance(row, list) and len(row) in (3, 4) and isinstance(row[1], str)):
-                    raise ValueError("a profile line is damaged")
-                head.profiles[row[1]] = _check(row[3]) if len(row) == 4 else None
-                current = lines.setdefault(row[1], [])
-            elif line.startswith("["):
-                if current is None:
-                    raise ValueError("a note line comes before its profile line")
-                current.append(line)
-            elif line.startswith("{"):
-                first = json.loads(line)
-                if not _known_head(first) or first.get("project") != project:
-                    raise ValueError("another project's file, or an unknown header")
+        # Past the comment lines, the header line, then each profile's line and the block of its note
+        # lines, found by searching for the next profile line rather than by walking every line.
+        at = 0
+        while data.startswith(b"#", at):
+            at = data.index(b"\n", at) + 1
+        end = data.index(b"\n", at)
+        if not _known_head(first := json.loads(data[at:end])) or first.get("project") != project:
+            raise ValueError("another project's file, or an unknown header")
+        at = end + 1
+        while at < len(data):
+            if not data.startswith(_PROFILE, at):
+                raise ValueError("a note line comes before its profile line")
+            end = data.index(b"\n", at)
+            row = json.loads(data[at:end])
+            if not (isinstance(row, list) and len(row) in (3, 4) and isinstance(row[1], str)):
+                raise ValueError("a profile line is damaged")
+            following = data.find(b"\n" + _PROFILE, end)
+            block_end = len(data) if following < 0 else following + 1
+            check = _check(row[3]) if len(row) == 4 else None
+            if check is not None and check.lines != _block_hash(data[end + 1 : block_end]):
+                check = None
+            head.profiles[row[1]] = check
+            at = block_end
     except (ValueError, TypeError) as e:
         return PushHead(damaged=str(e))
-    for profile, check in head.profiles.items():
-        if check is not None and check.lines != _lines_hash(lines.get(profile, [])):
-            head.profiles[profile] = None
     return head
+
+
+_PROFILE = b'["profile",'
+
+
+def _lines_hash(lines: list[str]) -> str:
+    return _block_hash("".join(lines).encode("utf-8"))
+
+
+def _block_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _known_head(head: object) -> bool:
     return isinstance(head, dict) and head.get("decks-anki") in _VERSIONS
-
-
-def _lines_hash(lines: list[str]) -> str:
-    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
 def save_state(root: Path, state: PushState) -> bool:
