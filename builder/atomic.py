@@ -7,6 +7,7 @@ import errno
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ class StagedWrites:
 
     def __init__(self) -> None:
         self._pending: list[tuple[str, Path]] = []
+        # The CRC-32 of the bytes each path holds once committed: a later reader can tell they are still there.
+        self.checksums: dict[Path, int] = {}
 
     def __enter__(self) -> StagedWrites:
         return self
@@ -56,6 +59,7 @@ class StagedWrites:
 
     def add(self, path: Path, data: bytes) -> bool:
         """Stage ``data`` for ``path``; False (and nothing staged) when the file already holds it."""
+        self.checksums[path] = zlib.crc32(data)
         if path.is_symlink():
             path = path.resolve()
         if path.is_dir():

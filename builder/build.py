@@ -334,10 +334,11 @@ def _build(
     shrunk = [(where[g].path, where[g].line, where[g].entry, ords) for g, ords in emptied.items() if g in where]
     if shrunk:
         result.notices.append(emptied_cards_notice(shrunk))
+    sums: dict[Path, int] = {}
     try:
         remove_stale_temps(out)
         remove_stale_temps(config.root)
-        _write(config, out, manifest, result, stale, records, by_slug, progress)
+        _write(config, out, manifest, result, stale, records, by_slug, progress, sums)
     except OSError as exc:
         raise _write_error(config, out, exc) from exc
     # What a rebuild would find now, from the state just saved: the packages are the bytes written.
@@ -347,7 +348,7 @@ def _build(
         config, out, by_slug, chosen, groups, fingerprints, now, len(manifest.guids()), complete=not slugs, saved=True
     )
     # The cache as just saved (only builds write it, holding the folder's lock).
-    _record(signed, config, out, options, following, now, [(out / CACHE_NAME, None)])
+    _record(signed, config, out, options, following, now, [(out / CACHE_NAME, None)], sums)
     return result
 
 
@@ -467,9 +468,11 @@ def _record(
     following: BuildResult | None,
     state: Manifest,
     files: list[tuple[Path, str | None]],
+    sums: dict[Path, int] | None = None,
 ) -> None:
     """Record for the next build with these options what it would report (nochange.py), or that it must decide
-    in full. ``state`` is what that build would read; ``files``, more files to sign now."""
+    in full. ``state`` is what that build would read; ``files``, more files to sign now; ``sums``, the CRC-32
+    of the files this build has just written."""
     report = None
     if following is not None:
         report = {
@@ -489,7 +492,7 @@ def _record(
             *((config.root / MEDIA_DIR / use[1], use[2]) for record in state.topics.values() for use in record.media),
         ]
     with contextlib.suppress(OSError):  # only the next build's shortcut is lost
-        signed.record(config, out, options, report, files)
+        signed.record(config, out, options, report, files, sums or {})
 
 
 def _sources(config: Config, by_slug: dict[str, Path], records: dict[str, TopicRecord]) -> list[BuiltTopic]:
@@ -561,15 +564,18 @@ def _write(
     records: dict[str, TopicRecord],
     by_slug: dict[str, Path],
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None,
+    sums: dict[Path, int],
 ) -> None:
     """Write the packed packages, remove stale ones, and save the build state: the one place it is saved.
 
     Every file is staged before the first is renamed into place: a write that fails leaves them all as they were.
+    ``sums`` gets the CRC-32 of each file's bytes, for the no-change record (which need not read them back).
     """
     from builder.atomic import StagedWrites
 
     with StagedWrites() as staged:
         removed = _stage(config, out, manifest, result, stale, records, by_slug, progress, staged)
+        sums.update(staged.checksums)
         with result.timing("write"):
             staged.commit()
     # Only once every new file is in place: packages of topics that are gone, and a state taken over.

@@ -198,15 +198,18 @@ class Signatures:
         self.files: dict[str, list] = {}
         self.listings: list[list] = []
 
-    def add(self, path: Path, sha256: str | None = None) -> None:
-        """Sign one file as it is now; a racy one is read, and must hold the bytes ``sha256`` names when given.
+    def add(self, path: Path, sha256: str | None = None, crc: int | None = None) -> None:
+        """Sign one file as it is now. A racy one is recorded with ``crc``, the CRC-32 of the bytes this build
+        wrote there, when given; else it is read, and must hold the bytes ``sha256`` names when given.
 
         A file missing, or racy and not holding those bytes (it changed while the build ran), cannot be
         recorded: ``record`` then writes no record.
         """
         signature = _signature(str(path))
         entry = [*(signature or [None] * 5), None]
-        if signature is not None and signature[2] >= self.started - RACY_NS:
+        if signature is not None and signature[2] >= self.started - RACY_NS and crc is not None:
+            entry[5] = crc
+        elif signature is not None and signature[2] >= self.started - RACY_NS:
             summed = _checksum(str(path), sha256=sha256 is not None)
             if summed is not None and summed[1] == sha256:
                 entry[5] = summed[0]
@@ -235,15 +238,22 @@ class Signatures:
                 self.add(folder / name)
 
     def record(
-        self, config: Config, out: Path, options: list, report: dict | None, files: Iterable[tuple[Path, str | None]]
+        self,
+        config: Config,
+        out: Path,
+        options: list,
+        report: dict | None,
+        files: Iterable[tuple[Path, str | None]],
+        written: dict[Path, int],
     ) -> None:
-        """Sign ``files`` (with the SHA-256 the build found of each, when it knows it) and write the record of a
-        build whose next run would report ``report``; with no report, or a file that cannot be signed, remove it.
+        """Sign ``files`` (with the SHA-256 the build found of each, when it knows it, and the CRC-32 of those it
+        ``written``) and write the record of a build whose next run would report ``report``; with no report, or
+        a file that cannot be signed, remove it.
 
         Written without fsync: a record lost or cut short is only no record.
         """
         for path, sha256 in files:
-            self.add(path, sha256)
+            self.add(path, sha256, written.get(path))
         path = out / STAMP_NAME
         if report is None or any(entry[0] is None for entry in self.files.values()):
             path.unlink(missing_ok=True)
