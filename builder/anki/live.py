@@ -109,10 +109,22 @@ class Facts:
     removed: list[int] = field(default_factory=list)
 
 
-def read_facts(client: AnkiConnect, note_type_ids: Iterable[int]) -> Facts:
-    """The note types, note ids, suspended cards and decks of the project, in two requests."""
+def read_facts(client: AnkiConnect, note_type_ids: Iterable[int], guess: dict[int, str] | None = None) -> Facts:
+    """The note types, note ids, suspended cards and decks of the project, in two requests.
+
+    With ``guess`` (the project's note types by id, as last seen), the searches go in the request that asks
+    for the note types' names, and count when the guess was right: one request then.
+    """
     ids = set(note_type_ids)
-    names_ids = client.call("modelNamesAndIds")
+    if guess:
+        replies = client.batch([action("modelNamesAndIds"), *fact_actions(guess)], lenient=True)
+        if not isinstance(replies[0], AnkiError):
+            ours = ours_of(replies[0], ids)
+            if ours == guess and not any(isinstance(r, AnkiError) for r in replies[1:]):
+                return facts_from(ours, replies[1:])
+        names_ids = replies[0] if not isinstance(replies[0], AnkiError) else client.call("modelNamesAndIds")
+    else:
+        names_ids = client.call("modelNamesAndIds")
     ours = ours_of(names_ids, ids)
     if not ours:
         decks = set(client.call("deckNames"))
@@ -214,16 +226,19 @@ def read_live(
     touched: Iterable[int] = (),
     skip: Iterable[int] = (),
     facts: Facts | None = None,
+    guess: dict[int, str] | None = None,
+    decks: bool = True,
 ) -> Live:
     """Read the notes of the project's note types, their cards' decks and suspension, and the decks.
 
     With ``before`` (a read of the same collection), only the notes in ``touched`` and those not in ``before``
     are read again; the others are taken from ``before`` as they were. Notes in ``skip`` are not read at all
     (the caller knows them from the push state). ``facts``, when given, is this collection's
-    ``read_facts``, taken as it is.
+    ``read_facts``, taken as it is; ``guess`` is handed to ``read_facts``. Without ``decks``, the decks of the
+    notes' cards are not asked for (``LiveNote.decks`` stays empty).
     """
     if facts is None:
-        facts = read_facts(client, note_type_ids)
+        facts = read_facts(client, note_type_ids, guess)
     note_ids, flags = facts.note_ids, facts.suspended
     notes: dict[int, LiveNote] = {}
     again = set(touched)
@@ -246,11 +261,12 @@ def read_live(
         fields = {name: value["value"] for name, value in info["fields"].items()}
         read.append(LiveNote(int(info["noteId"]), model, fields, list(info["tags"]), [int(c) for c in info["cards"]]))
     cards = [c for note in read for c in note.cards]
-    decks_of = client.call("getDecks", cards=cards) if cards else {}
+    decks_of = client.call("getDecks", cards=cards) if cards and decks else {}
     by_card = {int(c): deck for deck, cs in decks_of.items() for c in cs}
     for note in read:
         for card in note.cards:
-            note.decks.setdefault(by_card.get(card, ""), []).append(card)
+            if decks:
+                note.decks.setdefault(by_card.get(card, ""), []).append(card)
             if card in flags:
                 note.suspended.add(card)
     fresh = {note.id: note for note in read}

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.anki.apkg import BuiltPackages, read_packages, write_trimmed
+from builder.anki.apkg import BuiltNote, BuiltPackages, read_packages, write_trimmed
 from builder.anki.client import AnkiConnect, AnkiError, action
 from builder.anki.live import (
     ENTRY_FIELD,
@@ -219,18 +219,46 @@ def _open_session(
         stamp = lock.stamp_of(guid)
         return stamp.entry if stamp is not None and stamp.entry else ""
 
-    built = read_packages(packages, entry_of)
+    # With the check holding, a package unchanged since the last push is not read: its notes are known
+    # from their records (see ``_unread_topics``).
+    unread = (
+        _unread_topics(check, package_hashes, state.notes(profile_open), facts)
+        if check is not None and facts is not None and not state.damaged
+        else {}
+    )
+    built = read_packages([p for p in packages if p.name not in unread], entry_of)
     note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
     note_types |= set(built.note_types)
     if asked != note_types:
         # The searches asked about other note types than this build has: ask again.
         facts = check = None
+    if unread and check is None:
+        more = read_packages([p for p in packages if p.name in unread], entry_of)
+        built.notes.update(more.notes)
+        built.note_types.update(more.note_types)
+        unread = {}
     trusted: set[str] = set()
     if check is not None and facts is not None and not state.damaged:
         # Anki holds the project's notes as the last push left them (but for edits of fields, which a push
         # does not look for unless it changes the note): only notes whose build changed need reading.
         same = {name for name, digest in package_hashes.items() if check.packages.get(name) == digest}
         trusted = _as_recorded(built, state.notes(profile_open), facts, check, same)
+        pushed = state.notes(profile_open)
+        for name, guids in unread.items():
+            for guid in guids:
+                record = pushed[guid]
+                built.notes[guid] = BuiltNote(
+                    guid,
+                    0,
+                    dict.fromkeys(record.fields, ""),
+                    tuple(record.tags),
+                    record.deck,
+                    0,
+                    output / name,
+                    record.note_id,
+                    record.entry,
+                )
+                trusted.add(guid)
     pushed = state.notes(profile_open)
     skip = {pushed[guid].note_id for guid in trusted}
     live = read_live(client, profile_open, note_types, skip=skip, facts=facts)
@@ -307,6 +335,59 @@ def _build_hash(config: Config, files: list[Path]) -> tuple[str, dict[str, str]]
             packages[path.name] = digest
         total.update(f"{path.name}\0{digest}\0".encode())
     return total.hexdigest()[:16], packages
+
+
+def _unread_topics(
+    check: PushCheck, package_hashes: dict[str, str], pushed: dict[str, PushedNote], facts: Facts
+) -> dict[str, list[str]]:
+    """The packages a push need not read, by name, with the GUIDs of their notes (from their records).
+
+    A package qualifies when its bytes are as last pushed and the last push found it alone in its deck
+    with every note recorded; its notes are then the records of that deck less those of removed entries
+    (tagged so in Anki, as the check's digest shows), and every one of them must still be in Anki as the
+    last push left it. Anything else has the package read.
+    """
+    last_built = {int(n) for _, ids in check.tags for n in ids}
+    present = (set(facts.note_ids) & last_built) - set(facts.missing_tags) - set(facts.removed)
+    removed = set(facts.removed)
+    by_deck: dict[str, list[str]] = defaultdict(list)
+    for guid, record in pushed.items():
+        if record.note_id not in removed:
+            by_deck[record.deck].append(guid)
+    out = {}
+    for name, (deck, count) in check.topics.items():
+        digest = package_hashes.get(name)
+        if not digest or check.packages.get(name) != digest:
+            continue
+        guids = by_deck.get(deck, [])
+        if len(guids) == count and all(pushed[guid].note_id in present for guid in guids):
+            out[name] = guids
+    return out
+
+
+def _topics(notes: dict[str, PushedNote], built: BuiltPackages) -> dict[str, list]:
+    """Each package alone in its deck with every note recorded: [its deck, how many notes] (see ``PushCheck``)."""
+    decks: dict[str, set[str]] = defaultdict(set)
+    counts: dict[str, int] = defaultdict(int)
+    complete: dict[str, bool] = defaultdict(lambda: True)
+    for guid, note in built.notes.items():
+        name = note.package.name
+        decks[name].add(note.deck)
+        counts[name] += 1
+        if guid not in notes:
+            complete[name] = False
+    owners: dict[str, int] = defaultdict(int)
+    for names in decks.values():
+        for deck in names:
+            owners[deck] += 1
+    out = {}
+    for name, names in sorted(decks.items()):
+        if len(names) != 1 or not complete[name]:
+            continue
+        (deck,) = names
+        if owners[deck] == 1:
+            out[name] = [deck, counts[name]]
+    return out
 
 
 def _as_recorded(
@@ -510,6 +591,10 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
             before=None if whole else live,
             touched={t for t in touched if t is not None},
             skip=() if whole else {old[guid].note_id for guid in session.trusted},
+            # The note types as first read, unless this push changed them: the searches go with the
+            # question of their names. What is recorded comes from the built notes' decks, not the cards'.
+            guess=None if whole else {mid: t.name for mid, t in live.note_types.items()},
+            decks=False,
         )
     found = match_notes(session.built, live, {**old, **_records(plan)}, session.trusted)
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
@@ -561,6 +646,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
             _tag_groups(notes, session.built),
             sum(1 for guid in session.built.notes if guid in notes),
             sum(1 for guid in notes if guid not in session.built.notes),
+            topics=_topics(notes, session.built),
         )
     if changed:
         # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.

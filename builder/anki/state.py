@@ -78,6 +78,10 @@ class PushCheck:
     removed: int
     # A hash of the profile's note lines as written: a line edited or lost by hand voids the check.
     lines: str = ""
+    # Each package whose notes are all in one deck of their own, by file name: [that deck, how many notes].
+    # The records of that deck (less those of removed entries) are then that package's notes, so a push
+    # that finds the package unchanged need not read it.
+    topics: dict[str, list] = field(default_factory=dict)
 
     def row(self) -> dict:
         return {
@@ -90,6 +94,7 @@ class PushCheck:
             "notes": self.notes,
             "removed": self.removed,
             "lines": self.lines,
+            "topics": self.topics,
         }
 
 
@@ -111,6 +116,11 @@ def _check(value: object) -> PushCheck | None:
         and isinstance(check.names, list)
         and all(
             isinstance(n, list) and len(n) == 2 and isinstance(n[0], int) and isinstance(n[1], str) for n in check.names
+        )
+        and isinstance(check.topics, dict)
+        and all(
+            isinstance(t, list) and len(t) == 2 and isinstance(t[0], str) and type(t[1]) is int
+            for t in check.topics.values()
         )
         and isinstance(check.tags, list)
         and all(
