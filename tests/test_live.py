@@ -745,3 +745,103 @@ def test_a_project_pushed_to_two_profiles_still_reads_little(live):
     save_state(live.root, state)
     assert QUICK in live.push().output
     assert QUICK in live.push("--profile", "test").output
+
+
+@pytest.fixture
+def packages_read(monkeypatch) -> list[str]:
+    """The names of the packages each push reads, in order."""
+    import builder.anki.push as push
+
+    names: list[str] = []
+    real = push.read_packages
+
+    def read(paths, *args, **kwargs):
+        paths = list(paths)
+        names.extend(p.name for p in paths)
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(push, "read_packages", read)
+    return names
+
+
+def test_an_edit_in_one_topic_reads_only_its_package(live, packages_read):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    packages_read.clear()
+    out = live.push().output
+    assert "update: 1 (a-one)" in out and "not read back: 4 (their entries" in out
+    assert packages_read == ["alpha.apkg"]
+    assert live.field("a-one", "Answer") == "Number 1."
+    # The records of the package not read were written back as they were: the next push has nothing to do.
+    assert QUICK in live.push().output
+    live.edit("cards/beta.yaml", "Overhang", "The overhang")
+    packages_read.clear()
+    out = live.push().output
+    assert "update: 1 (b-term)" in out and packages_read == ["beta.apkg"]
+    assert live.field("b-term", "Term") == "The overhang"
+
+
+def test_an_edit_in_one_topic_while_a_note_of_another_was_deleted_in_anki(live, packages_read):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    live.anki.request("deleteNotes", notes=[live.notes()["b-claim"]["noteId"]])
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    out = live.push().output
+    assert "add: 1 (b-claim)" in out and "update: 1 (a-one)" in out
+    assert "b-claim" in live.notes() and live.field("a-one", "Answer") == "Number 1."
+    assert QUICK in live.push().output
+
+
+def test_an_edit_in_one_topic_while_a_card_template_of_another_was_renamed(live):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    name = next(n for n in live.note_type_names() if n.startswith("Claim"))
+    live.anki.request("modelTemplateRename", modelName=name, oldTemplateName="Card", newTemplateName="Mine")
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    out = live.push().output
+    assert "card 'Mine' renamed to 'Card'" in out and "update: 1 (a-one)" in out
+    assert list(live.anki.request("modelTemplates", modelName=name)) == ["Card"]
+    assert QUICK in live.push().output
+
+
+def test_an_edit_in_one_topic_and_a_conflict_in_another(live):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    note = live.notes()["b-term"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Term": "Anki's term"}})
+    live.edit("cards/beta.yaml", "Overhang", "YAML's term")
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    out = live.push().output
+    assert "conflict, left as is (see `decks status`): 1 (b-term)" in out and "update: 1 (a-one)" in out
+    assert live.field("b-term", "Term") == "Anki's term" and live.field("a-one", "Answer") == "Number 1."
+    # Another edit elsewhere: the conflict is still said.
+    live.edit("cards/alpha.yaml", "Number 1.", "Number 1!")
+    out = live.push().output
+    assert "conflict, left as is (see `decks status`): 1 (b-term)" in out and "update: 1 (a-one)" in out
+
+
+def test_a_removed_entry_of_a_package_not_read_stays_removed(live, packages_read):
+    live.push()
+    text = (live.root / "cards/beta.yaml").read_text()
+    live.write("cards/beta.yaml", text[: text.index("  - kind: claim")])
+    assert "remove (tag decks::removed, suspend): 1 (b-claim)" in live.push().output
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    packages_read.clear()
+    out = live.push().output
+    # Beta's records are its one note left and the removed one, told apart by the removed tag in Anki.
+    assert packages_read == ["alpha.apkg"] and "update: 1 (a-one)" in out and "remove" not in out
+    assert "decks::removed" in live.notes()["b-claim"]["tags"]
+    assert any(row[3] == "b-claim" for row in live.state() if row[0] == "note")
+    # The removed entry back in the YAML: its package changed, and the note is restored.
+    live.write("cards/beta.yaml", text)
+    out = live.push().output
+    assert "restore (back in the YAML): 1 (b-claim)" in out
+    assert "decks::removed" not in live.notes()["b-claim"]["tags"]
+    assert all(c["queue"] != -1 for c in live.cards("b-claim"))
