@@ -845,3 +845,23 @@ def test_a_removed_entry_of_a_package_not_read_stays_removed(live, packages_read
     assert "restore (back in the YAML): 1 (b-claim)" in out
     assert "decks::removed" not in live.notes()["b-claim"]["tags"]
     assert all(c["queue"] != -1 for c in live.cards("b-claim"))
+
+
+def test_a_push_that_only_imports_records_what_anki_holds_after_it(live):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    # Only additions and an update: the push's record of them comes from the request that imported them.
+    live.write(
+        "cards/alpha.yaml",
+        (live.root / "cards/alpha.yaml").read_text().replace("Number one.", "Number 1.")
+        + "  - kind: qa\n    id: a-four\n    question: What is four?\n    answer: Two twos.\n",
+    )
+    out = live.push().output
+    assert "add: 1 (a-four)" in out and "update: 1 (a-one)" in out
+    records = {row[3]: row for row in live.state() if row[0] == "note"}
+    notes = live.notes()
+    assert records["a-four"][4] == notes["a-four"]["noteId"] and records["a-one"][4] == notes["a-one"]["noteId"]
+    assert QUICK.replace("5", "6") in live.push().output
+    status = json.loads(live.run("status", "--json").output)
+    assert all(not t["edited_in_anki"] for t in status["topics"])

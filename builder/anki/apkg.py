@@ -31,9 +31,12 @@ class NoteType:
         return tuple(t[0] for t in self.templates)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BuiltNote:
-    """A note as a package holds it."""
+    """A note as a package holds it (not changed once read)."""
+
+    # Not frozen: a push makes one for each note of a package it does not read, and a frozen dataclass
+    # is several times slower to make.
 
     guid: str
     note_type: int

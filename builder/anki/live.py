@@ -228,6 +228,7 @@ def read_live(
     facts: Facts | None = None,
     guess: dict[int, str] | None = None,
     decks: bool = True,
+    infos: Sequence[dict] = (),
 ) -> Live:
     """Read the notes of the project's note types, their cards' decks and suspension, and the decks.
 
@@ -235,7 +236,8 @@ def read_live(
     are read again; the others are taken from ``before`` as they were. Notes in ``skip`` are not read at all
     (the caller knows them from the push state). ``facts``, when given, is this collection's
     ``read_facts``, taken as it is; ``guess`` is handed to ``read_facts``. Without ``decks``, the decks of the
-    notes' cards are not asked for (``LiveNote.decks`` stays empty).
+    notes' cards are not asked for (``LiveNote.decks`` stays empty). ``infos`` are replies to ``notesInfo`` asked
+    for already (in the same state of the collection): those notes are not asked for again.
     """
     if facts is None:
         facts = read_facts(client, note_type_ids, guess)
@@ -248,8 +250,11 @@ def read_live(
         else {nid: before.notes[nid] for nid in note_ids if nid in before.notes and nid not in again}
     )
     left_out = set(skip)
-    to_read = [nid for nid in note_ids if nid not in kept and nid not in left_out]
-    infos = client.call("notesInfo", notes=to_read) if to_read else []
+    given = {int(info["noteId"]): info for info in infos if info}
+    wanted = [nid for nid in note_ids if nid not in kept and nid not in left_out]
+    to_read = [nid for nid in wanted if nid not in given]
+    infos = [given[nid] for nid in wanted if nid in given]
+    infos += client.call("notesInfo", notes=to_read) if to_read else []
     by_name = {t.name: mid for mid, t in facts.note_types.items()}
     read: list[LiveNote] = []
     for info in infos:

@@ -81,6 +81,9 @@ class Session:
     # A hash of the build (its packages and decks.lock); "" without a build. And each package's hash, by name.
     build_hash: str = ""
     package_hashes: dict[str, str] = field(default_factory=dict)
+    # What the request that imported asked besides, when the import was a push's last change: the facts of
+    # the collection afterwards and the notes it touched (``notesInfo``), for recording the result.
+    after_import: tuple[Facts, list] | None = None
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -245,6 +248,7 @@ def _open_session(
         trusted = _as_recorded(built, state.notes(profile_open), facts, check, same)
         pushed = state.notes(profile_open)
         for name, guids in unread.items():
+            path = output / name
             for guid in guids:
                 record = pushed[guid]
                 built.notes[guid] = BuiltNote(
@@ -254,7 +258,7 @@ def _open_session(
                     tuple(record.tags),
                     record.deck,
                     0,
-                    output / name,
+                    path,
                     record.note_id,
                     record.entry,
                 )
@@ -462,7 +466,7 @@ def _apply_plan(session: Session, plan: Plan, report: PushReport, delete: bool) 
     client = session.client
     try:
         _note_types(client, plan, report)
-        _import(session, plan, report)
+        _import(session, plan, report, delete)
         _tags(session, plan, report)
         if plan.card_moves:
             by_deck: dict[str, list[int]] = defaultdict(list)
@@ -507,7 +511,26 @@ def _note_types(client: AnkiConnect, plan: Plan, report: PushReport) -> None:
         report.done.append(f"changed note type {change.describe()}")
 
 
-def _import(session: Session, plan: Plan, report: PushReport) -> None:
+def _touched(plan: Plan) -> set[int]:
+    """The notes a plan acts on that were in the collection before it."""
+    changes = plan.updated + plan.retagged + plan.restored + plan.moved + plan.removed + plan.already_removed
+    return {c.note_id for c in changes if c.note_id is not None}
+
+
+def _import_is_last(plan: Plan, delete: bool) -> bool:
+    """Whether the import is the last change a plan makes to the collection."""
+    return not (
+        plan.retagged
+        or plan.restored
+        or plan.unsuspend
+        or plan.card_moves
+        or plan.renamed_decks
+        or plan.removed
+        or (delete and plan.already_removed)
+    )
+
+
+def _import(session: Session, plan: Plan, report: PushReport, delete: bool) -> None:
     if not plan.to_import:
         return
     # Anki takes an update only from a strictly newer note: the plan decided these, so they are made
@@ -521,7 +544,21 @@ def _import(session: Session, plan: Plan, report: PushReport) -> None:
     with tempfile.TemporaryDirectory(prefix="decks-push-") as tmp:
         target = Path(tmp) / "decks-push.apkg"
         count = write_trimmed(packages, target, keep, now, changed_types)
-        session.client.call("importPackage", path=str(target))
+        imported = action("importPackage", path=str(target))
+        guess = {mid: t.name for mid, t in session.live.note_types.items()}
+        if plan.note_types or not guess or not _import_is_last(plan, delete):
+            session.client.call("importPackage", path=str(target))
+        else:
+            # Nothing else changes the collection after the import: what the push records of it afterwards
+            # (the note types, the facts, the notes it touched) is asked in the same request, after the import.
+            touched = action("notesInfo", notes=sorted(_touched(plan)))
+            asked = [action("modelNamesAndIds"), *fact_actions(guess), touched]
+            replies = session.client.batch([imported, *asked], lenient=True)
+            if isinstance(replies[0], AnkiError):
+                raise replies[0]
+            rest = replies[1:]
+            if not any(isinstance(r, AnkiError) for r in rest) and ours_of(rest[0], session.note_types) == guess:
+                session.after_import = (facts_from(guess, rest[1:-1]), rest[-1])
     report.done.append(f"imported {count} notes from {len(packages)} topics")
 
 
@@ -582,21 +619,22 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         # A note type changed in place changes every note of it; otherwise only the notes acted on changed
         # (and the notes the import added, which the first read did not see).
         whole = bool(plan.note_types)
-        touched = {c.note_id for c in plan.updated + plan.retagged + plan.restored + plan.moved + plan.removed}
-        touched |= {c.note_id for c in plan.already_removed}
+        facts, infos = session.after_import or (None, [])
         live = read_live(
             session.client,
             live.profile,
             session.note_types,
             before=None if whole else live,
-            touched={t for t in touched if t is not None},
+            touched=_touched(plan),
             skip=() if whole else {old[guid].note_id for guid in session.trusted},
             # The note types as first read, unless this push changed them: the searches go with the
             # question of their names. What is recorded comes from the built notes' decks, not the cards'.
             guess=None if whole else {mid: t.name for mid, t in live.note_types.items()},
             decks=False,
+            facts=facts,
+            infos=infos,
         )
-    found = match_notes(session.built, live, {**old, **_records(plan)}, session.trusted)
+    found = match_notes(session.built, live, {**old, **_records(plan, session.trusted)}, session.trusted)
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
     notes: dict[str, PushedNote] = {}
     for guid, built in session.built.notes.items():
@@ -665,9 +703,14 @@ def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages) -> list[list
     return [[list(tags), sorted(ids)] for tags, ids in sorted(groups.items())]
 
 
-def _records(plan: Plan) -> dict[str, PushedNote]:
-    # Notes the plan matched, as records that carry only their note id: enough to find them again.
-    return {guid: PushedNote(guid, "", note_id, "", "", {}, []) for guid, note_id in plan.matched.items()}
+def _records(plan: Plan, trusted: set[str]) -> dict[str, PushedNote]:
+    # Notes the plan matched (less those not read, whose records stand), as records that carry only their
+    # note id: enough to find them again.
+    return {
+        guid: PushedNote(guid, "", note_id, "", "", {}, [])
+        for guid, note_id in plan.matched.items()
+        if guid not in trusted
+    }
 
 
 def _quote(deck: str) -> str:
