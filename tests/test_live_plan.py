@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from builder.anki.apkg import BuiltNote, BuiltPackages, NoteType
-from builder.anki.live import Live, LiveNote, LiveNoteType, _tag_search, facts_from
+from builder.anki.live import Live, LiveNote, LiveNoteType, _tag_search, fact_actions, facts_from
 from builder.anki.plan import REMOVED_TAG, TopicInfo, make_plan, normalize
 from builder.anki.pull import _scalar, html_to_text
 from builder.anki.state import (
@@ -216,8 +216,11 @@ def test_a_tag_search_finds_that_tag_only(tag, search):
 def test_facts_say_which_notes_lost_a_tag_and_hash_what_a_push_left():
     ours = {7: "Question"}
     groups = [[["A", "b"], [1, 2]], [[], [3]]]
-    # Replies in the order of fact_actions(ours, ["a", "b"]).
-    replies = [list(QA.fields), {"Card": {}}, [1, 2, 3], [30], [DECK], [], [1, 2], [1]]
+    # Replies in the order of fact_actions(ours, groups): the last, the notes lacking a tag of their group.
+    replies = [list(QA.fields), {"Card": {}}, [1, 2, 3], [30], [DECK], [], [2]]
+    missing = fact_actions(ours, groups)[-1].params["query"]
+    assert missing == '(nid:1,2 (-"tag:re:^A$" OR -"tag:re:^b$"))'
+    assert len(fact_actions(ours, [[[], [3]]])) == len(replies) - 1
     facts = facts_from(ours, replies, groups)
     assert facts.missing_tags == [2] and facts.note_ids == [1, 2, 3] and facts.suspended == {30}
     moved = facts_from(ours, [*replies[:3], [], *replies[4:]], groups)

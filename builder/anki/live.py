@@ -136,11 +136,12 @@ def ours_of(names_ids: dict, ids: set[int]) -> dict[int, str]:
     return {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
 
 
-def fact_actions(ours: dict[int, str], tags: Iterable[str] = ()) -> list[Action]:
+def fact_actions(ours: dict[int, str], groups: Sequence[Sequence] = ()) -> list[Action]:
     """The searches ``facts_from`` reads: one request for the note types, the notes' ids, the suspended cards
-    (one search, not a question per card), the decks, the notes tagged as removed, and, for each of ``tags``,
-    the notes that carry it."""
+    (one search, not a question per card), the decks, the notes tagged as removed, and, for the tag
+    ``groups`` ([[tags...], [note ids...]], ...), one search for the notes that lack a tag of their group."""
     query = _note_types_query(ours)
+    missing = _missing_query(groups)
     return [
         *(
             a
@@ -151,14 +152,24 @@ def fact_actions(ours: dict[int, str], tags: Iterable[str] = ()) -> list[Action]
         action("findCards", query=f"{query} is:suspended"),
         action("deckNames"),
         action("findNotes", query=f"{query} {_tag_search(REMOVED_TAG)}"),
-        *(action("findNotes", query=f"{query} {_tag_search(tag)}") for tag in tags),
+        *([action("findNotes", query=missing)] if missing else []),
     ]
 
 
+def _missing_query(groups: Sequence[Sequence]) -> str:
+    # One search over the notes of every group, not one per tag over every note: Anki then tests each note
+    # only against its own group's tags (a search per tag cost about 2.5 ms each inside Anki at 10,000 notes).
+    parts = [
+        "(nid:" + ",".join(str(int(n)) for n in notes) + " (" + " OR ".join("-" + _tag_search(t) for t in tags) + "))"
+        for tags, notes in groups
+        if tags and notes
+    ]
+    return " OR ".join(parts)
+
+
 def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequence] = ()) -> Facts:
-    """The facts from the replies to ``fact_actions(ours, tags)``, where ``tags`` are the tags of ``groups``
-    ([[tags...], [note ids...]], ...) in sorted order: the notes of a group that lack one of its tags are
-    ``missing_tags``."""
+    """The facts from the replies to ``fact_actions(ours, groups)``: the notes of a group that lack one of its
+    tags are ``missing_tags``."""
     order = sorted(ours)
     note_types = {}
     for i, mid in enumerate(order):
@@ -166,10 +177,7 @@ def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequenc
         note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
     at = 2 * len(order)
     note_ids, suspended, deck_names, removed = replies[at : at + 4]
-    carrying = {tag: {int(n) for n in found} for tag, found in zip(group_tags(groups), replies[at + 4 :], strict=True)}
-    missing = sorted(
-        {int(n) for tags, notes in groups for tag in tags for n in notes if int(n) not in carrying[tag.casefold()]}
-    )
+    missing = sorted({int(n) for n in replies[at + 4]}) if _missing_query(groups) else []
     flags = {int(c) for c in suspended}
     return Facts(
         note_types,
@@ -190,11 +198,6 @@ def _digest(note_types: dict[int, LiveNoteType], note_ids, suspended, removed) -
         sorted(int(n) for n in removed),
     ]
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode("utf-8")).hexdigest()[:16]
-
-
-def group_tags(groups: Sequence[Sequence]) -> list[str]:
-    """The distinct tags of tag groups, case folded (as Anki compares them), in order."""
-    return sorted({tag.casefold() for tags, _ in groups for tag in tags})
 
 
 def _note_types_query(ours: dict[int, str]) -> str:

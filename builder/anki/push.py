@@ -31,7 +31,6 @@ from builder.anki.live import (
     connect_and_ask,
     fact_actions,
     facts_from,
-    group_tags,
     ours_of,
     read_live,
 )
@@ -291,7 +290,7 @@ def _usable(check: PushCheck | None, delete: bool) -> PushCheck | None:
 
 def _asking(check: PushCheck) -> list:
     ours = {int(mid): name for mid, name in check.names}
-    return [action("modelNamesAndIds"), *fact_actions(ours, group_tags(check.tags))]
+    return [action("modelNamesAndIds"), *fact_actions(ours, check.tags)]
 
 
 class _Background:
