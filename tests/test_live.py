@@ -750,17 +750,17 @@ def test_a_project_pushed_to_two_profiles_still_reads_little(live):
 @pytest.fixture
 def packages_read(monkeypatch) -> list[str]:
     """The names of the packages each push reads, in order."""
-    import builder.anki.push as push
+    import builder.anki.apkg as apkg
 
     names: list[str] = []
-    real = push.read_packages
+    real = apkg.read_packages
 
     def read(paths, *args, **kwargs):
         paths = list(paths)
         names.extend(p.name for p in paths)
         return real(paths, *args, **kwargs)
 
-    monkeypatch.setattr(push, "read_packages", read)
+    monkeypatch.setattr(apkg, "read_packages", read)
     return names
 
 

@@ -321,3 +321,14 @@ def test_pull_shows_text_from_anki_with_control_characters_escaped(project, monk
     assert result.exit_code == 1, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "  Anki: Less.\\x1b]0;owned\\x07" in result.output
+
+
+def test_the_push_state_holds_any_text(tmp_path):
+    from builder.anki.state import PushedNote, PushState, load_state, save_state
+
+    # Characters that a JSON string keeps as they are, and that str.splitlines() would split at.
+    odd = "a\u2028b\x85c\u2029d"
+    state = PushState("p", {"test": {"g": PushedNote("g", odd, 1, odd, "h", {odd: "x"}, [odd])}}, {"test": 5})
+    save_state(tmp_path, state)
+    again = load_state(tmp_path, "p")
+    assert again.damaged is None and again.profiles == state.profiles

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.anki.apkg import BuiltNote, BuiltPackages, read_packages, write_trimmed
 from builder.anki.client import AnkiConnect, AnkiError, action
 from builder.anki.live import (
     ENTRY_FIELD,
@@ -34,7 +33,6 @@ from builder.anki.live import (
     ours_of,
     read_live,
 )
-from builder.anki.plan import Plan, TopicInfo, make_plan, match_notes
 from builder.anki.state import (
     PushCheck,
     PushedNote,
@@ -50,11 +48,14 @@ from builder.errors import DecksError
 from builder.nochange import LOCK_NAME
 
 if TYPE_CHECKING:
+    from builder.anki.apkg import BuiltPackages
+    from builder.anki.plan import Plan, TopicInfo
     from builder.build import BuildResult, BuiltTopic
     from builder.config import Config
 
 # The build's modules (YAML, the build state, the packager) are imported where a push builds or reads the
-# project: a push with nothing to do needs none of them.
+# project: a push with nothing to do needs none of them. The plan's and the packages' modules are imported
+# while Anki answers the first request (``_meanwhile``), off the path of a push with nothing to do.
 
 
 @dataclass
@@ -145,6 +146,7 @@ def _open_session(
         asking = _asking(check)
         # Anki answers in its own process while this one builds: the two waits overlap.
         answer = _Background(lambda: connect_and_ask(client, asking))
+        _meanwhile()
         # With nothing to build, the build's own no-change record says so without loading the project.
         packages = _unchanged_packages(config) if do_build else None
         if do_build and packages is None:
@@ -160,6 +162,9 @@ def _open_session(
             replies = client.batch(_asking(check), lenient=True)
             if any(isinstance(reply, AnkiError) for reply in replies):
                 replies = None
+    from builder.anki.apkg import BuiltNote, BuiltPackages, read_packages
+    from builder.anki.plan import TopicInfo
+
     if profile is not None and profile != profile_open:
         raise AnkiError(f"Anki has profile '{profile_open}' open, not '{profile}': switch profiles in Anki first.")
     if profile is None and head.profiles and profile_open not in head.profiles:
@@ -279,6 +284,12 @@ def _open_session(
         build_hash=build_hash,
         package_hashes=package_hashes,
     )
+
+
+def _meanwhile() -> None:
+    """Import what the rest of a push needs, while this process would only wait for Anki."""
+    import builder.anki.apkg
+    import builder.anki.plan  # noqa: F401
 
 
 def _usable(check: PushCheck | None, delete: bool) -> PushCheck | None:
@@ -436,6 +447,8 @@ def _read_topics(config: Config) -> list[BuiltTopic]:
 
 def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
     """What a push would do now."""
+    from builder.anki.plan import Plan, make_plan
+
     if session.quick:
         return Plan(session.live.profile, unchanged=session.unchanged, quick=True, unread=session.unchanged)
     with _collector_off():
@@ -542,6 +555,8 @@ def _import(session: Session, plan: Plan, report: PushReport, delete: bool) -> N
     packages = sorted({session.built.notes[guid].package for guid in keep})
     with tempfile.TemporaryDirectory(prefix="decks-push-") as tmp:
         target = Path(tmp) / "decks-push.apkg"
+        from builder.anki.apkg import write_trimmed
+
         count = write_trimmed(packages, target, keep, now, changed_types)
         imported = action("importPackage", path=str(target))
         guess = {mid: t.name for mid, t in session.live.note_types.items()}
@@ -633,6 +648,8 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
             facts=facts,
             infos=infos,
         )
+    from builder.anki.plan import match_notes
+
     found = match_notes(session.built, live, {**old, **_records(plan, session.trusted)}, session.trusted)
     waiting = {c.guid for c in plan.conflicts + plan.edited_in_anki}
     notes: dict[str, PushedNote] = {}

@@ -173,7 +173,8 @@ def load_state(root: Path, project: str) -> PushState:
 
 
 def _parse(text: str, project: str) -> PushState:
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    # Split at line breaks only: a JSON string written as is may hold other characters splitlines() splits at.
+    lines = [line for line in text.split("\n") if line.strip() and not line.startswith("#")]
     if not lines:
         raise ValueError("no header line")
     head = json.loads(lines[0])
