@@ -215,15 +215,24 @@ def _open_session(
     ]
     packages = result.files if result else sorted(output.glob("*.apkg"))
     from builder.manifest import load_state as load_lock
+    from builder.manifest import read_lock_head
 
-    lock = load_lock(config)
+    # The build state's note types come from its head (vouched for by the build's cache); the whole state
+    # is read only when a note does not name its entry, or the head cannot be had.
+    lock_head = read_lock_head(config, config.output_dir)
+    whole: list = []
+
+    def lock():
+        if not whole:
+            whole.append(load_lock(config, None, lock_head))
+        return whole[0]
 
     def entry_of(guid: str, fields: dict[str, str]) -> str:
         # The entry a note is built from is its "Entry ID" field (the build writes the entry's id there);
         # the build state (decks.lock), which decodes a note's line on demand, names it otherwise.
         if fields.get(ENTRY_FIELD):
             return fields[ENTRY_FIELD]
-        stamp = lock.stamp_of(guid)
+        stamp = lock().stamp_of(guid)
         return stamp.entry if stamp is not None and stamp.entry else ""
 
     # With the check holding, a package unchanged since the last push is not read: its notes are known
@@ -234,7 +243,8 @@ def _open_session(
         else {}
     )
     built = read_packages([p for p in packages if p.name not in unread], entry_of)
-    note_types = {record.id for record in lock.note_types.values()} | set(config.note_type_ids.values())
+    lock_types = (lock_head.state if lock_head is not None else lock()).note_types
+    note_types = {record.id for record in lock_types.values()} | set(config.note_type_ids.values())
     note_types |= set(built.note_types)
     if asked != note_types:
         # The searches asked about other note types than this build has: ask again.
