@@ -279,7 +279,12 @@ def _open_session(
                 trusted.add(guid)
     pushed = state.notes(profile_open)
     skip = {pushed[guid].note_id for guid in trusted}
-    live = read_live(client, profile_open, note_types, skip=skip, facts=facts)
+    # Where a note's cards are matters only to move them: to a note whose record names another deck than
+    # its build (with every note read, any may).
+    moving = not trusted or any(
+        guid in pushed and pushed[guid].deck != note.deck for guid, note in built.notes.items() if guid not in trusted
+    )
+    live = read_live(client, profile_open, note_types, skip=skip, facts=facts, decks=moving)
     return Session(
         config,
         client,
