@@ -146,3 +146,57 @@ def test_nothing_listening(tmp_path):
     assert result.exit_code == 1
     assert f"cannot reach Anki at http://127.0.0.1:{port}" in result.output
     assert "AnkiConnect is not installed" in result.output
+
+
+def _one_answer(answer: bytes) -> str:
+    """A server on a free port that reads one request and answers it with these bytes, then closes."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall(answer)
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+REPLY = b'{"result": 6, "error": null}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(REPLY), REPLY),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n"
+        + REPLY[:5]
+        + b"\r\n%x\r\n" % (len(REPLY) - 5)
+        + REPLY[5:]
+        + b"\r\n0\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + REPLY,
+    ],
+)
+def test_an_answer_by_length_in_chunks_or_up_to_the_end_is_read(answer):
+    assert client_module.AnkiConnect(_one_answer(answer)).call("version") == 6
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "did not answer as AnkiConnect does"),
+        (b"", "did not answer as AnkiConnect does"),
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", "answered HTTP 500, not as AnkiConnect does"),
+    ],
+)
+def test_an_answer_not_in_http_or_not_ok(answer, message):
+    url = _one_answer(answer)
+    with pytest.raises(client_module.AnkiError, match=message):
+        client_module.AnkiConnect(url).call("version")

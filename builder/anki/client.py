@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,16 +89,16 @@ class AnkiConnect:
         return json.dumps(self._keyed({**request, "version": API_VERSION})).encode("utf-8")
 
     def _post(self, body: bytes, name: str) -> Any:
-        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as e:
+            raw = self._exchange(body)
+        except _HTTPStatus as e:
             raise AnkiError(
                 f"{self.url} answered HTTP {e.code}, not as AnkiConnect does. {_INSTALL} "
                 f"If AnkiConnect listens elsewhere, pass --url or set {URL_ENV}."
             ) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+        except _NotHTTP:
+            raise AnkiError(f"{self.url} did not answer as AnkiConnect does. {_INSTALL}") from None
+        except OSError as e:
             reason = getattr(e, "reason", e)
             if isinstance(reason, (socket.timeout, TimeoutError)):
                 raise AnkiError(
@@ -127,6 +125,120 @@ class AnkiConnect:
                 )
             raise AnkiError(f"Anki refused '{name}': {error}")
         return reply["result"]
+
+    def _exchange(self, body: bytes) -> bytes:
+        """POST ``body`` to the URL and return the answer's body; ``_HTTPStatus`` for an answer other than 2xx."""
+        where = _plain_http(self.url)
+        if where is None:
+            return _through_urllib(self.url, body, self.timeout)
+        host, port, path, netloc = where
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode("latin-1")
+        with socket.create_connection((host, port), timeout=self.timeout) as sock:
+            sock.sendall(head + body)
+            return _read_answer(sock)
+
+
+class _NotHTTP(Exception):
+    """The other end did not answer in HTTP."""
+
+
+class _HTTPStatus(Exception):
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _plain_http(url: str) -> tuple[str, int, str, str] | None:
+    """(host, port, path, host as written) of a plain ``http://`` URL; None for any other (``urllib`` takes it)."""
+    if not url.lower().startswith("http://"):
+        return None
+    netloc, _, path = url[7:].partition("/")
+    path = "/" + path.partition("#")[0]
+    if "@" in netloc or not netloc:
+        return None
+    if netloc.startswith("["):
+        host, _, rest = netloc[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = netloc.partition(":")
+    if port and not port.isdigit():
+        return None
+    return host, int(port) if port else 80, path, netloc
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """The body of an HTTP/1.x answer read from ``sock`` (by its length, chunked, or up to the end)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        if not more:
+            raise _NotHTTP
+        data += more
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = lines[0].split()
+    if len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit():
+        raise _NotHTTP
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    code = int(status[1])
+    if not 200 <= code < 300:
+        raise _HTTPStatus(code)
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return _unchunk(sock, rest)
+    length = headers.get("content-length")
+    if length is not None and length.isdigit():
+        while len(rest) < int(length):
+            more = sock.recv(65536)
+            if not more:
+                break
+            rest += more
+        return rest[: int(length)]
+    while more := sock.recv(65536):
+        rest += more
+    return rest
+
+
+def _unchunk(sock: socket.socket, data: bytes) -> bytes:
+    out = b""
+    while True:
+        while b"\r\n" not in data:
+            more = sock.recv(65536)
+            if not more:
+                raise _NotHTTP
+            data += more
+        size_line, _, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            raise _NotHTTP from None
+        if size == 0:
+            return out
+        while len(data) < size + 2:
+            more = sock.recv(65536)
+            if not more:
+                raise _NotHTTP
+            data += more
+        out += data[:size]
+        data = data[size + 2 :]
+
+
+def _through_urllib(url: str, body: bytes, timeout: float) -> bytes:
+    # Any URL but plain http:// (https through a proxy, say): the standard library's client, loaded only then.
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as e:
+        raise _HTTPStatus(e.code) from None
 
 
 def _reason(reason: object) -> str:
