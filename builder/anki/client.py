@@ -171,13 +171,15 @@ def _plain_http(url: str) -> tuple[str, int, str, str] | None:
 
 def _read_answer(sock: socket.socket) -> bytes:
     """The body of an HTTP/1.x answer read from ``sock`` (by its length, chunked, or up to the end)."""
-    data = b""
+    data = bytearray()
     while b"\r\n\r\n" not in data:
         more = sock.recv(65536)
         if not more:
             raise _NotHTTP
         data += more
-    head, _, rest = data.partition(b"\r\n\r\n")
+    head, _, tail = bytes(data).partition(b"\r\n\r\n")
+    # A bytearray grows in place: status reads megabytes of notes, and bytes += bytes copies all of it each time.
+    rest = bytearray(tail)
     lines = head.decode("latin-1").split("\r\n")
     status = lines[0].split()
     if len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit():
@@ -198,14 +200,14 @@ def _read_answer(sock: socket.socket) -> bytes:
             if not more:
                 break
             rest += more
-        return rest[: int(length)]
+        return bytes(rest[: int(length)])
     while more := sock.recv(65536):
         rest += more
-    return rest
+    return bytes(rest)
 
 
-def _unchunk(sock: socket.socket, data: bytes) -> bytes:
-    out = b""
+def _unchunk(sock: socket.socket, data: bytearray) -> bytes:
+    out = bytearray()
     while True:
         while b"\r\n" not in data:
             more = sock.recv(65536)
@@ -218,7 +220,7 @@ def _unchunk(sock: socket.socket, data: bytes) -> bytes:
         except ValueError:
             raise _NotHTTP from None
         if size == 0:
-            return out
+            return bytes(out)
         while len(data) < size + 2:
             more = sock.recv(65536)
             if not more:
