@@ -228,7 +228,8 @@ def _build(
     problems: list[Problem] = list(breaks)
     seen: list[NoteSeen] = []
     media_problems: list[Problem] = []
-    template_problems: list[Problem] = list(worker.template_problems) if worker else []
+    # Filled in by the worker once the note types are made (with two processes, by its first outcome).
+    template_problems: list[Problem] = worker.template_problems if worker else []
     # Notes built before whose content this build changes (a re-import replaces their tags).
     updated = 0
     # GUID -> the card ordinals its note had last time and makes no more (Anki keeps them, empty).

@@ -1,7 +1,9 @@
 """Reading topics for a build: read, validate, render and draft each topic, in this process or two.
 
 A build (build.py) asks a TopicWorker for each topic's outcome in topic order; with large work and a free
-core the outcomes come from forked processes, which inherit the note types (made once, from the templates). A package
+core the outcomes come from forked processes too. The note types (made once, from the templates) are then made
+by the forked worker while the build's own process reads its first topics, and handed back with the worker's
+first outcome: the build's own process never imports Jinja2 or genanki. A package
 of one topic is packed where its topic is read, its notes stamped with ids from the package's own lane, so the
 bytes are the same in whichever process that happens; a package of several topics is packed by the build.
 """
@@ -28,7 +30,7 @@ from builder.yamlfile import YamlFile
 if TYPE_CHECKING:
     from builder.breaks import NoteSeen
     from builder.entries import Topic
-    from builder.package import PackagePlan, TopicDraft
+    from builder.package import Packager, PackagePlan, TopicDraft
 
 STAGES = ("load", "validate", "render", "package", "write")
 
@@ -76,7 +78,20 @@ class TopicOutcome:
     prompts: list[tuple] = field(default_factory=list)
     draft: TopicDraft | None = None
     packed: Packed | None = None
+    # A forked worker's first outcome: the note types it made, what the cache keeps of them, and their problems.
+    note_types: tuple | None = None
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+@dataclass
+class _Read:
+    """A topic read as far as it goes without the note types: its outcome so far, the topic and its fields."""
+
+    slug: str
+    outcome: TopicOutcome
+    # None when the topic is not to be drafted: it has problems (in the outcome), or its media have.
+    topic: Topic | None = None
+    fields: dict[str, tuple[str, ...]] | None = None
 
 
 # Below this much YAML to render, starting worker processes costs more than it saves.
@@ -102,12 +117,11 @@ class TopicWorker:
     ):
         """``known`` maps the entry ids the build state knows to their notes' GUIDs.
 
-        The note types are made first, once, from the templates, or taken from the build cache when it
-        kept them under the same build ``stamp`` (the templates, the config and the builder unchanged:
-        Jinja2 and genanki are then not even imported); their problems are in ``template_problems``.
+        The note types are made once, from the templates, before the first topic is rendered (in a forked
+        worker when there is one), or taken from the build cache when it kept them under the same build
+        ``stamp`` (the templates, the config and the builder unchanged: Jinja2 and genanki are then not even
+        imported); their problems are in ``template_problems``, filled in place once known.
         """
-        from builder.package import Packager
-
         self.config = config
         self.known = known
         self.prompts = duplicates_are_errors(config)
@@ -115,12 +129,15 @@ class TopicWorker:
         self.paths = paths
         self.stale = stale
         self.template_problems: list[Problem] = []
-        note_types = self._note_types(manifest, stamp)
+        self.stamp = stamp
         self.manifest = manifest
         # With no note in the state as read, no entry can break an identity (breaks.py): nothing to compare.
         self.compare = manifest.has_notes()
         self.now = now = build_time()
-        self.packager = Packager(config, note_types, manifest, now) if note_types else None
+        self.packager: Packager | None = None
+        self.layouts: tuple[str, dict] | None = None
+        # Whether the note types are made (or taken) yet, in this process.
+        self._typed = False
         # A package of one topic takes the lane of that topic's place among all topic files, whatever else
         # is stale: an incremental build then gives the same ids as a build that reads everything.
         packages = list(dict.fromkeys(stale.values()))
@@ -132,28 +149,42 @@ class TopicWorker:
         else:
             for package, lane in zip(packages, manifest.id_lanes(len(packages), now), strict=True):
                 package.lane = lane
-        self._failed = bool(self.template_problems)
+        self._failed = False
 
-    def _note_types(self, manifest: Manifest, stamp: str) -> dict | None:
-        """Every kind's note type, and what the cache should keep of them (``layouts``); None on template problems."""
+    def _make_note_types(self) -> tuple:
+        """Make every kind's note type here; returns them, the cache's ``layouts`` and their problems, as adopted."""
         from builder.package import make_note_types, note_types_from_cache
 
-        cached = manifest.layouts
+        stamp, cached = self.stamp, self.manifest.layouts
         note_types = note_types_from_cache(cached[1]) if stamp and cached and cached[0] == stamp else None
+        problems: list[Problem] = []
+        layouts = None
         if note_types is None:
             from builder.errors import ProblemsError
             from builder.render import Renderer
 
             config = self.config
             try:
-                layouts = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
+                made = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
             except ProblemsError as exc:
-                self.template_problems = exc.problems
-                self.layouts = None
-                return None
-            note_types = make_note_types(config, layouts)
-        self.layouts = (stamp, {kind: t.cached() for kind, t in note_types.items()}) if stamp else None
-        return note_types
+                problems = exc.problems
+            else:
+                note_types = make_note_types(config, made)
+        if note_types is not None and stamp:
+            layouts = (stamp, {kind: t.cached() for kind, t in note_types.items()})
+        made_here = (note_types, layouts, problems)
+        self._adopt_note_types(made_here)
+        return made_here
+
+    def _adopt_note_types(self, made: tuple) -> None:
+        """Take the note types (made here or by a worker): the packager stamps them into the manifest."""
+        from builder.package import Packager
+
+        note_types, self.layouts, problems = made
+        self.template_problems.extend(problems)
+        self.packager = Packager(self.config, note_types, self.manifest, self.now) if note_types else None
+        self._failed = self._failed or bool(problems)
+        self._typed = True
 
     def run_all(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
         """Outcomes of the given topics, in order; read in ``jobs`` processes (0: as the work deserves)."""
@@ -164,6 +195,7 @@ class TopicWorker:
         jobs = min(jobs, len(rendered))
         if jobs < 2 or not _can_fork():
             # One at a time, rendering only while nothing is wrong.
+            self._make_note_types()
             return (self.outcome(s, render=not self._failed) for s in slugs)
         return self._in_processes(slugs, jobs)
 
@@ -172,14 +204,16 @@ class TopicWorker:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        # Forked workers inherit this object, its note types included, and the manifest's first new
-        # id, fixed here so that every process numbers from the same one.
+        # Forked workers inherit this object and the manifest's first new id, fixed here so that every
+        # process numbers from the same one. Each worker makes the note types itself, first thing (see
+        # _outcome_in_worker); this process reads its topics meanwhile, drafting them once the types are in.
         self.manifest.id_base(self.now)
         # And the modules reading a topic needs, imported once here rather than once in each worker.
         import builder.breaks
         import builder.check
         import builder.identity
-        import builder.notefields  # noqa: F401
+        import builder.notefields
+        import builder.package  # noqa: F401 - packing needs it in every process; Jinja2 and genanki it leaves out
 
         _current = self
         # This process reads topics too: jobs - 1 workers take the topics from the first on, while this
@@ -192,15 +226,23 @@ class TopicWorker:
             # never lands inside fork's own bookkeeping (in either process); the parent gets it right after.
             with _ctrl_c_held():
                 futures = [pool.submit(_outcome_in_worker, slug) for slug in slugs]
-            own: dict[int, TopicOutcome] = {}
+            own: dict[int, TopicOutcome | _Read] = {}
             last = len(slugs) - 1
             for n, future in enumerate(futures):
                 if n not in own:
                     # A topic no worker has begun can be cancelled there and read here.
                     while not future.done() and last > n and futures[last].cancel():
-                        own[last] = self.outcome(slugs[last])
+                        read = self._read(slugs[last], render=True)
+                        own[last] = self._finish(read) if self._typed else read
                         last -= 1
-                    own[n] = future.result()
+                    own[n] = outcome = future.result()
+                    if outcome.note_types is not None and not self._typed:
+                        self._adopt_note_types(outcome.note_types)
+                if not self._typed:  # pragma: no cover - a worker's first outcome always brings them
+                    self._make_note_types()
+                for k, read in own.items():
+                    if isinstance(read, _Read):
+                        own[k] = self._finish(read)
                 if n == len(futures) - 1:
                     # Every outcome is in: the workers end now, not whenever the build lets go of this.
                     pool.shutdown(wait=True)
@@ -217,6 +259,10 @@ class TopicWorker:
 
     def outcome(self, slug: str, render: bool = True) -> TopicOutcome:
         """Read and validate one topic file; resolve its media; render and draft it if it is packaged."""
+        return self._finish(self._read(slug, render))
+
+    def _read(self, slug: str, render: bool) -> _Read:
+        """Read and validate one topic file, resolve its media and make its fields: all that needs no note type."""
         path = self.paths[slug]
         timings = dict.fromkeys(STAGES, 0.0)
         clock = time.perf_counter
@@ -239,19 +285,30 @@ class TopicWorker:
         if problems or outcome.media_problems:
             timings["validate"] = clock() - now
             self._failed = True
-            return outcome
+            return _Read(slug, outcome)
         from builder.identity import entry_guid
 
         project, known = self.config.project, self.known
         outcome.guids = [entry_guid(project, entry.id, entry.was, known) for entry in topic.entries]
         timings["validate"] = (start := clock()) - now
-        hashes: list[str | None] = [None] * len(topic.entries)
-        draft = None
-        if render and slug in self.stale and self.packager is not None:
+        fields = None
+        # Before the note types are known, fields are made in case they come without problems.
+        if render and slug in self.stale and (self.packager is not None or not self._typed):
             from builder.notefields import note_fields
 
             fields = {entry.id: note_fields(topic, entry) for entry in topic.entries}
             timings["render"] = clock() - start
+        return _Read(slug, outcome, topic, fields)
+
+    def _finish(self, read: _Read) -> TopicOutcome:
+        """Draft a topic read (with the note types), compare it with the state, and pack it if it is alone."""
+        slug, outcome, topic, fields = read.slug, read.outcome, read.topic, read.fields
+        if topic is None or outcome.media is None:
+            return outcome
+        timings, clock = outcome.timings, time.perf_counter
+        hashes: list[str | None] = [None] * len(topic.entries)
+        draft = None
+        if fields is not None and self.packager is not None:
             draft = self.packager.draft(topic, fields, outcome.media.versions, outcome.guids)
             hashes = [note[5] for note in draft.notes]
         # Compared with the state as read, before this topic's notes are stamped.
@@ -336,7 +393,14 @@ def _ctrl_c_held() -> Iterator[None]:
 
 
 def _outcome_in_worker(slug: str) -> TopicOutcome:
-    return _current.outcome(slug)
+    worker = _current
+    if worker._typed:
+        return worker.outcome(slug)
+    # This worker's first topic: the note types first, as a build in one process makes them, and handed back.
+    made = worker._make_note_types()
+    outcome = worker.outcome(slug)
+    outcome.note_types = made
+    return outcome
 
 
 def _idle_cores() -> float:

@@ -272,6 +272,62 @@ def test_parallel_build_reports_the_same_problems(tmp_path):
     assert "unknown kind 'qq'" in messages[0]
 
 
+@pytest.mark.parametrize("topic_problem", [False, True], ids=["templates-only", "with-topic-problem"])
+def test_parallel_build_reports_template_problems_as_one_process_does(tmp_path, topic_problem):
+    """With two processes the worker makes the note types: a template problem it meets is still told as a
+    build in one process tells it, after any topic's problems, and nothing is written."""
+    messages = []
+    for jobs in (1, 2):
+        root = tmp_path / f"j{jobs}"
+        synth.write_project(root, 60, topics=3)
+        (root / "templates/qa").mkdir(parents=True)
+        (root / "templates/qa/back.html").write_text("<b>\n\n{{ field.Answer | }}</b>\n")
+        if topic_problem:
+            text = (root / "cards/topic-02.yaml").read_text()
+            (root / "cards/topic-02.yaml").write_text(text.replace("kind: qa", "kind: qq", 1))
+        result = Project(root).build("-j", str(jobs))
+        assert result.exit_code == 1
+        messages.append(result.output)
+        assert not (root / "output").exists()
+        assert not (root / "decks.lock").exists()
+    assert messages[0] == messages[1]
+    if topic_problem:
+        assert "unknown kind 'qq'" in messages[0] and "templates/qa/back.html" not in messages[0]
+    else:
+        assert "templates/qa/back.html:3: template syntax error" in messages[0]
+
+
+def test_parallel_build_makes_the_note_types_in_the_worker_only(tmp_path, monkeypatch):
+    """The build's own process reads its first topics while the worker makes the note types: the templates
+    are rendered once, in the worker, and the packages are those of a build in one process."""
+    import os
+
+    import builder.render
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    log = tmp_path / "layouts.log"
+    original = builder.render.Renderer.layouts
+
+    def layouts(self):
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+        return original(self)
+
+    monkeypatch.setattr(builder.render.Renderer, "layouts", layouts)
+    outputs = []
+    for jobs in (2, 1):
+        root = tmp_path / f"j{jobs}"
+        synth.write_project(root, 300, topics=6)
+        log.write_text("")
+        p = Project(root)
+        assert p.build("-j", str(jobs)).exit_code == 0
+        outputs.append(p.snapshot())
+        pids = log.read_text().split()
+        assert len(pids) == 1
+        assert (pids[0] == str(os.getpid())) == (jobs == 1)
+    assert outputs[0] == outputs[1]
+
+
 def test_parallel_build_reads_topics_here_and_in_a_worker_and_ends_it(tmp_path, monkeypatch):
     """With two processes, this one reads topics too (from the last, while the worker goes from the first),
     the outcomes come in topic order, and the worker has ended once the last outcome is handed over."""
@@ -285,14 +341,14 @@ def test_parallel_build_reads_topics_here_and_in_a_worker_and_ends_it(tmp_path, 
     config = load_config(tmp_path / "p")
     paths = {path.stem: path for path in sorted(config.cards_dir.glob("*.yaml"))}
     stale = {slug: PendingPackage(tmp_path / f"{slug}.apkg", [slug], waiting=1) for slug in paths}
-    original = TopicWorker.outcome
+    original = TopicWorker._read
 
-    def outcome(self, slug, render=True):
+    def read(self, slug, render):
         result = original(self, slug, render)
-        result.pid = os.getpid()  # crosses back with the outcome
+        result.outcome.pid = os.getpid()  # crosses back with the outcome
         return result
 
-    monkeypatch.setattr(TopicWorker, "outcome", outcome)
+    monkeypatch.setattr(TopicWorker, "_read", read)
     worker = TopicWorker(config, paths, stale, Manifest(fresh=True), {})
     outcomes = worker.run_all(list(paths), 2)
     got = [next(outcomes) for _ in paths]
