@@ -30,7 +30,7 @@ from builder.yamlfile import YamlFile
 if TYPE_CHECKING:
     from builder.breaks import NoteSeen
     from builder.entries import Topic
-    from builder.package import Packager, PackagePlan, TopicDraft
+    from builder.package import PackagePlan, Packager, TopicDraft
 
 STAGES = ("load", "validate", "render", "package", "write")
 
