@@ -201,7 +201,7 @@ class TopicWorker:
 
     def _in_processes(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
         global _current
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from multiprocessing import get_context
 
         # Forked workers inherit this object and the manifest's first new id, fixed here so that every
@@ -217,36 +217,53 @@ class TopicWorker:
 
         _current = self
         # This process reads topics too: jobs - 1 workers take the topics from the first on, while this
-        # process, whenever it waits for the next one, takes the last topic no worker has begun. They meet
-        # where the work is shared evenly, whatever the sizes of the topics, and only the workers' outcomes
-        # cross between processes.
-        pool = ProcessPoolExecutor(jobs - 1, mp_context=get_context("fork"), initializer=_leave_interrupts_to_parent)
+        # process, whenever it waits for the next outcome, takes the last topic no one has taken. Each topic is
+        # taken at the moment its reading begins (from the bounds shared by every process), so the two meet where
+        # the work is shared evenly, whatever the sizes of the topics, and only the workers' outcomes cross
+        # between processes.
+        context = get_context("fork")
+        self._bounds = context.RawArray("q", [0, len(slugs) - 1])
+        self._bounds_lock = context.Lock()
+        self._slugs = slugs
+        pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_leave_interrupts_to_parent)
         try:
-            # The workers are forked while the topics are submitted: Ctrl-C is held back meanwhile, so that it
+            # The workers are forked while the tasks are submitted: Ctrl-C is held back meanwhile, so that it
             # never lands inside fork's own bookkeeping (in either process); the parent gets it right after.
+            # One task per topic at most: a task that finds every topic taken ends at once.
             with _ctrl_c_held():
-                futures = [pool.submit(_outcome_in_worker, slug) for slug in slugs]
-            own: dict[int, TopicOutcome | _Read] = {}
-            last = len(slugs) - 1
-            for n, future in enumerate(futures):
-                if n not in own:
-                    # A topic no worker has begun can be cancelled there and read here.
-                    while not future.done() and last > n and futures[last].cancel():
-                        read = self._read(slugs[last], render=True)
-                        own[last] = self._finish(read) if self._typed else read
-                        last -= 1
-                    own[n] = outcome = future.result()
-                    if outcome.note_types is not None and not self._typed:
-                        self._adopt_note_types(outcome.note_types)
-                if not self._typed:  # pragma: no cover - a worker's first outcome always brings them
+                waiting = {pool.submit(_outcome_in_worker) for _ in slugs}
+            got: dict[int, TopicOutcome | _Read] = {}
+            for n in range(len(slugs)):
+                while n not in got:
+                    done = [future for future in waiting if future.done()]
+                    if not done:
+                        index = self._take(front=False)
+                        if index is not None:
+                            read = self._read(slugs[index], render=True)
+                            got[index] = self._finish(read) if self._typed else read
+                            continue
+                        if not waiting:  # pragma: no cover - every topic is taken, so some task has it
+                            raise RuntimeError(f"no process read {slugs[n]}")
+                        done, _ = wait(waiting, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        waiting.discard(future)
+                        taken = future.result()
+                        if taken is not None:
+                            index, outcome = taken
+                            got[index] = outcome
+                            if outcome.note_types is not None and not self._typed:
+                                self._adopt_note_types(outcome.note_types)
+                if not self._typed and isinstance(got[n], _Read):
+                    # This process read the first topic (no worker had started): it makes the note types too.
                     self._make_note_types()
-                for k, read in own.items():
-                    if isinstance(read, _Read):
-                        own[k] = self._finish(read)
-                if n == len(futures) - 1:
+                if self._typed:
+                    for k, read in got.items():
+                        if isinstance(read, _Read):
+                            got[k] = self._finish(read)
+                if n == len(slugs) - 1:
                     # Every outcome is in: the workers end now, not whenever the build lets go of this.
-                    pool.shutdown(wait=True)
-                yield own.pop(n)
+                    pool.shutdown(wait=True, cancel_futures=True)
+                yield got.pop(n)
         except BaseException:
             # Ctrl-C or an error: the workers stop after their current topic, and nothing waits for the rest.
             pool.shutdown(wait=True, cancel_futures=True)
@@ -256,6 +273,19 @@ class TopicWorker:
             # after an error), must not take it from a build forking its workers now.
             if _current is self:
                 _current = None
+
+    def _take(self, front: bool) -> int | None:
+        """The place of the first (``front``) or last topic no process has taken, now taken; None when none is left."""
+        bounds = self._bounds
+        with self._bounds_lock:
+            first, last = bounds[0], bounds[1]
+            if first > last:
+                return None
+            if front:
+                bounds[0] = first + 1
+                return first
+            bounds[1] = last - 1
+            return last
 
     def outcome(self, slug: str, render: bool = True) -> TopicOutcome:
         """Read and validate one topic file; resolve its media; render and draft it if it is packaged."""
@@ -392,15 +422,20 @@ def _ctrl_c_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def _outcome_in_worker(slug: str) -> TopicOutcome:
+def _outcome_in_worker() -> tuple[int, TopicOutcome] | None:
+    # The first topic no process has taken, with its place; None when every topic is taken.
     worker = _current
+    index = worker._take(front=True)
+    if index is None:
+        return None
+    slug = worker._slugs[index]
     if worker._typed:
-        return worker.outcome(slug)
+        return index, worker.outcome(slug)
     # This worker's first topic: the note types first, as a build in one process makes them, and handed back.
     made = worker._make_note_types()
     outcome = worker.outcome(slug)
     outcome.note_types = made
-    return outcome
+    return index, outcome
 
 
 def _idle_cores() -> float:
