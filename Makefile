@@ -37,4 +37,4 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 # Build products only: decks.lock is the project's build state, committed with the cards, and stays.
 clean:
-	rm -rf $(VENV) output/*.apkg output/.decks-cache.json output/.decks-nochange.json output/.decks-build.json output/preview output/*.png
+	rm -rf $(VENV) output/*.apkg output/.decks-cache.json output/.decks-nochange.json output/.decks-push-check.json output/.decks-build.json output/preview output/*.png

@@ -702,10 +702,15 @@ def _as_old_format(path: Path) -> None:
     path.write_text("".join(out), encoding="utf-8")
 
 
+def _push_check(live) -> Path:
+    return live.root / "output" / ".decks-push-check.json"
+
+
 def test_a_push_state_without_a_check_is_read_in_full_once(live):
     live.push()
     state = live.root / "decks.anki.lock"
     _as_old_format(state)
+    _push_check(live).unlink()
     note = live.notes()["a-two"]
     live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two!"}})
     out = live.push().output
@@ -713,7 +718,78 @@ def test_a_push_state_without_a_check_is_read_in_full_once(live):
     assert "keep edits made in Anki (`decks pull` takes them): 1 (a-two)" in out
     assert "add" not in out and "not read back" not in out
     head = next(line for line in state.read_text(encoding="utf-8").splitlines() if line.startswith("{"))
-    assert json.loads(head)["decks-anki"] == 2
+    assert json.loads(head)["decks-anki"] == 1
+    assert QUICK in live.push().output
+    assert live.field("a-two", "Answer") == "Two!"
+
+
+def test_the_committed_push_state_holds_no_check_and_its_profile_line_stays_small(live):
+    live.push()
+    state = live.root / "decks.anki.lock"
+    profiles = [line for line in state.read_text(encoding="utf-8").splitlines() if line.startswith('["profile"')]
+    assert len(profiles) == 1 and len(profiles[0].encode("utf-8")) < 1024
+    assert len(json.loads(profiles[0])) == 3 and '"build"' not in state.read_text(encoding="utf-8")
+    # The check is in the output folder, beside the build's caches, and a push goes the quick way with it.
+    check = json.loads(_push_check(live).read_text(encoding="utf-8"))
+    assert check["project"] == live.name and set(check["profiles"]) == {"test"}
+    assert QUICK in live.push().output
+
+
+def test_a_deleted_check_reads_everything_once_then_goes_the_quick_way_again(live):
+    live.push()
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two!"}})
+    assert QUICK in live.push().output
+    state = live.root / "decks.anki.lock"
+    before = state.read_bytes()
+    _push_check(live).unlink()
+    out = live.push().output
+    assert "not read back" not in out and "add" not in out and "update" not in out
+    # The full read found what the quick one had recorded: the committed file is left as it was.
+    assert state.read_bytes() == before and _push_check(live).is_file()
+    assert QUICK in live.push().output
+    # A damaged check file is no check either.
+    _push_check(live).write_text("{", encoding="utf-8")
+    assert "not read back" not in live.push().output
+    assert QUICK in live.push().output
+
+
+def test_a_check_made_with_other_note_lines_is_void(live):
+    live.push()
+    state = live.root / "decks.anki.lock"
+    older = state.read_bytes()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    assert "update: 1 (a-one)" in live.push().output
+    assert state.read_bytes() != older and QUICK in live.push().output
+    # As a `git pull` or checkout would: the committed file changes, the output folder's check stays.
+    state.write_bytes(older)
+    out = live.push().output
+    # The check vouches for note lines this file no longer holds: the push reads every note instead.
+    assert "not read back" not in out and "add" not in out
+
+
+def test_a_version_2_push_state_with_its_check_inline_is_read_and_rewritten_without_it(live):
+    live.push()
+    state = live.root / "decks.anki.lock"
+    # The form pushes wrote while the check was kept inline: version 2, the check the profile line's fourth value.
+    check = json.loads(_push_check(live).read_text(encoding="utf-8"))["profiles"]["test"]
+    out = []
+    for line in state.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("{"):
+            line = json.dumps({**json.loads(line), "decks-anki": 2}, ensure_ascii=False) + "\n"
+        elif line.startswith('["profile"'):
+            line = json.dumps([*json.loads(line), check], ensure_ascii=False, separators=(",", ":")) + "\n"
+        out.append(line)
+    state.write_text("".join(out), encoding="utf-8")
+    _push_check(live).unlink()
+    note = live.notes()["a-two"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two!"}})
+    pushed = live.push().output
+    assert "keep edits made in Anki (`decks pull` takes them): 1 (a-two)" in pushed and "add" not in pushed
+    rows = live.state()
+    assert [len(r) for r in rows if r[0] == "profile"] == [3] and len([r for r in rows if r[0] == "note"]) == 5
+    head = next(line for line in state.read_text(encoding="utf-8").splitlines() if line.startswith("{"))
+    assert json.loads(head)["decks-anki"] == 1 and '"build"' not in state.read_text(encoding="utf-8")
     assert QUICK in live.push().output
     assert live.field("a-two", "Answer") == "Two!"
 
@@ -730,6 +806,8 @@ def test_a_push_state_edited_by_hand_voids_its_check(live):
     row[7] = {**row[7], "Answer": "0" * 16}
     lines[at] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
     state.write_text("".join(lines), encoding="utf-8")
+    # The check in the output folder is still there, but made for other note lines.
+    assert _push_check(live).is_file()
     out = live.push().output
     # The record now disagrees with Anki: only a full read finds that out.
     assert "keep edits made in Anki (`decks pull` takes them): 1 (a-two)" in out and "not read back" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from builder.anki.live import Live, LiveNote, LiveNoteType, _tag_search, fact_ac
 from builder.anki.plan import REMOVED_TAG, TopicInfo, make_plan, normalize
 from builder.anki.pull import _scalar, html_to_text
 from builder.anki.state import (
+    CHECK_NAME,
     STATE_NAME,
     PushCheck,
     PushedNote,
@@ -169,19 +171,55 @@ def _check() -> PushCheck:
     return PushCheck("b" * 16, {"a.apkg": "c" * 16}, [7], [[7, "Question"]], "a" * 16, [[["t"], [1]]], 1, 0)
 
 
-def test_the_check_round_trips_and_is_void_when_a_note_line_changes(tmp_path):
+def test_the_check_round_trips_beside_the_build_and_is_void_when_a_note_line_changes(tmp_path):
+    out = tmp_path / "output"
     state = PushState("proj", {"User 1": {"g1": _pushed("g1", 1, "a", ("t",))}}, {"User 1": 1700000000})
     state.checks["User 1"] = _check()
-    save_state(tmp_path, state)
-    head = read_head(tmp_path, "proj")
+    save_state(tmp_path, state, out)
+    head = read_head(tmp_path, "proj", out)
     assert head.damaged is None and head.profiles["User 1"] == state.checks["User 1"]
-    assert load_state(tmp_path, "proj").checks == state.checks
-    assert read_head(tmp_path, "other").profiles == {}
+    # The committed file holds no check; the output folder's check file does.
+    assert "build" not in (tmp_path / STATE_NAME).read_text() and (out / CHECK_NAME).is_file()
+    assert load_state(tmp_path, "proj").checks == {}
+    assert read_head(tmp_path, "other", out).profiles == {}
+    # Without the output folder, or with the check file gone, or damaged: no check, the records stand.
+    assert read_head(tmp_path, "proj").profiles == {"User 1": None}
+    saved = (out / CHECK_NAME).read_bytes()
+    for damaged in (b"", b"{", saved.replace(b'"decks-push-check":1', b'"decks-push-check":9'), b"[]"):
+        (out / CHECK_NAME).write_bytes(damaged)
+        assert read_head(tmp_path, "proj", out).profiles == {"User 1": None}
+    (out / CHECK_NAME).unlink()
+    assert read_head(tmp_path, "proj", out).profiles == {"User 1": None}
+    (out / CHECK_NAME).write_bytes(saved)
+    assert read_head(tmp_path, "proj", out).profiles["User 1"] is not None
+    # Another output folder (a copy of this one) holds no check for this state.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / CHECK_NAME).write_bytes(saved)
+    assert read_head(tmp_path, "proj", other).profiles == {"User 1": None}
     path = tmp_path / STATE_NAME
     path.write_text(path.read_text().replace('"e-g1"', '"e-g2"'))
-    # The note line changed by hand: the check no longer vouches for it, while the records still read.
-    assert read_head(tmp_path, "proj").profiles == {"User 1": None}
+    # The note line changed (by hand, or by a pull of another clone's pushes): the check no longer vouches
+    # for it, while the records still read.
+    assert read_head(tmp_path, "proj", out).profiles == {"User 1": None}
     assert load_state(tmp_path, "proj").profiles["User 1"]["g1"].entry == "e-g2"
+
+
+def test_a_push_keeps_other_profiles_checks_and_drops_its_own_when_told(tmp_path):
+    out = tmp_path / "output"
+    state = PushState("proj", {p: {"g1": _pushed("g1", 1, "a", ("t",))} for p in ("A", "B")}, {"A": 1, "B": 1})
+    state.checks = {"A": _check(), "B": _check()}
+    save_state(tmp_path, state, out)
+    again = load_state(tmp_path, "proj")
+    again.checks["A"] = None
+    save_state(tmp_path, again, out)
+    head = read_head(tmp_path, "proj", out)
+    assert head.profiles["A"] is None and head.profiles["B"] == state.checks["B"]
+    # A profile no longer in the state takes its check with it.
+    del again.profiles["B"]
+    again.checks = {}
+    save_state(tmp_path, again, out)
+    assert "B" not in json.loads((out / CHECK_NAME).read_text())["profiles"]
 
 
 def test_a_state_written_before_the_check_reads_with_its_notes_and_no_check(tmp_path):
@@ -191,11 +229,29 @@ def test_a_state_written_before_the_check_reads_with_its_notes_and_no_check(tmp_
     path.write_text('{"decks-anki":1,"project":"proj"}\n["profile","User 1",1700000000]\n' + json.dumps(row) + "\n")
     state = load_state(tmp_path, "proj")
     assert state.damaged is None and state.profiles["User 1"] == {"g1": record} and state.checks == {}
-    assert read_head(tmp_path, "proj").profiles == {"User 1": None}
+    assert read_head(tmp_path, "proj", tmp_path).profiles == {"User 1": None}
     # A check of another form (a later version's, say) is no check: the records stay.
     path.write_text(path.read_text().replace("1700000000]", '1700000000,{"build":"x"}]'))
     state = load_state(tmp_path, "proj")
     assert state.damaged is None and state.profiles["User 1"] == {"g1": record} and state.checks == {}
+
+
+def test_a_version_2_state_with_its_check_inline_is_read_and_written_without_it(tmp_path):
+    path = tmp_path / STATE_NAME
+    record = _pushed("g1", 1, "a", ("t",))
+    row = ["note", "User 1", "g1", record.entry, 1, DECK, record.built, record.fields, ["t"]]
+    note = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    inline = {**_check().row(), "lines": hashlib.sha256(note.encode()).hexdigest()[:16]}
+    profile = json.dumps(["profile", "User 1", 1700000000, inline], separators=(",", ":"))
+    path.write_text('{"decks-anki":2,"project":"proj"}\n' + profile + "\n" + note)
+    state = load_state(tmp_path, "proj")
+    assert state.damaged is None and state.profiles["User 1"] == {"g1": record} and state.mods["User 1"] == 1700000000
+    # The inline check is not taken (even though it vouches for these very lines): the next push reads all once.
+    assert read_head(tmp_path, "proj", tmp_path / "output").profiles == {"User 1": None}
+    assert save_state(tmp_path, state, tmp_path / "output")
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[-2]) == ["profile", "User 1", 1700000000] and lines[-1] + "\n" == note
+    assert json.loads(next(line for line in lines if line.startswith("{")))["decks-anki"] == 1
 
 
 @pytest.mark.parametrize(

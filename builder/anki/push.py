@@ -133,7 +133,11 @@ def _open_session(
 ) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
-    head = read_head(config.root, config.project) if state is None else PushHead(dict.fromkeys(state.profiles))
+    head = (
+        read_head(config.root, config.project, config.output_dir)
+        if state is None
+        else PushHead(dict.fromkeys(state.profiles))
+    )
     # The check of the profile this push goes to, when that is known before asking Anki: its searches then
     # go in the request that finds out which profile is open.
     candidates = [profile] if profile is not None else list(head.profiles)
@@ -703,7 +707,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
                 notes[guid] = record
     state = session.state
     state.profiles[session.live.profile] = notes
-    state.checks.pop(session.live.profile, None)
+    state.checks[session.live.profile] = None
     if session.build_hash and not plan.conflicts:
         # What the next push compares with to find out, cheaply, whether it has anything to do.
         state.checks[session.live.profile] = PushCheck(
@@ -721,7 +725,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.
         state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
     # A push that changed nothing and learned nothing new leaves the file's bytes, and so the file, as they were.
-    save_state(session.config.root, state)
+    save_state(session.config.root, state, session.config.output_dir)
 
 
 def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages) -> list[list[list]]:

@@ -7,30 +7,38 @@ build gave it, a hash of each field as Anki then held it, and the tags that are 
 and a push removes only the tags it wrote. Only ``decks push`` writes it (through ``save``); other
 commands read it. A file that does not match its schema is treated as absent, with a note saying so.
 
-Each profile's line also carries the push's *check* (see ``PushCheck``): what the build was and what
-the collection looked like, in a few hashes, when that push ended. A push whose build and collection
-still hash alike has nothing to do, and finds it out without reading every note back from Anki or
-every note line of this file (``read_head``).
+Each push also leaves its *check* (see ``PushCheck``): what the build was and what the collection
+looked like, in a few hashes, when that push ended. A push whose build and collection still hash alike
+has nothing to do, and finds it out without reading every note back from Anki or every note line of
+this file (``read_head``). The check is an optimisation, not shared state: it lives in the output
+folder's ``.decks-push-check.json``, beside the build's caches, one record per profile, valid only with
+the note lines it was made with. This file, which a project may commit, holds no check (files written
+with it inline, version 2, are read, their checks ignored).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.atomic import write_atomic
+from builder.atomic import folder_lock, write_atomic
 
 STATE_NAME = "decks.anki.lock"
-_VERSION = 2
+CHECK_NAME = ".decks-push-check.json"
+# Version 1 again: the form every version of decks reads. Version 2 carried each profile's check inline
+# on its profile line; such a file reads alike, its checks ignored (the next push reads everything once).
+_VERSION = 1
 _STR = {str}
-# Files written before the check existed: read alike, with no check (the next push reads everything once).
 _VERSIONS = (1, 2)
+_CHECK_VERSION = 1
 _HEAD = (
     "# decks.anki.lock: what `decks push` last put into each Anki profile. Written by `decks push`.\n"
-    '# Lines: ["profile", profile, latest mod, check or null], then its\n'
+    '# Lines: ["profile", profile, latest mod], then its\n'
     '# ["note", profile, GUID, entry id, note id, deck, built hash, {field: hash}, [project tags]].\n'
 )
 
@@ -145,8 +153,8 @@ class PushState:
     profiles: dict[str, dict[str, PushedNote]] = field(default_factory=dict)
     # The latest note ``mod`` each profile was given by a push: the next push stamps later than it.
     mods: dict[str, int] = field(default_factory=dict)
-    # Each profile's check, as the last push left it (absent: read everything on the next push).
-    checks: dict[str, PushCheck] = field(default_factory=dict)
+    # The checks this push leaves, by profile (None: drop that profile's); other profiles' stay as they are.
+    checks: dict[str, PushCheck | None] = field(default_factory=dict)
     # Why the file on disk was not usable, when it was there but damaged.
     damaged: str | None = None
     # Each note line as read, with its record: a record saved unchanged (the same object) is written as read.
@@ -194,11 +202,9 @@ def _parse(text: str, project: str) -> PushState:
         if isinstance(row, list) and len(row) in (3, 4) and row[0] == "profile":
             if not (isinstance(row[1], str) and isinstance(row[2], int) and not isinstance(row[2], bool)):
                 raise ValueError(f"line {number} has a value of the wrong type")
+            # A version-2 line's fourth value, its check, is not read: checks live in the output folder now.
             state.mods[row[1]] = row[2]
             state.profiles.setdefault(row[1], {})
-            check = _check(row[3]) if len(row) == 4 else None
-            if check is not None:
-                state.checks[row[1]] = check
             continue
         if not (isinstance(row, list) and len(row) == 9 and row[0] == "note"):
             raise ValueError(f"line {number} is not a note line")
@@ -232,10 +238,11 @@ class PushHead:
     damaged: str | None = None
 
 
-def read_head(root: Path, project: str) -> PushHead:
-    """The profiles of the push state and their checks, without decoding its note lines.
+def read_head(root: Path, project: str, output_dir: Path | None = None) -> PushHead:
+    """The profiles of the push state and their checks (from ``output_dir``), without decoding its note lines.
 
-    A check whose note lines no longer hash as written is dropped (the full read then says what is wrong).
+    A check whose note lines no longer hash as it was made with is dropped (the full read then says what is
+    wrong); so is every check when ``output_dir`` is None or holds none for this state.
     """
     try:
         data = (root / STATE_NAME).read_bytes()
@@ -243,6 +250,7 @@ def read_head(root: Path, project: str) -> PushHead:
         return PushHead()
     except OSError:
         return PushHead(damaged="unreadable")
+    checks = _read_checks(root, project, output_dir) if output_dir is not None else {}
     head = PushHead()
     try:
         # Past the comment lines, the header line, then each profile's line and the block of its note
@@ -263,7 +271,7 @@ def read_head(root: Path, project: str) -> PushHead:
                 raise ValueError("a profile line is damaged")
             following = data.find(b"\n" + _PROFILE, end)
             block_end = len(data) if following < 0 else following + 1
-            check = _check(row[3]) if len(row) == 4 else None
+            check = checks.get(row[1])
             if check is not None and check.lines != _block_hash(data[end + 1 : block_end]):
                 check = None
             head.profiles[row[1]] = check
@@ -288,9 +296,13 @@ def _known_head(head: object) -> bool:
     return isinstance(head, dict) and head.get("decks-anki") in _VERSIONS
 
 
-def save_state(root: Path, state: PushState) -> bool:
-    """Write the push state (atomically); False when the file already held these bytes and was left untouched."""
+def save_state(root: Path, state: PushState, output_dir: Path | None = None) -> bool:
+    """Write the push state (atomically), then its checks into ``output_dir``'s check file when given.
+
+    False when the state file already held these bytes and was left untouched.
+    """
     out = [_HEAD, json.dumps({"decks-anki": _VERSION, "project": state.project}, ensure_ascii=False) + "\n"]
+    hashes: dict[str, str] = {}
     for profile in sorted(state.profiles):
         notes = state.profiles[profile]
         lines = []
@@ -302,10 +314,63 @@ def save_state(root: Path, state: PushState) -> bool:
                 continue
             row = ["note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())), n.tags]
             lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-        check = state.checks.get(profile)
-        if check is not None:
-            check.lines = _lines_hash(lines)
-        head = ["profile", profile, state.mods.get(profile, 0), check.row() if check is not None else None]
+        hashes[profile] = _lines_hash(lines)
+        head = ["profile", profile, state.mods.get(profile, 0)]
         out.append(json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n")
         out += lines
-    return write_atomic(root / STATE_NAME, "".join(out).encode("utf-8"))
+    written = write_atomic(root / STATE_NAME, "".join(out).encode("utf-8"))
+    if output_dir is not None:
+        _save_checks(root, state, output_dir, hashes)
+    return written
+
+
+def _check_owner(root: Path, project: str, output_dir: Path) -> dict:
+    # What a check file is for: a copied or moved output folder, or another project's, holds none for this one.
+    return {
+        "decks-push-check": _CHECK_VERSION,
+        "project": project,
+        "state": os.path.realpath(root / STATE_NAME),
+        "output": os.path.realpath(output_dir),
+    }
+
+
+def _read_checks(root: Path, project: str, output_dir: Path) -> dict[str, PushCheck]:
+    """The checks kept in ``output_dir`` for this push state, by profile (none when absent or not for it)."""
+    try:
+        data = json.loads((output_dir / CHECK_NAME).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
+        return {}
+    if {k: data.get(k) for k in ("decks-push-check", "project", "state", "output")} != _check_owner(
+        root, project, output_dir
+    ):
+        return {}
+    checks = {}
+    for profile, value in data["profiles"].items():
+        check = _check(value)
+        if check is not None:
+            checks[profile] = check
+    return checks
+
+
+def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[str, str]) -> None:
+    # Other profiles' checks stay as they were: each still holds only while its note lines hash alike.
+    try:
+        with folder_lock(output_dir):
+            checks = {p: c for p, c in _read_checks(root, state.project, output_dir).items() if p in hashes}
+            for profile, check in state.checks.items():
+                checks.pop(profile, None)
+                if check is not None and profile in hashes:
+                    check.lines = hashes[profile]
+                    checks[profile] = check
+            path = output_dir / CHECK_NAME
+            if not checks and not path.exists():
+                return
+            record = {**_check_owner(root, state.project, output_dir), "profiles": {}}
+            record["profiles"] = {p: checks[p].row() for p in sorted(checks)}
+            write_atomic(path, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+    except OSError:
+        # Only an optimisation: a check that could not be written must not stand for the old note lines.
+        with contextlib.suppress(OSError):
+            (output_dir / CHECK_NAME).unlink()
