@@ -367,8 +367,10 @@ def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[st
             path = output_dir / CHECK_NAME
             if not checks and not path.exists():
                 return
-            record = {**_check_owner(root, state.project, output_dir), "profiles": {}}
-            record["profiles"] = {p: checks[p].row() for p in sorted(checks)}
+            record = {
+                **_check_owner(root, state.project, output_dir),
+                "profiles": {p: checks[p].row() for p in sorted(checks)},
+            }
             write_atomic(path, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
     except OSError:
         # Only an optimisation: a check that could not be written must not stand for the old note lines.
