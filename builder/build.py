@@ -52,6 +52,7 @@ from builder.topics import file_titles, select_slugs
 from builder.worker import STAGES, PendingPackage, TopicWorker
 
 if TYPE_CHECKING:
+    from builder.ahead import NoteTypesAhead
     from builder.atomic import StagedWrites
     from builder.reimport import ReimportPlan
 
@@ -110,12 +111,15 @@ def build(
     progress: Callable[[list[PendingPackage]], Iterable[PendingPackage]] | None = None,
     jobs: int = 0,
     new_identity: bool = False,
+    ahead: NoteTypesAhead | None = None,
 ) -> BuildResult:
     """Build decks into ``output_dir`` (the config's by default): one .apkg per topic, or one in all.
 
     ``progress`` wraps the list of packages to write, to report as each one is done. ``jobs`` is how
     many processes read and render topics: 0 picks one or two by the size of the work.
     ``new_identity`` lets renamed ids and a renamed project through as new notes (see breaks.py).
+    ``ahead``, a process making the note types since before this was called (ahead.py), is where the build
+    takes them from when it cannot take them from its cache; its caller lets it go.
     """
     gc_was_enabled = gc.isenabled()
     # A build makes millions of small objects and no garbage cycles worth finding: the cyclic
@@ -128,7 +132,7 @@ def build(
             # concurrent build (into any output folder) reads it only after this one saved it. The
             # output folder is made and locked only once nothing can fail on bad input.
             _lock(lock, config, config.root)
-            return _build(config, out, topics, single, progress, jobs, lock, new_identity)
+            return _build(config, out, topics, single, progress, jobs, lock, new_identity, ahead)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -155,6 +159,7 @@ def _build(
     jobs: int,
     lock: contextlib.ExitStack,
     new_identity: bool,
+    ahead: NoteTypesAhead | None = None,
 ) -> BuildResult:
     files = topic_files(config)
     if not files:
@@ -219,7 +224,7 @@ def _build(
     # Topics to read: those packaged now, and those changed since the last build (for their problems).
     to_read = [slug for slug in by_slug if slug in stale or slug not in cached]
     result.read = len(to_read)
-    worker = TopicWorker(config, by_slug, stale, manifest, known, stamp) if to_read else None
+    worker = TopicWorker(config, by_slug, stale, manifest, known, stamp, ahead) if to_read else None
     outcomes = worker.run_all(to_read, jobs) if worker else iter(())
 
     # Checked as topics come, so that nothing is packed once two entries share an id.

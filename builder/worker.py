@@ -10,14 +10,13 @@ bytes are the same in whichever process that happens; a package of several topic
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from builder.ahead import ctrl_c_held, idle_cores
 from builder.config import Config
 from builder.errors import Problem
 from builder.incremental import TopicMedia, topic_media
@@ -28,6 +27,7 @@ from builder.templatedirs import template_dirs
 from builder.yamlfile import YamlFile
 
 if TYPE_CHECKING:
+    from builder.ahead import NoteTypesAhead
     from builder.breaks import NoteSeen
     from builder.entries import Topic
     from builder.package import PackagePlan, Packager, TopicDraft
@@ -114,13 +114,15 @@ class TopicWorker:
         manifest: Manifest,
         known: dict[str, str],
         stamp: str = "",
+        ahead: NoteTypesAhead | None = None,
     ):
         """``known`` maps the entry ids the build state knows to their notes' GUIDs.
 
         The note types are made once, from the templates, before the first topic is rendered (in a forked
         worker when there is one), or taken from the build cache when it kept them under the same build
         ``stamp`` (the templates, the config and the builder unchanged: Jinja2 and genanki are then not even
-        imported); their problems are in ``template_problems``, filled in place once known.
+        imported), or from the process that made them ``ahead`` (ahead.py); their problems are in
+        ``template_problems``, filled in place once known.
         """
         self.config = config
         self.known = known
@@ -136,8 +138,10 @@ class TopicWorker:
         self.now = now = build_time()
         self.packager: Packager | None = None
         self.layouts: tuple[str, dict] | None = None
-        # Whether the note types are made (or taken) yet, in this process.
+        self.ahead = ahead
+        # Whether the note types are made (or taken) yet, in this process; and whether taken from ``ahead``.
         self._typed = False
+        self._from_ahead = False
         # A package of one topic takes the lane of that topic's place among all topic files, whatever else
         # is stale: an incremental build then gives the same ids as a build that reads everything.
         packages = list(dict.fromkeys(stale.values()))
@@ -151,12 +155,19 @@ class TopicWorker:
                 package.lane = lane
         self._failed = False
 
-    def _make_note_types(self) -> tuple:
-        """Make every kind's note type here; returns them, the cache's ``layouts`` and their problems, as adopted."""
+    def _make_note_types(self, wait: bool = True) -> tuple | None:
+        """Make (or take) every kind's note type here; returns them, the cache's ``layouts`` and their problems,
+        as adopted. Without ``wait``, None while the process making them ahead has not made them yet."""
         from builder.package import make_note_types, note_types_from_cache
 
         stamp, cached = self.stamp, self.manifest.layouts
         note_types = note_types_from_cache(cached[1]) if stamp and cached and cached[0] == stamp else None
+        if note_types is None and self.ahead is not None:
+            if not self.ahead.ready(wait):
+                return None
+            if self.ahead.made is not None:
+                note_types = note_types_from_cache(self.ahead.made)
+                self._from_ahead = note_types is not None
         problems: list[Problem] = []
         layouts = None
         if note_types is None:
@@ -191,13 +202,26 @@ class TopicWorker:
         rendered = [s for s in slugs if s in self.stale]
         if jobs == 0:
             size = sum(self.paths[s].stat().st_size for s in rendered if self.paths[s].is_file())
-            jobs = 2 if size >= PARALLEL_MIN_BYTES and _idle_cores() >= 0.5 else 1
+            jobs = 2 if size >= PARALLEL_MIN_BYTES and idle_cores() >= 0.5 else 1
         jobs = min(jobs, len(rendered))
         if jobs < 2 or not _can_fork():
-            # One at a time, rendering only while nothing is wrong.
-            self._make_note_types()
-            return (self.outcome(s, render=not self._failed) for s in slugs)
+            return self._one_at_a_time(slugs)
         return self._in_processes(slugs, jobs)
+
+    def _one_at_a_time(self, slugs: list[str]) -> Iterator[TopicOutcome]:
+        # Rendering only while nothing is wrong. While the note types are still being made ahead, the topics
+        # read meanwhile wait for them (as read, fields made), and are drafted and packed once they are in.
+        waiting: list[_Read] = []
+        for slug in slugs:
+            if self._typed or self._make_note_types(wait=self.ahead is None) is not None:
+                yield from (self._finish(read) for read in waiting)
+                waiting = []
+                yield self.outcome(slug, render=not self._failed)
+            else:
+                waiting.append(self._read(slug, render=not self._failed))
+        if waiting:
+            self._make_note_types()
+            yield from (self._finish(read) for read in waiting)
 
     def _in_processes(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
         global _current
@@ -230,7 +254,7 @@ class TopicWorker:
             # The workers are forked while the tasks are submitted: Ctrl-C is held back meanwhile, so that it
             # never lands inside fork's own bookkeeping (in either process); the parent gets it right after.
             # One task per topic at most: a task that finds every topic taken ends at once.
-            with _ctrl_c_held():
+            with ctrl_c_held():
                 waiting = {pool.submit(_outcome_in_worker) for _ in slugs}
             got: dict[int, TopicOutcome | _Read] = {}
             for n in range(len(slugs)):
@@ -240,8 +264,12 @@ class TopicWorker:
                         index = self._take(front=False)
                         if index is not None:
                             read = self._read(slugs[index], render=True)
+                            if not self._typed and self.ahead is not None:
+                                self._make_note_types(wait=False)
                             got[index] = self._finish(read) if self._typed else read
                             continue
+                        if self._finish_read(got):
+                            continue  # the note types came while this process read: it packs while the worker reads
                         if not waiting:  # pragma: no cover - every topic is taken, so some task has it
                             raise RuntimeError(f"no process read {slugs[n]}")
                         done, _ = wait(waiting, return_when=FIRST_COMPLETED)
@@ -257,9 +285,7 @@ class TopicWorker:
                     # This process read the first topic (no worker had started): it makes the note types too.
                     self._make_note_types()
                 if self._typed:
-                    for k, read in got.items():
-                        if isinstance(read, _Read):
-                            got[k] = self._finish(read)
+                    self._finish_read(got)
                 if n == len(slugs) - 1:
                     # Every outcome is in: the workers end now, not whenever the build lets go of this.
                     pool.shutdown(wait=True, cancel_futures=True)
@@ -273,6 +299,16 @@ class TopicWorker:
             # after an error), must not take it from a build forking its workers now.
             if _current is self:
                 _current = None
+
+    def _finish_read(self, got: dict[int, TopicOutcome | _Read]) -> bool:
+        """Draft and pack the topics this process read before the note types were in, once they are (made ahead:
+        not waited for); whether there were any."""
+        if not self._typed and (self.ahead is None or self._make_note_types(wait=False) is None):
+            return False
+        read = [k for k, value in got.items() if isinstance(value, _Read)]
+        for k in read:
+            got[k] = self._finish(got[k])
+        return bool(read)
 
     def _take(self, front: bool) -> int | None:
         """The place of the first (``front``) or last topic no process has taken, now taken; None when none is left."""
@@ -408,20 +444,6 @@ def _leave_interrupts_to_parent() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-@contextlib.contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    import signal
-
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows, where nothing is forked
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
 def _outcome_in_worker() -> tuple[int, TopicOutcome] | None:
     # The first topic no process has taken, with its place; None when every topic is taken.
     worker = _current
@@ -431,20 +453,18 @@ def _outcome_in_worker() -> tuple[int, TopicOutcome] | None:
     slug = worker._slugs[index]
     if worker._typed:
         return index, worker.outcome(slug)
-    # This worker's first topic: the note types first, as a build in one process makes them, and handed back.
-    made = worker._make_note_types()
-    outcome = worker.outcome(slug)
-    outcome.note_types = made
+    if worker.ahead is not None:
+        # Being made ahead: this topic is read meanwhile, and the build's own process takes them from there too.
+        read = worker._read(slug, render=True)
+        made = worker._make_note_types()
+        outcome = worker._finish(read)
+    else:
+        # This worker's first topic: the note types first, as a build in one process makes them, and handed back.
+        made = worker._make_note_types()
+        outcome = worker.outcome(slug)
+    if not worker._from_ahead:
+        outcome.note_types = made
     return index, outcome
-
-
-def _idle_cores() -> float:
-    # A second process only pays when a core is free: on a busy machine it just adds the cost of
-    # handing results over. The load average counts this build too.
-    try:
-        return (os.cpu_count() or 1) - os.getloadavg()[0]
-    except (OSError, AttributeError):  # no load average to read (Windows)
-        return 0.0
 
 
 def _can_fork() -> bool:

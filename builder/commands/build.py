@@ -166,9 +166,15 @@ def _build_once(
     timings: bool,
     new_identity: bool = False,
 ) -> None:
-    from builder.build import build
+    from builder.ahead import NoteTypesAhead
 
+    # Forked before the build's modules load: the note types are made there meanwhile (see ahead.py).
+    ahead = NoteTypesAhead.start(config, output, jobs)
     with contextlib.ExitStack() as stack:
+        if ahead is not None:
+            stack.callback(ahead.close)
+        from builder.build import build
+
         result = build(
             config,
             topics=topics,
@@ -177,6 +183,7 @@ def _build_once(
             progress=_progress(obj, stack),
             jobs=jobs,
             new_identity=new_identity,
+            ahead=ahead,
         )
     _report(obj, config.rel(result.output_dir), result, timings, config.rel)
 
