@@ -10,6 +10,9 @@ bytes are the same in whichever process that happens; a package of several topic
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,8 +99,6 @@ class _Read:
 
 # Below this much YAML to render, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 1_000_000
-# The worker of the build running in this process, for forked worker processes to find.
-_current: TopicWorker | None = None
 
 
 class TopicWorker:
@@ -137,6 +138,7 @@ class TopicWorker:
         self.compare = manifest.has_notes()
         self.now = now = build_time()
         self.packager: Packager | None = None
+        self._workers: _Workers | None = None
         self.layouts: tuple[str, dict] | None = None
         self.ahead = ahead
         # Whether the note types are made (or taken) yet, in this process; and whether taken from ``ahead``.
@@ -157,7 +159,7 @@ class TopicWorker:
 
     def _make_note_types(self, wait: bool = True) -> tuple | None:
         """Make (or take) every kind's note type here; returns them, the cache's ``layouts`` and their problems,
-        as adopted. Without ``wait``, None while the process making them ahead has not made them yet."""
+        as adopted. Without ``wait``, None unless they can be had at once: from the cache, or made ahead."""
         from builder.package import make_note_types, note_types_from_cache
 
         stamp, cached = self.stamp, self.manifest.layouts
@@ -168,6 +170,9 @@ class TopicWorker:
             if self.ahead.made is not None:
                 note_types = note_types_from_cache(self.ahead.made)
                 self._from_ahead = note_types is not None
+            if note_types is None and not wait:
+                # None made ahead: made here only when asked to wait for them (a worker may be making them).
+                return None
         problems: list[Problem] = []
         layouts = None
         if note_types is None:
@@ -213,7 +218,7 @@ class TopicWorker:
         # read meanwhile wait for them (as read, fields made), and are drafted and packed once they are in.
         waiting: list[_Read] = []
         for slug in slugs:
-            if self._typed or self._make_note_types(wait=self.ahead is None) is not None:
+            if self._typed or self._make_note_types(wait=self.ahead is None or self.ahead.ready(False)) is not None:
                 yield from (self._finish(read) for read in waiting)
                 waiting = []
                 yield self.outcome(slug, render=not self._failed)
@@ -224,13 +229,9 @@ class TopicWorker:
             yield from (self._finish(read) for read in waiting)
 
     def _in_processes(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
-        global _current
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from multiprocessing import get_context
-
         # Forked workers inherit this object and the manifest's first new id, fixed here so that every
-        # process numbers from the same one. Each worker makes the note types itself, first thing (see
-        # _outcome_in_worker); this process reads its topics meanwhile, drafting them once the types are in.
+        # process numbers from the same one. A worker with no note types made ahead makes them itself, first
+        # thing (see _outcome_in_worker); this process reads its topics meanwhile, drafting them once they are in.
         self.manifest.id_base(self.now)
         # And the modules reading a topic needs, imported once here rather than once in each worker.
         import builder.breaks
@@ -239,28 +240,19 @@ class TopicWorker:
         import builder.notefields
         import builder.package  # noqa: F401 - packing needs it in every process; Jinja2 and genanki it leaves out
 
-        _current = self
         # This process reads topics too: jobs - 1 workers take the topics from the first on, while this
         # process, whenever it waits for the next outcome, takes the last topic no one has taken. Each topic is
         # taken at the moment its reading begins (from the bounds shared by every process), so the two meet where
         # the work is shared evenly, whatever the sizes of the topics, and only the workers' outcomes cross
         # between processes.
-        context = get_context("fork")
-        self._bounds = context.RawArray("q", [0, len(slugs) - 1])
-        self._bounds_lock = context.Lock()
         self._slugs = slugs
-        pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_leave_interrupts_to_parent)
+        workers = _Workers(self, len(slugs), jobs - 1)
         try:
-            # The workers are forked while the tasks are submitted: Ctrl-C is held back meanwhile, so that it
-            # never lands inside fork's own bookkeeping (in either process); the parent gets it right after.
-            # One task per topic at most: a task that finds every topic taken ends at once.
-            with ctrl_c_held():
-                waiting = {pool.submit(_outcome_in_worker) for _ in slugs}
             got: dict[int, TopicOutcome | _Read] = {}
             for n in range(len(slugs)):
                 while n not in got:
-                    done = [future for future in waiting if future.done()]
-                    if not done:
+                    taken = workers.outcome(wait=False)
+                    if taken is None:
                         index = self._take(front=False)
                         if index is not None:
                             read = self._read(slugs[index], render=True)
@@ -270,35 +262,26 @@ class TopicWorker:
                             continue
                         if self._finish_read(got):
                             continue  # the note types came while this process read: it packs while the worker reads
-                        if not waiting:  # pragma: no cover - every topic is taken, so some task has it
-                            raise RuntimeError(f"no process read {slugs[n]}")
-                        done, _ = wait(waiting, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        waiting.discard(future)
-                        taken = future.result()
-                        if taken is not None:
-                            index, outcome = taken
-                            got[index] = outcome
-                            if outcome.note_types is not None and not self._typed:
-                                self._adopt_note_types(outcome.note_types)
-                if not self._typed and isinstance(got[n], _Read):
-                    # This process read the first topic (no worker had started): it makes the note types too.
+                        taken = workers.outcome(wait=True)
+                        if taken is None:
+                            raise RuntimeError(f"a worker process ended before it handed back {slugs[n]}")
+                    index, outcome = taken
+                    got[index] = outcome
+                    if outcome.note_types is not None and not self._typed:
+                        self._adopt_note_types(outcome.note_types)
+                if not self._typed:
+                    # This process read the first topic (no worker had started): it makes the note types too, or
+                    # waits for them to be made ahead; the build drafts and packs with them.
                     self._make_note_types()
                 if self._typed:
                     self._finish_read(got)
                 if n == len(slugs) - 1:
                     # Every outcome is in: the workers end now, not whenever the build lets go of this.
-                    pool.shutdown(wait=True, cancel_futures=True)
+                    workers.close()
                 yield got.pop(n)
-        except BaseException:
-            # Ctrl-C or an error: the workers stop after their current topic, and nothing waits for the rest.
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
         finally:
-            # Only if still this build's: an earlier build's outcomes, let go of late (by the cycle collector,
-            # after an error), must not take it from a build forking its workers now.
-            if _current is self:
-                _current = None
+            # Ctrl-C or an error: the workers are stopped, and nothing waits for the rest.
+            workers.close()
 
     def _finish_read(self, got: dict[int, TopicOutcome | _Read]) -> bool:
         """Draft and pack the topics this process read before the note types were in, once they are (made ahead:
@@ -312,16 +295,7 @@ class TopicWorker:
 
     def _take(self, front: bool) -> int | None:
         """The place of the first (``front``) or last topic no process has taken, now taken; None when none is left."""
-        bounds = self._bounds
-        with self._bounds_lock:
-            first, last = bounds[0], bounds[1]
-            if first > last:
-                return None
-            if front:
-                bounds[0] = first + 1
-                return first
-            bounds[1] = last - 1
-            return last
+        return self._workers.take(front)
 
     def outcome(self, slug: str, render: bool = True) -> TopicOutcome:
         """Read and validate one topic file; resolve its media; render and draft it if it is packaged."""
@@ -435,24 +409,164 @@ class TopicWorker:
         return self.manifest.take_touched()
 
 
-def _leave_interrupts_to_parent() -> None:
-    # Ctrl-C reaches every process of the terminal's group; only the parent reports it ("Aborted!").
-    import signal
+class _Workers:
+    """Forked processes reading topics for a TopicWorker, and the bounds of the topics no process has taken.
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    Each worker takes topics from the first on and writes each outcome, pickled, into a pipe of its own, which
+    a thread of this process drains as it comes (a worker never waits for this process to read); it ends once
+    every topic is taken. The bounds live in memory shared by every process, guarded by a one-byte token in a pipe.
+    """
 
+    def __init__(self, worker: TopicWorker, count: int, processes: int):
+        import mmap
+        import threading
+        from queue import SimpleQueue
 
-def _outcome_in_worker() -> tuple[int, TopicOutcome] | None:
-    # The first topic no process has taken, with its place; None when every topic is taken.
-    worker = _current
-    index = worker._take(front=True)
-    if index is None:
+        worker._workers = self
+        self._bounds = mmap.mmap(-1, 16)
+        self._bounds[:] = (0).to_bytes(8, "little", signed=True) + (count - 1).to_bytes(8, "little", signed=True)
+        self._token = os.pipe()
+        os.write(self._token[1], b"\0")
+        self._outcomes: SimpleQueue = SimpleQueue()
+        self._pids: list[int] = []
+        self._running = 0
+        pipes = [os.pipe() for _ in range(processes)]
+        for _, write in pipes:
+            _widen(write)
+        # Forked before any thread starts here; Ctrl-C is held back meanwhile, so that it never lands inside
+        # fork's own bookkeeping (in either process): the parent gets it right after.
+        with ctrl_c_held():
+            for _, write in pipes:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
+                    for other in {fd for pipe in pipes for fd in pipe} - {write}:
+                        os.close(other)
+                    _serve(worker, write)
+                self._pids.append(pid)
+        for read, write in pipes:
+            os.close(write)
+            self._running += 1
+            threading.Thread(target=self._drain, args=(read,), daemon=True).start()
+
+    def take(self, front: bool) -> int | None:
+        """The place of the first (``front``) or last topic no process has taken, now taken; None when none is left."""
+        bounds, (token_in, token_out) = self._bounds, self._token
+        os.read(token_in, 1)
+        try:
+            first = int.from_bytes(bounds[:8], "little", signed=True)
+            last = int.from_bytes(bounds[8:], "little", signed=True)
+            if first > last:
+                return None
+            if front:
+                bounds[:8] = (first + 1).to_bytes(8, "little", signed=True)
+                return first
+            bounds[8:] = (last - 1).to_bytes(8, "little", signed=True)
+            return last
+        finally:
+            os.write(token_out, b"\0")
+
+    def outcome(self, wait: bool) -> tuple[int, TopicOutcome] | None:
+        """The next outcome a worker handed back, with its place; None when there is none yet (or, ``wait``ing,
+        when every worker has ended). A worker's error is raised here."""
+        import pickle
+        from queue import Empty
+
+        while self._running:
+            try:
+                message = self._outcomes.get(block=wait)
+            except Empty:
+                return None
+            if message is None:
+                # A worker ended: every outcome it wrote came before.
+                self._running -= 1
+                continue
+            index, outcome = pickle.loads(message)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return index, outcome
         return None
+
+    def close(self) -> None:
+        """Stop the workers still running and wait for them to end (their pipes close with them)."""
+        pids, self._pids = self._pids, []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+        for fd in self._token:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._token = (-1, -1)
+
+    def _drain(self, fd: int) -> None:
+        # Each message: its length (8 bytes), then the pickled (place, outcome).
+        try:
+            with open(fd, "rb", buffering=0) as pipe:
+                while head := _read_exactly(pipe, 8):
+                    body = _read_exactly(pipe, int.from_bytes(head, "little"))
+                    if body is None:
+                        break
+                    self._outcomes.put(body)
+        finally:
+            self._outcomes.put(None)
+
+
+def _widen(fd: int) -> None:
+    # A pipe holds 64 KB; a topic's outcome, its package's bytes among them, is often more. Up to the
+    # system's limit for a user (1 MB by default), a worker need not wait for this process to read.
+    with contextlib.suppress(ImportError, OSError, AttributeError):
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+
+
+def _read_exactly(pipe, size: int) -> bytes | None:
+    # None at the end of the pipe (the worker ended) before ``size`` bytes came.
+    chunks, left = [], size
+    while left:
+        chunk = pipe.read(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve(worker: TopicWorker, fd: int) -> None:  # pragma: no cover - runs in a forked process
+    # A forked worker: topics from the first on, each outcome written to ``fd``, until every topic is taken.
+    import pickle
+
+    try:
+        # Ctrl-C reaches every process of the terminal's group; only the parent reports it ("Aborted!").
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        with open(fd, "wb") as pipe:
+            while True:
+                index = worker._take(front=True)
+                if index is None:
+                    break
+                try:
+                    message = pickle.dumps((index, _outcome_in_worker(worker, index)), pickle.HIGHEST_PROTOCOL)
+                except BaseException as exc:  # handed to the build, which raises it
+                    try:
+                        message = pickle.dumps((index, exc), pickle.HIGHEST_PROTOCOL)
+                    except Exception:
+                        message = pickle.dumps((index, RuntimeError(repr(exc))), pickle.HIGHEST_PROTOCOL)
+                pipe.write(len(message).to_bytes(8, "little"))
+                pipe.write(message)
+                pipe.flush()
+    finally:
+        os._exit(0)
+
+
+def _outcome_in_worker(worker: TopicWorker, index: int) -> TopicOutcome:
+    # The outcome of the topic at ``index``, read in a forked worker.
     slug = worker._slugs[index]
     if worker._typed:
-        return index, worker.outcome(slug)
+        return worker.outcome(slug)
     if worker.ahead is not None:
         # Being made ahead: this topic is read meanwhile, and the build's own process takes them from there too.
         read = worker._read(slug, render=True)
@@ -464,10 +578,8 @@ def _outcome_in_worker() -> tuple[int, TopicOutcome] | None:
         outcome = worker.outcome(slug)
     if not worker._from_ahead:
         outcome.note_types = made
-    return index, outcome
+    return outcome
 
 
 def _can_fork() -> bool:
-    from multiprocessing import get_all_start_methods
-
-    return "fork" in get_all_start_methods()
+    return hasattr(os, "fork")

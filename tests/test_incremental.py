@@ -20,6 +20,7 @@ from builder.cli import cli as cli_main
 from builder.config import load_config
 from builder.identity import content_hash as _hash
 from builder.identity import note_guid, note_hash
+from builder.kinds import KINDS
 from builder.load import load_project
 from builder.manifest import CACHE_NAME
 from tests.ankitools import import_package, open_collection, rendered_cards
@@ -362,9 +363,8 @@ def test_parallel_build_reads_topics_here_and_in_a_worker_and_ends_it(tmp_path, 
 
 
 def test_outcomes_let_go_late_leave_a_later_parallel_build_alone(tmp_path):
-    """A build's outcomes closed late (as the cycle collector does after an error) must not take from a later
-    build the worker object its forked workers are to inherit."""
-    import builder.worker
+    """A build's outcomes closed late (as the cycle collector does after an error) stop that build's workers
+    only: a later build's workers hand back every outcome."""
     from builder.manifest import Manifest
     from builder.worker import PendingPackage, TopicWorker
 
@@ -382,7 +382,6 @@ def test_outcomes_let_go_late_leave_a_later_parallel_build_alone(tmp_path):
     second = second_worker.run_all(list(paths), 2)
     got = [next(second)]
     first.close()
-    assert builder.worker._current is second_worker
     got += [next(second) for _ in range(len(paths) - 1)]
     assert all(o.packed is not None and not o.problems for o in got)
 
@@ -590,3 +589,104 @@ def test_a_cache_not_as_the_builder_writes_it_is_never_trusted_blindly(multi, me
     result = multi.build()
     assert result.exit_code == 0, result.output
     assert "Built 3 topics: 9 notes, 9 cards" in result.output
+
+
+def _log_layouts(monkeypatch, log: Path) -> None:
+    """Write the id of every process that makes the card templates (Renderer.layouts) into ``log``."""
+    import os
+
+    import builder.render
+
+    original = builder.render.Renderer.layouts
+
+    def layouts(self):
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+        return original(self)
+
+    monkeypatch.setattr(builder.render.Renderer, "layouts", layouts)
+
+
+def _free_cores(monkeypatch) -> None:
+    """As on a machine with a core free, whatever the load here."""
+    import builder.ahead
+    import builder.worker
+
+    monkeypatch.setattr(builder.ahead, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(builder.worker, "idle_cores", lambda: 2.0)
+
+
+def test_a_clean_build_takes_the_note_types_made_ahead(tmp_path, monkeypatch):
+    """A clean build in one process (-j 0, small) takes its note types from the process forked to make them
+    ahead: the templates are rendered once, there, and the output is that of a build in one process alone."""
+    import os
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    _free_cores(monkeypatch)
+    log = tmp_path / "layouts.log"
+    _log_layouts(monkeypatch, log)
+    outputs = []
+    for jobs in (0, 1):
+        root = tmp_path / f"j{jobs}"
+        synth.write_project(root, 60, topics=3)
+        log.write_text("")
+        p = Project(root)
+        assert p.build("-j", str(jobs)).exit_code == 0
+        outputs.append(p.snapshot())
+        pids = log.read_text().split()
+        assert len(pids) == 1
+        assert (pids[0] == str(os.getpid())) == (jobs == 1)
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("jobs", ["0", "2"])
+def test_the_build_makes_the_note_types_when_none_were_made_ahead(tmp_path, monkeypatch, jobs):
+    """The process forked to make the note types ends without them (killed, say): the build makes them
+    itself, in one process or in its worker, with the same output."""
+    import os
+
+    import builder.ahead
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    _free_cores(monkeypatch)
+    monkeypatch.setattr(builder.ahead, "_make", lambda config, shared: os._exit(0))
+    log = tmp_path / "layouts.log"
+    _log_layouts(monkeypatch, log)
+    outputs = []
+    for run in (jobs, "1"):
+        root = tmp_path / f"j{run}"
+        synth.write_project(root, 300, topics=6)
+        log.write_text("")
+        p = Project(root)
+        assert p.build("-j", run).exit_code == 0
+        outputs.append(p.snapshot())
+        pids = log.read_text().split()
+        assert len(pids) == 1
+        assert (pids[0] == str(os.getpid())) == (run != "2")
+    assert outputs[0] == outputs[1]
+
+
+def test_note_types_are_made_ahead_only_for_a_build_with_no_cache(tmp_path, monkeypatch):
+    """Nothing is forked ahead with -j 1, nor for a rebuild (its note types come from the cache), nor with no
+    core free under -j 0."""
+    from builder.ahead import NoteTypesAhead
+
+    _free_cores(monkeypatch)
+    synth.write_project(tmp_path / "p", 20, topics=2)
+    config = load_config(tmp_path / "p")
+    assert NoteTypesAhead.start(config, None, 1) is None
+    ahead = NoteTypesAhead.start(config, None, 0)
+    assert ahead is not None
+    assert ahead.ready(wait=True)
+    assert set(ahead.made) == set(KINDS)
+    ahead.close()
+    assert Project(tmp_path / "p").build().exit_code == 0
+    assert NoteTypesAhead.start(config, None, 0) is None
+    # Another output folder, with no cache: forked there.
+    elsewhere = NoteTypesAhead.start(config, tmp_path / "elsewhere", 2)
+    assert elsewhere is not None
+    elsewhere.close()
+    import builder.ahead
+
+    monkeypatch.setattr(builder.ahead, "idle_cores", lambda: 0.2)
+    assert NoteTypesAhead.start(config, tmp_path / "other", 0) is None
