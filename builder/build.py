@@ -270,7 +270,7 @@ def _build(
                 media.append((config.rel(path), outcome.media.uses))
         if not outcome.problems and not outcome.media_problems and outcome.media is not None:
             summary = outcome.summary
-            records[slug] = TopicRecord(
+            record = records[slug] = TopicRecord(
                 fingerprints[slug],
                 summary.title,
                 list(summary.ids),
@@ -279,11 +279,15 @@ def _build(
                 list(summary.was),
                 outcome.prompts,
             )
+            if outcome.record_text is not None:
+                manifest.keep_topic_text(slug, record, outcome.record_text)
         # Once anything is wrong nothing will be written: the rest is only read for its problems.
         if not (problems or media_problems or template_problems):
             # The build state's one writer is the build: it adopts the stamps stamping decided.
+            lines, deck = None, ""
             if outcome.packed is not None:
                 stamps = worker.accept(stale[slug], outcome.packed)
+                lines, deck = outcome.packed.lines, outcome.packed.deck
             elif outcome.draft is not None:
                 with result.timing("package"):
                     stamps = worker.pack(stale[slug], outcome.draft, outcome.media)
@@ -291,7 +295,7 @@ def _build(
                 stamps = {}
             updated += _updated_notes(manifest, stamps)
             emptied.update(_emptied_cards(manifest, stamps))
-            manifest.adopt(stamps)
+            manifest.adopt(stamps, lines, deck)
 
     # Kept no longer than needed: at 100,000 entries they are tens of megabytes, and the state's
     # encoding, the build's peak of memory, is still to come.

@@ -204,6 +204,8 @@ class Manifest:
     _known: dict[str, str] | None = field(default=None, repr=False)
     # Topic records as read from the cache with their text there: slug -> (record, text).
     _topic_texts: dict[str, tuple[TopicRecord, str]] = field(default_factory=dict, repr=False)
+    # Lock lines made where a note was stamped (see note_lines): GUID -> (the stamp adopted, its deck, the line).
+    _lines: dict[str, tuple[NoteStamp, str, str]] = field(default_factory=dict, repr=False)
 
     # -- reading ----------------------------------------------------------------
 
@@ -323,15 +325,29 @@ class Manifest:
         touched, self._touched = self._touched, {}
         return {guid: (s.hash, s.mod, s.id, s.cards, s.deck, s.entry, s.kind) for guid, s in touched.items()}
 
-    def adopt(self, stamps: Mapping[str, tuple]) -> None:
-        """Take stamps made from a copy of this manifest (in a worker process) as this build's."""
-        raw_notes, raw_lines, own = self._raw_notes, self._raw_lines, self._stamps
+    def adopt(self, stamps: Mapping[str, tuple], lines: Mapping[str, str] | None = None, deck: str = "") -> None:
+        """Take stamps made from a copy of this manifest (in a worker process) as this build's.
+
+        ``lines`` are their lock lines as note_lines made them for ``deck``: the lock takes a line as it is while
+        its note is the stamp adopted here, placed in that deck (place() changes only a stamp's deck; stamping a
+        note again makes a new stamp).
+        """
+        raw_notes, raw_lines, own, made = self._raw_notes, self._raw_lines, self._stamps, self._lines
         for guid, values in stamps.items():
             raw_notes.pop(guid, None)
             raw_lines.pop(guid, None)
-            own[guid] = NoteStamp(*values)
+            stamp = own[guid] = NoteStamp(*values)
+            line = lines.get(guid) if lines else None
+            if line is not None:
+                made[guid] = (stamp, deck, line)
+            elif made:
+                made.pop(guid, None)
         if stamps:
             self.changed = True
+
+    def keep_topic_text(self, slug: str, record: TopicRecord, text: str) -> None:
+        """The cache's text of a topic's record, made where the topic was read (see record_text)."""
+        self._topic_texts[slug] = (record, f"{_dumps(slug)}:[{_dumps(record.fingerprint)},{text[1:]}")
 
     def place(self, guid: str, deck: str) -> None:
         """Record the deck a stamped note was built into (notes never stamped are left alone)."""
@@ -389,7 +405,7 @@ class Manifest:
         for kind, t in sorted(self.note_types.items()):
             head += [dumps(["note-type", kind, t.id, list(t.fields), list(t.templates), t.hash, t.mod]), "\n"]
         out.write("".join(head).encode("utf-8"))
-        raw_notes, raw_lines, stamps = self._raw_notes, self._raw_lines, self._stamps
+        raw_notes, raw_lines, stamps, made = self._raw_notes, self._raw_lines, self._stamps, self._lines
         # A GUID is either read or stamped, so (entry, GUID) orders every note.
         order = [(raw[0] if type(raw) is tuple else raw[1], guid, True) for guid, raw in raw_notes.items()]
         order += [(s.entry, guid, False) for guid, s in stamps.items()]
@@ -398,7 +414,12 @@ class Manifest:
         block: list[str] = []
         for _, guid, read in order:
             if not read:
-                block += [_note_line(guid, stamps[guid], dumps, decks), "\n"]
+                stamp = stamps[guid]
+                ready = made.get(guid)
+                if ready is not None and ready[0] is stamp and ready[1] == stamp.deck:
+                    block += [ready[2], "\n"]
+                else:
+                    block += [_note_line(guid, stamp, dumps, decks), "\n"]
             elif type(raw := raw_notes[guid]) is tuple:
                 block += [raw[1], "\n"]
             else:
@@ -432,6 +453,30 @@ class Manifest:
         tail = f',"note_types":{dumps(list(self.layouts))}' if self.layouts is not None else ""
         out.write(f'\n}},"packages":{dumps(packages)}{tail}}}'.encode())
         return out.getvalue()
+
+
+def note_lines(stamps: Mapping[str, tuple], deck: str) -> dict[str, str]:
+    """The lock lines of these stamps (take_touched's tuples) once placed in ``deck``, as the lock writes them.
+
+    Made where the notes were stamped (in a worker process, say), so that saving the lock need not encode them.
+    """
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    decks: dict[str, str] = {}
+    return {
+        guid: _note_line(guid, NoteStamp(h, mod, nid, cards, deck, entry, kind), dumps, decks)
+        for guid, (h, mod, nid, cards, _, entry, kind) in stamps.items()
+    }
+
+
+def record_text(record: TopicRecord) -> str:
+    """A topic record's text in the cache, but for its fingerprint (which keep_topic_text puts first).
+
+    Made where the topic was read (in a worker process, say), so that saving the cache need not encode it.
+    """
+    return _dumps([record.title, record.ids, record.media, record.guids, record.was, record.prompts])
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # Text JSON writes as it is (ensure_ascii=False): no quote, no backslash, no control character.

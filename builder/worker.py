@@ -24,7 +24,7 @@ from builder.config import Config
 from builder.errors import Problem
 from builder.incremental import TopicMedia, topic_media
 from builder.load import TopicSummary, check_topic
-from builder.manifest import IdLane, Manifest, build_time
+from builder.manifest import IdLane, Manifest, TopicRecord, build_time, note_lines, record_text
 from builder.rules import ERROR, RULES, duplicates_are_errors
 from builder.templatedirs import template_dirs
 from builder.yamlfile import YamlFile
@@ -63,6 +63,9 @@ class Packed:
     cards: int
     # Manifest.take_touched()'s tuples.
     stamps: dict[str, tuple]
+    # Their lock lines once placed in the topic's deck (manifest.note_lines), made here rather than by the build.
+    lines: dict[str, str] = field(default_factory=dict)
+    deck: str = ""
 
 
 @dataclass
@@ -81,6 +84,8 @@ class TopicOutcome:
     prompts: list[tuple] = field(default_factory=list)
     draft: TopicDraft | None = None
     packed: Packed | None = None
+    # The cache's text of the topic's record (manifest.record_text), when it read without problems.
+    record_text: str | None = None
     # A forked worker's first outcome: the note types it made, what the cache keeps of them, and their problems.
     note_types: tuple | None = None
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -330,6 +335,18 @@ class TopicWorker:
 
         project, known = self.config.project, self.known
         outcome.guids = [entry_guid(project, entry.id, entry.was, known) for entry in topic.entries]
+        # Encoded here, so that a build in two processes encodes each half of the cache where it is read.
+        outcome.record_text = record_text(
+            TopicRecord(
+                "",
+                summary.title,
+                list(summary.ids),
+                outcome.media.uses,
+                outcome.guids,
+                list(summary.was),
+                outcome.prompts,
+            )
+        )
         timings["validate"] = (start := clock()) - now
         fields = None
         # Before the note types are known, fields are made in case they come without problems.
@@ -380,10 +397,15 @@ class TopicWorker:
         plan = PackagePlan(package.path, media=sorted(media.files.items()))
         self.packager.add_draft(plan, draft, package.lane)
         # Only the stamps: the rows are in the packed bytes, and at 100,000 notes they would hold 100 MB.
-        return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), self.manifest.take_touched())
+        stamps = self.manifest.take_touched()
+        # The build places each note in its topic's deck: their lock lines are made as they will be then.
+        deck = draft.deck["name"]
+        lines = note_lines(stamps, deck)
+        return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), stamps, lines, deck)
 
     def accept(self, package: PendingPackage, packed: Packed) -> dict[str, tuple]:
-        """Take a package packed where its topic was read; the note stamps made for it, for the build to adopt."""
+        """Take a package packed where its topic was read; the note stamps made for it, for the build to adopt
+        (with ``packed.lines``)."""
         package.data, package.notes, package.cards = packed.data, packed.notes, packed.cards
         package.waiting = 0
         return packed.stamps

@@ -232,3 +232,56 @@ def test_lock_and_cache_bytes_are_those_of_the_whole_text_encoded_at_once():
         assert encoded in lines or encoded + "," in lines
     read.topics = {}
     assert json.loads(read.cache_bytes())["topics"] == {}
+
+
+def test_lock_lines_made_where_notes_were_stamped_are_kept_only_while_true():
+    """A worker makes its notes' lock lines as they will be once placed in their topic's deck; the lock takes
+    such a line only while the note is the stamp adopted with it, in that deck."""
+    from builder.manifest import note_lines
+
+    def stamped(deck: str, place: str | None) -> tuple[str, str]:
+        worker = Manifest()
+        worker.stamp_note("g1", "a" * 32, [0, 1], 1000, entry="e1", kind="qa")
+        worker.stamp_note("g2", "b" * 32, [0], 1000, entry="e2", kind="claim")
+        stamps = worker.take_touched()
+        with_lines, plain = Manifest(), Manifest()
+        with_lines.adopt(stamps, note_lines(stamps, deck), deck)
+        plain.adopt(stamps)
+        for manifest in (with_lines, plain):
+            if place is not None:
+                manifest.place("g1", place)
+                manifest.place("g2", place)
+        return with_lines.lock_text("p"), plain.lock_text("p")
+
+    made, plain = stamped("Deck::A", "Deck::A")
+    assert made == plain and '"Deck::A"]' in made
+    # Placed elsewhere than the lines were made for, or not placed: encoded afresh.
+    made, plain = stamped("Deck::A", "Deck::B")
+    assert made == plain and "Deck::A" not in made and '"Deck::B"]' in made
+    made, plain = stamped("Deck::A", None)
+    assert made == plain and "Deck::A" not in made
+
+
+def test_a_note_stamped_again_drops_the_lock_line_made_for_its_earlier_stamp():
+    from builder.manifest import note_lines
+
+    worker = Manifest()
+    worker.stamp_note("g1", "a" * 32, [0], 1000, entry="e1", kind="qa")
+    stamps = worker.take_touched()
+    manifest = Manifest()
+    manifest.adopt(stamps, note_lines(stamps, "D"), "D")
+    manifest.place("g1", "D")
+    manifest.stamp_note("g1", "c" * 32, [0], 2000, entry="e1", kind="qa")
+    manifest.adopt(manifest.take_touched())
+    manifest.place("g1", "D")
+    text = manifest.lock_text("p")
+    assert "c" * 32 in text and "a" * 32 not in text
+
+
+def test_cache_record_text_made_where_a_topic_was_read_is_the_cache_text():
+    from builder.manifest import TopicRecord, record_text
+
+    record = TopicRecord("f" * 64, 'Tïtle "q"', [("e1", 3, 5)], [], ["g1"], [("old", 4, 7, "e1")], [("a", 1)])
+    made, plain = Manifest(topics={"t": record}), Manifest(topics={"t": record})
+    made.keep_topic_text("t", record, record_text(record))
+    assert made.cache_bytes() == plain.cache_bytes()
