@@ -47,18 +47,30 @@ class StagedWrites:
         self._pending: list[tuple[str, Path]] = []
         # The CRC-32 of the bytes each path holds once committed: a later reader can tell they are still there.
         self.checksums: dict[Path, int] = {}
+        # Temp files written but not yet flushed to disk (add with ``sync=False``): (open descriptor, target).
+        self._unsynced: list[tuple[int, Path]] = []
+        self._syncing = None
+        self._sync_error: OSError | None = None
 
     def __enter__(self) -> StagedWrites:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._wait_for_sync()
+        for fd, _ in self._unsynced:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._unsynced = []
         for tmp, _ in self._pending:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         self._pending = []
 
-    def add(self, path: Path, data: bytes) -> bool:
-        """Stage ``data`` for ``path``; False (and nothing staged) when the file already holds it."""
+    def add(self, path: Path, data: bytes, sync: bool = True) -> bool:
+        """Stage ``data`` for ``path``; False (and nothing staged) when the file already holds it.
+
+        ``sync=False`` leaves flushing the temp file to disk for later (sync_in_background, or commit).
+        """
         self.checksums[path] = zlib.crc32(data)
         if path.is_symlink():
             path = path.resolve()
@@ -88,17 +100,54 @@ class StagedWrites:
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         self._pending.append((tmp, path))
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
+            with memoryview(data) as view:
+                while view:
+                    view = view[os.write(fd, view) :]
             os.chmod(tmp, mode)
+            if sync:
+                os.fsync(fd)
         except OSError as exc:
+            os.close(fd)
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        if sync:
+            os.close(fd)
+        else:
+            self._unsynced.append((fd, path))
         return True
 
+    def sync_in_background(self) -> None:
+        """Flush the temp files staged so far to disk in a thread, while this one goes on; commit waits for it."""
+        import threading
+
+        self._wait_for_sync()
+        files, self._unsynced = self._unsynced, []
+        self._syncing = threading.Thread(target=self._sync, args=(files,), daemon=True)
+        self._syncing.start()
+
+    def _sync(self, files: list[tuple[int, Path]]) -> None:
+        for n, (fd, path) in enumerate(files):
+            try:
+                if self._sync_error is None:
+                    os.fsync(fd)
+            except OSError as exc:
+                self._sync_error = type(exc)(exc.errno, exc.strerror, str(path))
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                files[n] = (-1, path)
+
+    def _wait_for_sync(self) -> None:
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
+
     def commit(self) -> None:
-        """Rename every staged file over its target."""
+        """Rename every staged file over its target, once every one is on disk."""
+        self._wait_for_sync()
+        self._sync(self._unsynced)
+        self._unsynced = []
+        if self._sync_error is not None:
+            raise self._sync_error
         while self._pending:
             tmp, path = self._pending[0]
             try:

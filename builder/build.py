@@ -554,7 +554,9 @@ def _notices(
     again = [slug for slug in chosen if slug in read]
     if not again and not gone:
         return ReimportPlan()
-    placed = {guid: deck_name(config.root_deck, records[slug].title) for slug in again for guid in records[slug].guids}
+    placed: dict[str, str] = {}
+    for slug in again:
+        placed.update(dict.fromkeys(records[slug].guids, deck_name(config.root_deck, records[slug].title)))
     previous = {}
     for guid in [*placed, *gone]:
         stamp = manifest.stamp_of(guid)
@@ -612,7 +614,7 @@ def _stage(
     packages = list(dict.fromkeys(stale.values()))
     for package in progress(packages) if progress else packages:
         with result.timing("write"):
-            written = staged.add(package.path, package.data)
+            written = staged.add(package.path, package.data, sync=False)
         (result.written if written else result.unchanged).append(package.path)
         fingerprint = package_fingerprint(package.path.name, [topic_key(records[s]) for s in package.slugs])
         manifest.packages[package.path.name] = record_for(package.data, fingerprint, package.notes, package.cards)
@@ -633,6 +635,8 @@ def _stage(
         if is_written(manifest.packages.pop(name), path):
             removed.append(path)
         manifest.cache_changed = True
+    # The packages reach the disk while the state is encoded.
+    staged.sync_in_background()
     # Saved last: a build cut short before here stamps its changed notes again, never older.
     digest = manifest.lock_digest
     if manifest.changed:

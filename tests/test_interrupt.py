@@ -175,3 +175,47 @@ def test_ctrl_c_with_two_processes_prints_no_traceback(states):
         assert all(present[name] in (old[name], new[name]) for name in old)
         for name in new:
             (out / name).write_bytes(old[name])
+
+
+def test_a_failed_background_flush_renames_nothing(tmp_path, monkeypatch):
+    """Packages are flushed to disk in a thread while the state is encoded: when that flush fails, commit
+    fails before the first rename, every target keeps its old bytes, and no temp file is left."""
+    import errno
+    import threading
+
+    from builder.atomic import StagedWrites
+
+    targets = [tmp_path / "a.apkg", tmp_path / "b.apkg", tmp_path / "decks.lock"]
+    for path in targets:
+        path.write_bytes(b"old")
+
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        # Only the flush in the background fails; the lock's own (in this thread) succeeds.
+        if threading.current_thread() is not threading.main_thread():
+            raise OSError(errno.EIO, "input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr("os.fsync", fsync)
+    with pytest.raises(OSError) as caught, StagedWrites() as staged:
+        staged.add(targets[0], b"new a", sync=False)
+        staged.add(targets[1], b"new b", sync=False)
+        staged.sync_in_background()
+        staged.add(targets[2], b"new lock")
+        staged.commit()
+    assert caught.value.filename == str(targets[0])
+    assert [path.read_bytes() for path in targets] == [b"old", b"old", b"old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.apkg", "b.apkg", "decks.lock"]
+
+
+def test_staged_files_flushed_in_the_background_are_committed(tmp_path):
+    from builder.atomic import StagedWrites
+
+    with StagedWrites() as staged:
+        assert staged.add(tmp_path / "a", b"A", sync=False)
+        staged.sync_in_background()
+        assert staged.add(tmp_path / "b", b"B")
+        staged.commit()
+    assert (tmp_path / "a").read_bytes() == b"A" and (tmp_path / "b").read_bytes() == b"B"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
