@@ -90,11 +90,8 @@ class StagedWrites:
             mode = 0o666 & ~umask
         path.parent.mkdir(parents=True, exist_ok=True)
         _check_name_length(path)
-        # Imported here: a build with nothing to write should not load tempfile (and shutil, random).
-        import tempfile
-
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tmp")
+            fd, tmp = _temp_beside(path)
         except OSError as exc:
             # Name the file the user knows, not the temp file's name.
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
@@ -157,6 +154,26 @@ class StagedWrites:
             self._pending.pop(0)
 
 
+# Flags of a new temp file: made here or not at all, never inherited by a child process.
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new temp file in ``path``'s folder, private (as mkstemp makes it): its descriptor and path.
+
+    Named as the sweep of a killed writer's temps knows them; made here rather than by tempfile, which an
+    edit's rebuild would import (with random) for this alone.
+    """
+    folder = os.fspath(path.parent)
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(4).hex()}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temp file name", folder)
+
+
 def _check_name_length(path: Path) -> None:
     # Checked while staging, so that a name the file system cannot hold fails before the first rename.
     try:
@@ -167,7 +184,8 @@ def _check_name_length(path: Path) -> None:
         raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(path))
 
 
-# mkstemp's names: the prefix above, eight random characters, the suffix.
+# Temp names (_temp_beside's, and mkstemp's of earlier versions): the prefix above, eight random characters,
+# the suffix.
 _TEMP_RE = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}\.tmp")
 
 

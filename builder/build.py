@@ -37,6 +37,7 @@ from builder.load import CrossFileCheck, TopicSummary, no_topics_error, topic_fi
 from builder.manifest import (
     CACHE_NAME,
     LOCK_NAME,
+    DamagedCache,
     LockHead,
     Manifest,
     TopicRecord,
@@ -132,7 +133,12 @@ def build(
             # concurrent build (into any output folder) reads it only after this one saved it. The
             # output folder is made and locked only once nothing can fail on bad input.
             _lock(lock, config, config.root)
-            return _build(config, out, topics, single, progress, jobs, lock, new_identity, ahead)
+            try:
+                return _build(config, out, topics, single, progress, jobs, lock, new_identity, ahead)
+            except DamagedCache:
+                # A part of the cache read only when needed was damaged (before anything was written or the
+                # output folder locked): the build starts again as if there were no cache.
+                return _build(config, out, topics, single, progress, jobs, lock, new_identity, ahead, cache=False)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -160,6 +166,7 @@ def _build(
     lock: contextlib.ExitStack,
     new_identity: bool,
     ahead: NoteTypesAhead | None = None,
+    cache: bool = True,
 ) -> BuildResult:
     files = topic_files(config)
     if not files:
@@ -178,7 +185,7 @@ def _build(
     options = options_key(single=single, topics=slugs, new_identity=new_identity)
     stamp = build_stamp(config, template_dirs(config.templates_dir))
     fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
-    head = read_lock_head(config, out)
+    head = read_lock_head(config, out) if cache else None
     try:
         unchanged = _unchanged_build(config, out, head, by_slug, chosen, groups, fingerprints, complete=not slugs)
     except (TypeError, ValueError, LookupError, AttributeError):
@@ -193,7 +200,7 @@ def _build(
         _record(signed, config, out, options, unchanged, head.state, [])
         return unchanged
 
-    manifest = load_state(config, out, head)
+    manifest = load_state(config, out, head, cache=cache)
     # Identity breaks the state shows before any topic is read; those of entries come with their topics.
     breaks = project_breaks(config, manifest, new_identity=new_identity) + note_type_breaks(config, manifest)
     project_changed = manifest.project is not None and manifest.project != config.project
@@ -240,14 +247,17 @@ def _build(
     # GUID -> the card ordinals its note had last time and makes no more (Anki keeps them, empty).
     emptied: dict[str, list[int]] = {}
     records: dict[str, TopicRecord] = {}
-    prompts: list[tuple] = []
-    # The duplicate rules' keys of the topics read, when some are not: those passed the rules together when last
-    # built. (A build that reads every topic compares every prompt, and keeps no such set.)
+    # Each topic's prompts in file order: a topic not read gives its record, whose prompts are decoded only if
+    # compared.
+    prompts: list[TopicRecord | list[tuple]] = []
+    # The duplicate rules' keys of the prompts the topics read give anew, when some topics are not read: the
+    # others passed the rules together when last built, with these topics' prompts as recorded then. (A build
+    # that reads every topic compares every prompt, and keeps no such set.)
     changed_keys: set[str] | None = set() if len(to_read) < len(by_slug) else None
     for slug, path in by_slug.items():
         if slug not in to_read:
             record = records[slug] = cached[slug]
-            prompts.extend(record.prompts)
+            prompts.append(record)
             # Where the title is written is looked up only for a message, from the file itself.
             summary = TopicSummary(config.rel(path), record.title, record.ids, locate=path, was=record.was)
             problems.extend(across.add(summary))
@@ -259,9 +269,9 @@ def _build(
             result.timings[stage] += seconds
         problems.extend(outcome.problems)
         seen.extend(outcome.seen)
-        prompts.extend(outcome.prompts)
-        if changed_keys is not None:
-            changed_keys.update(p[5] for p in outcome.prompts)
+        prompts.append(outcome.prompts)
+        if changed_keys is not None and outcome.prompts:
+            changed_keys.update(_new_keys(outcome.prompts, manifest.topics.get(slug)))
         if outcome.summary is not None:
             problems.extend(across.add(outcome.summary))
         if slug in chosen:
@@ -304,7 +314,7 @@ def _build(
     if to_read and duplicates_are_errors(config):
         from builder.check import duplicate_errors
 
-        problems.extend(duplicate_errors(config, prompts, changed_keys))
+        problems.extend(duplicate_errors(config, _in_order(prompts), changed_keys))
     del prompts, changed_keys
     renamed: dict[str, str] = {}
     if not problems:
@@ -360,6 +370,22 @@ def _build(
     # The cache as just saved (only builds write it, holding the folder's lock).
     _record(signed, config, out, options, following, now, [(out / CACHE_NAME, None)], sums)
     return result
+
+
+def _new_keys(prompts: list[tuple], recorded: TopicRecord | None) -> set[str]:
+    """The keys of a topic's prompts that its record from the last build does not hold as they are now.
+
+    A prompt recorded the same (entry id, place, key, answer, `allow:`) stands where it stood against every
+    other prompt when they passed the duplicate rules together; only a new or changed one can make an error.
+    """
+    before = set(recorded.decoded_prompts()) if recorded is not None else set()
+    return {p[5] for p in prompts if p not in before}
+
+
+def _in_order(sources: list[TopicRecord | list[tuple]]) -> Iterator[tuple]:
+    """Every prompt in file order; a record's decoded only when this gets to it."""
+    for source in sources:
+        yield from source.decoded_prompts() if isinstance(source, TopicRecord) else source
 
 
 def _updated_notes(manifest: Manifest, stamps: dict[str, tuple]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -22,9 +22,7 @@ from builder.media import resolve_media
 from builder.notefields import note_fields
 from builder.reimport import earlier_layout_notices, reimport_notices_for
 from builder.rules import ANSWER_LIMIT, ERROR, OFF, RULES, WARNING
-from builder.scaffold import is_example
 from builder.templatedirs import template_dirs
-from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, repeated_words, yes_no_answer
 from builder.yamlfile import comment_cuts, read_limited
 
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
@@ -206,18 +204,20 @@ def entry_errors(config: Config, entries: Iterable[Entry]) -> list[Problem]:
     return _errors(config, (raw for entry in entries for rule in rules for raw in rule(entry)))
 
 
-def duplicate_errors(config: Config, prompts: Sequence[tuple], changed: Collection[str] | None = None) -> list[Problem]:
+def duplicate_errors(config: Config, prompts: Iterable[tuple], changed: Collection[str] | None = None) -> list[Problem]:
     """What the duplicate rules find that is an error in this project, across every topic's prompts (Prompt tuples).
 
-    ``changed`` holds the keys of the topics read again, when every other topic passed these rules together in
-    the build that recorded them: an exact duplicate among those alone was an error then too, so only prompts
-    whose key one of them holds are compared (near duplicates, when errors, still compare every prompt).
+    ``changed`` holds the keys of the prompts that are new or changed since a build that checked every prompt
+    together: an exact duplicate among the others was an error then too, so only prompts whose key one of them
+    holds are compared, and none when there is none (near duplicates, when errors, still compare every prompt).
     """
     exact = severity(config, "duplicate-question") == ERROR
     near = severity(config, "near-duplicate-question") == ERROR
     if not exact and not near:
         return []
     if changed is not None and not near:
+        if not changed:
+            return []
         prompts = [p for p in prompts if p[5] in changed]
     return _errors(config, _duplicates([Prompt(*p) for p in prompts], near=near))
 
@@ -247,6 +247,9 @@ def _long_answer(entry: Entry) -> Iterator[_Raw]:
 
 
 def _example_entry(entry: Entry) -> Iterator[_Raw]:
+    # These rules' modules are imported when the rules run: a build runs only those the project makes errors.
+    from builder.scaffold import is_example
+
     if is_example(entry):
         yield _at(entry, "id", "example-entry", f"'{entry.id}' is the example `decks new` wrote; replace it")
 
@@ -282,6 +285,8 @@ def _comment_cuts(config: Config, files: list[Path]) -> Iterator[_Raw]:
 
 
 def _answer_in_question(entry: Entry) -> Iterator[_Raw]:
+    from builder.wording import repeated_words
+
     question, answer = entry.value("question"), entry.value("answer")
     if isinstance(question, str) and isinstance(answer, str):
         if _contains(question, answer):
@@ -305,6 +310,8 @@ def _answer_in_question(entry: Entry) -> Iterator[_Raw]:
 
 def _wording(entry: Entry) -> Iterator[_Raw]:
     """Questions a learner answers by guessing or by position, and reasons that state no cause."""
+    from builder.wording import has_causal_word, is_yes_no_question, ordinal_phrase, yes_no_answer
+
     question, answer = entry.value("question"), entry.value("answer")
     if isinstance(question, str):
         if is_yes_no_question(question):

@@ -117,7 +117,21 @@ class TopicRecord:
     # The old ids its entries name in `was:`: (old id, line, column, entry id).
     was: list[tuple[str, int, int, str]] = field(default_factory=list)
     # What the duplicate rules need of its entries (check.Prompt tuples), when the project makes them errors.
-    prompts: list[tuple] = field(default_factory=list)
+    # A record read from the cache holds their JSON text instead, decoded when first asked for (most of the
+    # cache, and a rebuild compares them only when a question changed): see decoded_prompts.
+    prompts: list[tuple] | CacheSpan = field(default_factory=list)
+
+    def decoded_prompts(self) -> list[tuple]:
+        """Its prompts as tuples, decoded now if read from the cache; DamagedCache when that text is not theirs."""
+        if isinstance(self.prompts, CacheSpan):
+            try:
+                decoded = self.prompts.decode()
+                if type(decoded) is not list or not all(type(p) is list and len(p) == 8 for p in decoded):
+                    raise ValueError("not a list of prompts")
+                self.prompts = [(*p[:7], tuple(p[7])) for p in decoded]
+            except (ValueError, TypeError) as exc:
+                raise DamagedCache(str(exc)) from exc
+        return self.prompts
 
 
 @dataclass
@@ -151,6 +165,35 @@ class IdLane:
         value = self._next
         self._next += self._step
         return value
+
+
+class CacheSpan:
+    """A stretch of the cache file as read: written back as it was, decoded only when asked for."""
+
+    __slots__ = ("text", "data", "start", "stop")
+
+    def __init__(self, text: str, data: bytes | None, start: int, stop: int):
+        # ``data``: the file's bytes when they are ASCII (as the builder writes them), so a stretch of the text
+        # is the same stretch of them.
+        self.text, self.data, self.start, self.stop = text, data, start, stop
+
+    def decode(self) -> object:
+        """Its JSON value; ValueError when it is not one JSON value."""
+        value, end = _DECODE(self.text, self.start)
+        if end != self.stop:
+            raise ValueError("not one JSON value")
+        return value
+
+    def encoded(self) -> bytes | memoryview:
+        """Its UTF-8 bytes, not copied when the file's bytes are ASCII."""
+        if self.data is not None:
+            return memoryview(self.data)[self.start : self.stop]
+        return self.text[self.start : self.stop].encode("utf-8")
+
+
+class DamagedCache(Exception):
+    """A part of the build cache decoded only when needed was not in the shape the builder writes: the build
+    that asked for it starts again without the cache (as if there were none)."""
 
 
 class DamagedState(Exception):
@@ -203,7 +246,7 @@ class Manifest:
     _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
     _known: dict[str, str] | None = field(default=None, repr=False)
     # Topic records as read from the cache with their text there: slug -> (record, text).
-    _topic_texts: dict[str, tuple[TopicRecord, str]] = field(default_factory=dict, repr=False)
+    _topic_texts: dict[str, tuple[TopicRecord, str | CacheSpan]] = field(default_factory=dict, repr=False)
     # Lock lines made where a note was stamped (see note_lines): GUID -> (the stamp adopted, its deck, the line).
     _lines: dict[str, tuple[NoteStamp, str, str]] = field(default_factory=dict, repr=False)
 
@@ -444,11 +487,18 @@ class Manifest:
         out.write(f'{{"version":{_CACHE_VERSION},"lock":{dumps(self.lock_digest)},{_TOPICS_START}'.encode())
         for n, (slug, t) in enumerate(sorted(self.topics.items())):
             text = kept.get(slug)
+            if n:
+                out.write(b",\n")
             if text is None or text[0] is not t:
-                line = f"{dumps(slug)}:{dumps([t.fingerprint, t.title, t.ids, t.media, t.guids, t.was, t.prompts])}"
+                head = dumps([t.fingerprint, t.title, t.ids, t.media, t.guids, t.was])
+                # Prompts still as read (their text) are written as read.
+                prompts = t.prompts
+                prompts = bytes(prompts.encoded()).decode() if isinstance(prompts, CacheSpan) else dumps(prompts)
+                out.write(f"{dumps(slug)}:{head[:-1]},{prompts}]".encode())
+            elif isinstance(text[1], CacheSpan):
+                out.write(text[1].encoded())
             else:
-                line = text[1]
-            out.write((",\n" + line if n else line).encode("utf-8"))
+                out.write(text[1].encode("utf-8"))
         packages = {name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())}
         tail = f',"note_types":{dumps(list(self.layouts))}' if self.layouts is not None else ""
         out.write(f'\n}},"packages":{dumps(packages)}{tail}}}'.encode())
@@ -509,18 +559,19 @@ def _note_line(guid: str, s: NoteStamp, dumps, decks: dict[str, str]) -> str:
 # -- loading ---------------------------------------------------------------------
 
 
-def load_state(config: Config, out: Path | None = None, head: LockHead | None = None) -> Manifest:
+def load_state(config: Config, out: Path | None = None, head: LockHead | None = None, cache: bool = True) -> Manifest:
     """The build state of a project building into ``out``: its lock, else an older state taken over.
 
     A lock that does not match its schema is treated as absent (``damaged`` says why). With no lock,
     an older ``.decks-build.json`` in ``out`` or in the configured output folder is taken over. A lock
     whose bytes the cache names was checked by the build that made the cache: its note lines are kept
-    as read and decoded only when asked for. ``head``, read by this build already, is not read again.
+    as read and decoded only when asked for. ``head``, read by this build already, is not read again. Without
+    ``cache`` the output folder's cache is not used (a build that found it damaged).
     """
     out = out or config.output_dir
     legacy_dirs = (config.output_dir,)
     path = config.root / LOCK_NAME
-    cache = head.cache if head is not None else None
+    use_cache, cache = cache, head.cache if head is not None else None
     try:
         data = head.data if head is not None else path.read_bytes()
     except FileNotFoundError:
@@ -533,13 +584,13 @@ def load_state(config: Config, out: Path | None = None, head: LockHead | None = 
         for folder in dict.fromkeys((out, *legacy_dirs)):
             manifest = _take_over(folder / LEGACY_NAME, config)
             if manifest is not None:
-                if folder == out:
+                if folder == out and use_cache:
                     _read_cache(manifest, folder / LEGACY_NAME, legacy=True)
                 return manifest
         manifest = Manifest(fresh=True)
     else:
         digest = head.state.lock_digest if head is not None else hashlib.sha256(data).hexdigest()
-        if cache is None:
+        if cache is None and use_cache:
             cache = _cache_json(out / CACHE_NAME)
         manifest = _vouched_lock(data) if _made_with(cache, digest) else None
         if manifest is None:
@@ -557,7 +608,8 @@ def load_state(config: Config, out: Path | None = None, head: LockHead | None = 
                 break
         _apply_cache(manifest, cache)
         return manifest
-    _read_cache(manifest, out / CACHE_NAME)
+    if use_cache:
+        _read_cache(manifest, out / CACHE_NAME)
     return manifest
 
 
@@ -800,9 +852,13 @@ class _CacheJson(dict):
     """A cache file's JSON, and its text: each topic record's text as written is found there when asked for."""
 
     text: str = ""
+    # Each topic record's text, when found while reading the cache a line at a time.
+    texts: dict[str, CacheSpan] | None = None
 
-    def topic_texts(self) -> dict[str, str]:
+    def topic_texts(self) -> dict[str, str | CacheSpan]:
         """Each topic record's text (``"slug":[...]``), by slug, when the cache writes one a line (cache_bytes)."""
+        if self.texts is not None:
+            return self.texts
         text = self.text
         start = text.find(_TOPICS_START)
         if start < 0:
@@ -825,20 +881,82 @@ class _CacheJson(dict):
 
 
 def _cache_json(path: Path) -> dict | None:
-    """A cache file's JSON, or None when it cannot be read as such."""
+    """A cache file's JSON, or None when it cannot be read as such.
+
+    A cache as cache_bytes writes it is read a topic a line, each topic's prompts and line kept as stretches of
+    its text (see CacheSpan); any other JSON object is decoded whole.
+    """
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+        cache = _cache_by_lines(text, data if data.isascii() else None)
+        if cache is None:
+            cache = json.loads(text)
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict):
+    if not isinstance(cache, dict):
         return None
-    data = _CacheJson(data)
-    data.text = text
-    return data
+    if not isinstance(cache, _CacheJson):
+        cache = _CacheJson(cache)
+    cache.text = text
+    return cache
 
 
 _TOPICS_START = '"topics":{\n'
+_DECODE = json.JSONDecoder().raw_decode
+
+
+def _cache_by_lines(text: str, data: bytes | None) -> _CacheJson | None:
+    """The cache's JSON read as cache_bytes writes it (``data``: its bytes, when ASCII): the head and tail decoded,
+    then each topic record's line in place, up to its prompts, which stay text; None when the text is laid out
+    otherwise (it is then decoded whole). Nothing of the text is copied: at 10,000 entries it is 2 MB."""
+    start = text.find(_TOPICS_START)
+    if start < 0:
+        return None
+    try:
+        head = json.loads(text[:start] + '"topics":{}}')
+        if type(head) is not dict:
+            return None
+        topics: dict[str, list] = {}
+        texts: dict[str, CacheSpan] = {}
+        at = start + len(_TOPICS_START)
+        # A line at a time (each found by its line break: a JSON text holds no other), up to the "}" that ends them.
+        at += text[at] == "\n"  # no topic: an empty line, then the "}"
+        while text[at] != "}":
+            stop = text.find("\n", at)
+            # The line's record ends before the comma that follows all but the last.
+            last = stop - 1 if text[stop - 1] == "," else stop
+            if stop < 0 or text[last - 1] != "]":
+                return None
+            slug, place = _DECODE(text, at)
+            if type(slug) is not str or text[place : place + 2] != ":[":
+                return None
+            place += 2
+            values: list = []
+            # The fingerprint, title, ids, media, GUIDs and old ids; what follows them is the prompts' text.
+            while len(values) < 6:
+                value, place = _DECODE(text, place)
+                values.append(value)
+                if text[place] != ",":
+                    break
+                place += 1
+            else:
+                values.append(CacheSpan(text, data, place, last - 1))
+            if len(values) < 7 and place != last - 1:
+                return None
+            topics[slug] = values
+            texts[slug] = CacheSpan(text, data, at, last)
+            at = stop + 1
+        if text[at - 1 : at + 2] != "\n},":
+            return None
+        tail = json.loads("{" + text[at + 2 :])
+        if type(tail) is not dict:
+            return None
+    except (ValueError, IndexError):
+        return None
+    cache = _CacheJson({**head, "topics": topics, **tail})
+    cache.texts = texts
+    return cache
 
 
 def _apply_cache(
@@ -872,7 +990,7 @@ def _apply_cache(
                 [tuple(m) for m in media],
                 list(g),
                 [tuple(w) for w in was],
-                [(*p[:7], tuple(p[7])) for p in prompts],
+                prompts if isinstance(prompts, CacheSpan) else [(*p[:7], tuple(p[7])) for p in prompts],
             )
         packages = {name: PackageRecord(*values) for name, values in data.get("packages", {}).items()}
         if not all(isinstance(t.title, str) and isinstance(t.fingerprint, str) for t in topics.values()):
