@@ -22,7 +22,7 @@ import pytest
 import builder
 from builder.build import build
 from builder.config import load_config
-from builder.manifest import CACHE_NAME, LOCK_NAME, load_state
+from builder.manifest import CACHE_NAME, LOCK_NAME, CacheSpan, TopicRecord, load_state
 from tests.conftest import CONFIG, TOPIC_ALL_KINDS, Project
 from tests.test_incremental import topic
 
@@ -356,3 +356,99 @@ def test_a_duplicate_allowed_between_topics_not_read_stays_allowed(multi):
     multi.write("cards/c.yaml", topic("Gamma", "c", 4) + extra.replace(", allow: [duplicate-question]", ""))
     out = multi.build()
     assert out.exit_code == 1 and "entry 'c-again' asks the same as 'a-1'" in out.output
+
+
+def prompts_decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The titles of the cached topic records whose prompts (the duplicate rules' data) get decoded."""
+    titles: list[str] = []
+    original = TopicRecord.decoded_prompts
+
+    def decoded(record: TopicRecord) -> list[tuple]:
+        if isinstance(record.prompts, CacheSpan):
+            titles.append(record.title)
+        return original(record)
+
+    monkeypatch.setattr(TopicRecord, "decoded_prompts", decoded)
+    return titles
+
+
+def test_an_edited_answer_decodes_the_prompts_of_no_topic_not_read(multi, tmp_path, monkeypatch):
+    assert multi.build().exit_code == 0
+    edit_b(multi)
+    shutil.copytree(multi.root, tmp_path / "before")
+    decoded = prompts_decoded(monkeypatch)
+    result = build(load_config(multi.root))
+    # Only the edited topic's prompts as recorded, to find that none of them changed.
+    assert result.read == 1 and decoded == ["Beta"]
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+def test_an_edited_question_compares_every_prompt_and_finds_a_duplicate_not_read(multi, monkeypatch):
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    decoded = prompts_decoded(monkeypatch)
+    multi.write("cards/b.yaml", topic("Beta", "b", 4).replace("Question 2 of Beta?", "Question 3 of Alpha?"))
+    result = multi.build()
+    assert result.exit_code == 1
+    assert "cards/b.yaml:12:9: entry 'b-2' asks the same as 'a-3' (cards/a.yaml:15:5)" in result.output
+    assert sorted(decoded) == ["All Kinds", "Alpha", "Beta", "Gamma"]
+    assert multi.snapshot() == before
+
+
+def test_entries_swapped_in_the_topic_read_are_compared_again(multi):
+    """Which of two equal questions comes later decides whose `allow:` counts: a swap changes no question."""
+    first = "  - {kind: qa, id: b-same, question: Same question?, answer: One.}\n"
+    second = "  - {kind: qa, id: b-allowed, question: Same question?, answer: Two., allow: [duplicate-question]}\n"
+    multi.write("cards/b.yaml", topic("Beta", "b", 4) + first + second)
+    assert multi.build().exit_code == 0
+    before = multi.snapshot()
+    multi.write("cards/b.yaml", topic("Beta", "b", 4) + second + first)
+    result = multi.build()
+    assert result.exit_code == 1
+    assert "entry 'b-same' asks the same as 'b-allowed'" in result.output
+    assert multi.snapshot() == before
+
+
+def replace_prompts(p: Project, slug: str, text: str) -> None:
+    """Put ``text`` in the build cache in place of one topic's prompts (the last value of its record's line)."""
+    cache = p.output / CACHE_NAME
+    lines = cache.read_text(encoding="utf-8").split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith(f'"{slug}":'))
+    record = lines[at].rstrip(",")
+    start = record.index(f'[["{slug}-0","')
+    assert json.loads(record[start:-1])  # the prompts, as the builder wrote them
+    lines[at] = lines[at].replace(record, record[:start] + text + "]")
+    cache.write_text("\n".join(lines), encoding="utf-8")
+
+
+@pytest.mark.parametrize("edit", ["answer", "question"])
+def test_damaged_prompts_are_found_when_decoded_and_the_build_reads_everything(multi, tmp_path, edit):
+    assert multi.build().exit_code == 0
+    # Topic c's prompts not JSON: the rest of its record, and every other line, still as the builder wrote them.
+    replace_prompts(multi, "c", '[["c-0",]]')
+    if edit == "answer":
+        edit_b(multi)
+    else:
+        multi.write("cards/b.yaml", topic("Beta", "b", 4).replace("Question 2 of Beta?", "Question 2, Beta?"))
+    shutil.copytree(multi.root, tmp_path / "before")
+    result = build(load_config(multi.root))
+    # An edited answer compares no prompt of c, so its damage is not read; an edited question does, and the build
+    # then starts again as if there were no cache, reading every topic.
+    assert result.read == (1 if edit == "answer" else 4)
+    full = uncached_build(Project(tmp_path / "before"), tmp_path / "full")
+    assert {k: v for k, v in full.items() if k != CACHE_NAME} == {
+        k: v for k, v in multi.snapshot().items() if k != CACHE_NAME
+    }
+    if edit == "question":
+        assert full == multi.snapshot()
+
+
+def test_damaged_prompts_of_the_topic_read_make_the_build_read_everything(multi, tmp_path):
+    assert multi.build().exit_code == 0
+    # JSON, but not prompts.
+    replace_prompts(multi, "b", '[["b-0", 1]]')
+    edit_b(multi)
+    shutil.copytree(multi.root, tmp_path / "before")
+    result = build(load_config(multi.root))
+    assert result.read == 4
+    assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
