@@ -592,7 +592,7 @@ def load_state(config: Config, out: Path | None = None, head: LockHead | None = 
         digest = head.state.lock_digest if head is not None else hashlib.sha256(data).hexdigest()
         if cache is None and use_cache:
             cache = _cache_json(out / CACHE_NAME)
-        manifest = _vouched_lock(data) if _made_with(cache, digest) else None
+        manifest = _vouched_lock(data, head) if _made_with(cache, digest) else None
         if manifest is None:
             try:
                 manifest = parse_lock(data)
@@ -627,36 +627,52 @@ def _made_with(cache: dict | None, digest: str) -> bool:
     return isinstance(cache, dict) and cache.get("version") == _CACHE_VERSION and cache.get("lock") == digest
 
 
-def _vouched_lock(data: bytes) -> Manifest | None:
+def _vouched_lock(data: bytes, head: LockHead | None = None) -> Manifest | None:
     """The state of a lock the cache vouches for, its note lines kept as read; None when a line is not in the
-    build's own form (the full read then checks every line).
+    build's own form (the full read then checks every line). ``head``, these bytes' head as read already, is
+    not read again when its lines are in that form.
 
     A cache names the SHA-256 of the lock it was made with and is written only by a build that read, and so
     checked, that lock, or wrote it: the same bytes need no second check, and a byte changed anywhere in
     the file (a damaged line in a topic no build reads now included) makes the full read check them all.
     """
-    try:
-        text = "\n" + data.decode("utf-8")
-        manifest = Manifest()
-        for line in _OTHER_LINE.findall(text):
-            value = json.loads(line)
-            if manifest.project is None:
-                manifest.project = _check_header(value, 0)["project"]
-            elif type(value) is list and value and value[0] == "note-type" and value[1] not in manifest.note_types:
-                manifest.note_types[value[1]] = _check_note_type(value, 0)
-            else:
-                return None
-    except (ValueError, LookupError, TypeError, DamagedState):
-        return None
-    if manifest.project is None:
-        return None
+    manifest = Manifest()
+    if head is not None and head.own_form and head.data is data:
+        text, count = head.text, head.notes
+        manifest.project, manifest.note_types = head.state.project, dict(head.state.note_types)
+    else:
+        try:
+            text = "\n" + data.decode("utf-8")
+            project, note_types = _own_head(_OTHER_LINE.findall(text))
+        except (ValueError, LookupError, TypeError, DamagedState):
+            return None
+        manifest.project, manifest.note_types = project, note_types
+        count = text.count('\n["note",')
     notes = _NOTE_LINE.findall(text)
     manifest._raw_notes = {guid: (entry, line) for line, entry, guid in notes}
     manifest._known = {entry: guid for _, entry, guid in notes if entry}
     # A line that starts as a note's but is not in the build's own form, or a GUID listed twice.
-    if len(manifest._raw_notes) != len(notes) or len(notes) != text.count('\n["note","'):
+    if len(manifest._raw_notes) != len(notes) or len(notes) != count:
         return None
     return manifest
+
+
+def _own_head(lines: list[str]) -> tuple[str, dict[str, NoteTypeRecord]]:
+    """The project and note types of a lock's lines other than notes and comments, when they are in the build's
+    own form: the header, then one line per note type; anything else raises (ValueError, DamagedState...)."""
+    project = None
+    note_types: dict[str, NoteTypeRecord] = {}
+    for line in lines:
+        value = json.loads(line)
+        if project is None:
+            project = _check_header(value, 0)["project"]
+        elif type(value) is list and value and value[0] == "note-type" and value[1] not in note_types:
+            note_types[value[1]] = _check_note_type(value, 0)
+        else:
+            raise ValueError("not a line of the build's own form")
+    if project is None:
+        raise ValueError("no header")
+    return project, note_types
 
 
 @dataclass
@@ -669,6 +685,10 @@ class LockHead:
     # The lock's bytes and the cache's decoded JSON, for the full read to take over rather than read again.
     data: bytes = b""
     cache: dict | None = None
+    # The lock's text after a line break, and whether its lines besides notes are in the build's own form (a
+    # header, then note types, each once; no note line in another form): the full read then takes them as read.
+    text: str = ""
+    own_form: bool = False
 
 
 def read_lock_head(config: Config, out: Path) -> LockHead | None:
@@ -687,11 +707,17 @@ def read_lock_head(config: Config, out: Path) -> LockHead | None:
     if not state.topics:
         return None
     try:
-        text = data.decode("utf-8")
+        text = "\n" + data.decode("utf-8")
         # Note lines, nearly all of the file, are only counted: each one the build writes starts its line so.
         notes = text.count('\n["note",')
+        lines = _HEAD_LINE.findall(text)
+        try:
+            state.project, state.note_types = _own_head(lines)
+            return LockHead(state, notes, data, cache, text, own_form=True)
+        except (ValueError, LookupError, TypeError, DamagedState):
+            pass
         head = None
-        for line in _HEAD_LINE.findall("\n" + text):
+        for line in lines:
             value = json.loads(line)
             if head is None:
                 head = state.project = value["project"]
@@ -701,7 +727,7 @@ def read_lock_head(config: Config, out: Path) -> LockHead | None:
                 state.note_types[value[1]] = _check_note_type(value, 0)
     except (ValueError, LookupError, TypeError, DamagedState):
         return None  # cannot be a lock a build checked; the full read says what is wrong
-    return LockHead(state, notes, data, cache)
+    return LockHead(state, notes, data, cache, text)
 
 
 def damage_note(manifest: Manifest) -> str | None:
