@@ -7,7 +7,6 @@ own constructors silently keep the last one). Every problem is collected, not ra
 
 from __future__ import annotations
 
-import difflib
 import gc
 import os
 import re
@@ -586,6 +585,9 @@ def read_limited(path: Path) -> bytes:
 
 def close_match(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
     """The choice ``word`` is most likely a misspelling of, if any."""
+    # Imported here: only a build that found a mistake needs it.
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return close[0] if close else None
 
