@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import unicodedata
 
 
@@ -15,7 +14,7 @@ def deck_name_problem(name: str, key: str, *, nested: bool) -> str | None:
     """
     if "\n" in name or "\r" in name:
         return f"'{key}' must be on one line"
-    if "<" in name or html.unescape(name) != name:
+    if "<" in name or ("&" in name and _unescaped(name) != name):
         return (
             f"'{key}' must not contain '<' or a character reference such as '&lt;': Anki "
             "inserts deck names unescaped where a card template shows {{Deck}} or {{Subdeck}}"
@@ -32,3 +31,10 @@ def deck_name_problem(name: str, key: str, *, nested: bool) -> str | None:
 def deck_key(name: str) -> str:
     """The form under which Anki matches deck names: Unicode-normalized, case ignored."""
     return unicodedata.normalize("NFC", name).casefold()
+
+
+def _unescaped(text: str) -> str:
+    # html (and its table of entities) is imported only for a name that could hold a character reference.
+    import html
+
+    return html.unescape(text)

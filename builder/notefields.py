@@ -7,7 +7,6 @@ No layout is added here: that lives in the note type's card templates.
 
 from __future__ import annotations
 
-import html
 import re
 from functools import lru_cache
 
@@ -69,4 +68,6 @@ def sort_text(field_html: str) -> str:
     """What Anki sorts and checks duplicates by: a field's text without its HTML."""
     if "<" not in field_html and "&" not in field_html:
         return field_html
+    import html  # only a field holding markup needs it (and its table of entities)
+
     return html.unescape(_TAG_RE.sub("", field_html))
