@@ -482,27 +482,32 @@ class Manifest:
         """
         dumps = json.JSONEncoder(separators=(",", ":")).encode
         kept = self._topic_texts
-        # Encoded a topic at a time into one buffer, so that the whole text and its bytes are never held at once.
+        # Encoded a topic at a time into one buffer, so that the whole text and its bytes are never held at once;
+        # unless records are kept as stretches of the file read (a rebuild, which writes back most of it as read):
+        # the pieces, those stretches not copied, are then joined at once, into a buffer of the right size.
         out = io.BytesIO()
-        out.write(f'{{"version":{_CACHE_VERSION},"lock":{dumps(self.lock_digest)},{_TOPICS_START}'.encode())
+        pieces: list[bytes | memoryview] = []
+        joined = any(isinstance(text, CacheSpan) for _, text in kept.values())
+        write = pieces.append if joined else out.write
+        write(f'{{"version":{_CACHE_VERSION},"lock":{dumps(self.lock_digest)},{_TOPICS_START}'.encode())
         for n, (slug, t) in enumerate(sorted(self.topics.items())):
             text = kept.get(slug)
             if n:
-                out.write(b",\n")
+                write(b",\n")
             if text is None or text[0] is not t:
                 head = dumps([t.fingerprint, t.title, t.ids, t.media, t.guids, t.was])
                 # Prompts still as read (their text) are written as read.
                 prompts = t.prompts
                 prompts = bytes(prompts.encoded()).decode() if isinstance(prompts, CacheSpan) else dumps(prompts)
-                out.write(f"{dumps(slug)}:{head[:-1]},{prompts}]".encode())
+                write(f"{dumps(slug)}:{head[:-1]},{prompts}]".encode())
             elif isinstance(text[1], CacheSpan):
-                out.write(text[1].encoded())
+                write(text[1].encoded())
             else:
-                out.write(text[1].encode("utf-8"))
+                write(text[1].encode("utf-8"))
         packages = {name: [p.fingerprint, p.sha256, p.notes, p.cards] for name, p in sorted(self.packages.items())}
         tail = f',"note_types":{dumps(list(self.layouts))}' if self.layouts is not None else ""
-        out.write(f'\n}},"packages":{dumps(packages)}{tail}}}'.encode())
-        return out.getvalue()
+        write(f'\n}},"packages":{dumps(packages)}{tail}}}'.encode())
+        return b"".join(pieces) if joined else out.getvalue()
 
 
 def note_lines(stamps: Mapping[str, tuple], deck: str) -> dict[str, str]:
