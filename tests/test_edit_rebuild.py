@@ -22,7 +22,7 @@ import pytest
 import builder
 from builder.build import build
 from builder.config import load_config
-from builder.manifest import CACHE_NAME, LOCK_NAME, CacheSpan, TopicRecord, load_state
+from builder.manifest import CACHE_NAME, LOCK_NAME, CacheSpan, TopicRecord, _cache_json, load_state
 from tests.conftest import CONFIG, TOPIC_ALL_KINDS, Project
 from tests.test_incremental import topic
 
@@ -452,3 +452,36 @@ def test_damaged_prompts_of_the_topic_read_make_the_build_read_everything(multi,
     result = build(load_config(multi.root))
     assert result.read == 4
     assert uncached_build(Project(tmp_path / "before"), tmp_path / "full") == multi.snapshot()
+
+
+@pytest.mark.parametrize("edit", ["answer", "question"])
+def test_a_cache_holding_text_beyond_ascii_is_read_a_line_at_a_time_and_kept_as_read(multi, tmp_path, edit):
+    """The builder writes the cache in ASCII; the same JSON with its letters written out (by hand) reads the same."""
+    multi.write("cards/a.yaml", topic("Übung", "a", 4).replace("Question 1 of Übung?", "Frage zur Übung?"))
+    assert multi.build().exit_code == 0
+    cache = multi.output / CACHE_NAME
+    text = cache.read_text(encoding="utf-8")
+    assert text.isascii() and "\\u00dc" in text
+    cache.write_text(text.replace("\\u00dc", "Ü"), encoding="utf-8")
+    read = _cache_json(cache)
+    assert isinstance(read["topics"]["a"][6], CacheSpan) and read["topics"]["a"][1] == "Übung"
+    if edit == "answer":
+        edit_b(multi)
+    else:
+        multi.write("cards/b.yaml", topic("Beta", "b", 4).replace("Question 2 of Beta?", "Frage zur Übung?"))
+    shutil.copytree(multi.root, tmp_path / "before")
+    result = build(load_config(multi.root)) if edit == "answer" else multi.build()
+    if edit == "question":
+        # Found against a's prompts, decoded from the text as read.
+        assert result.exit_code == 1
+        assert "entry 'b-2' asks the same as 'a-1'" in result.output
+        return
+    assert result.read == 1
+    after = cache.read_text(encoding="utf-8")
+    # a's record written back as read, its letters as they were; b's as the builder writes it.
+    assert next(line for line in after.split("\n") if line.startswith('"a":')).count("Ü") >= 1
+    full = uncached_build(Project(tmp_path / "before"), tmp_path / "full")
+    assert json.loads(full[CACHE_NAME]) == json.loads(cache.read_bytes())
+    assert {k: v for k, v in full.items() if k != CACHE_NAME} == {
+        k: v for k, v in multi.snapshot().items() if k != CACHE_NAME
+    }
