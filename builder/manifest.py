@@ -272,6 +272,16 @@ class Manifest:
         """The stamp of one note (None when unknown), without making every other note's."""
         return self._old_stamp(guid)
 
+    def stamps_of(self, guids: list[str]) -> list[NoteStamp | None]:
+        """The stamps of these notes (None when unknown), their lines decoded in one call (see _decode_all)."""
+        raw_notes = self._raw_notes
+        lazy = [guid for guid in guids if type(raw_notes.get(guid)) is tuple]
+        if lazy:
+            lines = [raw_notes[guid][1] for guid in lazy]
+            self._raw_lines.update(zip(lazy, lines, strict=True))
+            raw_notes.update(zip(lazy, json.loads("[" + ",".join(lines) + "]"), strict=True))
+        return [self._old_stamp(guid) for guid in guids]
+
     def _decode_all(self) -> None:
         """Decode every note line not decoded yet, in one call (a line at a time costs twice as much)."""
         raw_notes, raw_lines = self._raw_notes, self._raw_lines

@@ -385,10 +385,10 @@ class TopicWorker:
     def _seen(self, topic: Topic, guids: list[str], hashes: list[str | None]) -> list[NoteSeen]:
         from builder.breaks import NoteSeen
 
-        manifest = self.manifest
+        stamps = self.manifest.stamps_of(guids)
         return [
-            NoteSeen.of(entry, guid, content, manifest.stamp_of(guid))
-            for entry, guid, content in zip(topic.entries, guids, hashes, strict=True)
+            NoteSeen.of(entry, guid, content, stamp)
+            for entry, guid, content, stamp in zip(topic.entries, guids, hashes, stamps, strict=True)
         ]
 
     def _pack_alone(self, package: PendingPackage, draft: TopicDraft, media: TopicMedia) -> Packed:
