@@ -85,7 +85,7 @@ def unchanged_build(project: str | None, output: str | None, options: list) -> U
         root = nearest_root(project or os.getcwd())
         if root is None:
             return None
-        out = os.path.realpath(output) if output is not None else _configured_output(root)
+        out = os.path.realpath(output) if output is not None else configured_output(root)
         record = os.path.join(out, STAMP_NAME)
         if not os.path.isfile(record):
             return None
@@ -103,7 +103,8 @@ def unchanged_build(project: str | None, output: str | None, options: list) -> U
         return None
 
 
-def _configured_output(root: str) -> str:
+def configured_output(root: str) -> str:
+    """The output folder deck.yaml names (real path), guessed from its text without YAML: confirm it."""
     with open(os.path.join(root, CONFIG_NAME), encoding="utf-8") as file:
         found = _OUTPUT_RE.search(file.read())
     value = found["value"].strip() if found else ""

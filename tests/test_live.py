@@ -943,3 +943,23 @@ def test_a_push_that_only_imports_records_what_anki_holds_after_it(live):
     assert QUICK.replace("5", "6") in live.push().output
     status = json.loads(live.run("status", "--json").output)
     assert all(not t["edited_in_anki"] for t in status["topics"])
+
+
+def test_a_push_that_only_updates_records_the_searches_it_started_from(live):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    out = live.push().output
+    assert "update: 1 (a-one)" in out and "add:" not in out
+    assert live.field("a-one", "Answer") == "Number one."
+    # Nothing else changed: the next push reads nothing back.
+    assert QUICK in live.push().output
+    # Anki changed after the update-only push: the next push sees it, as after any other push.
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    live.push()
+    notes = live.notes()
+    live.anki.request("suspend", cards=notes["a-two"]["cards"])
+    live.anki.request("deleteNotes", notes=[notes["b-claim"]["noteId"]])
+    out = live.push().output
+    assert QUICK not in out and "add: 1 (b-claim)" in out
+    assert live.field("a-one", "Answer") == "Number 1." and "b-claim" in live.notes()
+    assert QUICK in live.push().output

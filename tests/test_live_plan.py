@@ -388,3 +388,78 @@ def test_the_push_state_holds_any_text(tmp_path):
     save_state(tmp_path, state)
     again = load_state(tmp_path, "p")
     assert again.damaged is None and again.profiles == state.profiles
+
+
+class _Answering:
+    """A stand-in for AnkiConnect that answers every batch (profile 'User 1') and records what it was asked."""
+
+    url = "http://127.0.0.1:1"
+
+    def __init__(self):
+        self.asked: list[list] = []
+
+    def batch(self, actions, lenient=False):
+        self.asked.append(list(actions))
+        return [
+            6 if a.name == "version" else "/base/User 1/collection.media" if a.name == "getMediaDirPath" else []
+            for a in actions
+        ]
+
+
+def _project_with_check(root: Path, deck_yaml: str = "") -> PushCheck:
+    ids = "".join(f"  {kind}: {1000 + i}\n" for i, kind in enumerate(("concept", "claim", "qa", "cloze")))
+    (root / "cards").mkdir(parents=True)
+    (root / "deck.yaml").write_text(deck_yaml or f"project: proj\nroot_deck: Root\nnote_types:\n{ids}")
+    state = PushState("proj", {"User 1": {"g1": _pushed("g1", 1, "a", ("t",))}}, {"User 1": 1700000000})
+    state.checks["User 1"] = _check()
+    save_state(root, state, root / "output")
+    return state.checks["User 1"]
+
+
+def test_a_push_asks_its_checks_searches_before_the_config_is_loaded(tmp_path):
+    from builder.anki.push import _asking, ask_ahead
+    from builder.config import load_config
+
+    root = tmp_path / "proj"
+    check = _project_with_check(root)
+    client = _Answering()
+    # Found from a folder inside the project, as `decks push` run there finds it.
+    ahead = ask_ahead(str(root / "cards"), client)
+    assert ahead is not None and ahead.profile == "User 1" and ahead.project == "proj"
+    assert ahead.answer.result()[0] == "User 1"
+    assert client.asked == [[*client.asked[0][:2], *_asking(check)]]
+    config = load_config(root)
+    assert ahead.fits(config, "User 1", _asking(check))
+    # Taken only for the very questions the push asks once its config is loaded.
+    assert not ahead.fits(config, "User 2", _asking(check))
+    other = PushCheck(**{**check.row(), "tags": [[["t", "u"], [1]]]})
+    assert _asking(other) != _asking(check) and not ahead.fits(config, "User 1", _asking(other))
+    # Nothing to ask: no check, or a push that deletes removed notes (it reads them all).
+    (root / "output" / CHECK_NAME).rename(root / "kept")
+    assert ask_ahead(str(root), client) is None
+    (root / "kept").rename(root / "output" / CHECK_NAME)
+    removed = PushCheck(**{**check.row(), "removed": 1})
+    state = load_state(root, "proj")
+    state.checks["User 1"] = removed
+    save_state(root, state, root / "output")
+    assert ask_ahead(str(root), client, delete=True) is None and ask_ahead(str(root), client) is not None
+    assert ask_ahead(str(root), client, profile="User 2") is None
+
+
+def test_an_answer_asked_ahead_for_another_project_or_output_folder_is_not_taken(tmp_path):
+    from builder.anki.push import _asking, ask_ahead
+    from builder.config import load_config
+
+    root = tmp_path / "proj"
+    check = _project_with_check(root)
+    ids = "{concept: 1000, claim: 1001, qa: 1002, cloze: 1003}"
+    # deck.yaml in a form the guess cannot read: the output folder is `out`, the guess stays at `output`,
+    # where an older check file still lies.
+    (root / "deck.yaml").write_text(f"{{project: proj, root_deck: Root, output: out, note_types: {ids}}}\n")
+    ahead = ask_ahead(str(root), _Answering())
+    assert ahead is not None and ahead.output == str((root / "output").resolve())
+    assert not ahead.fits(load_config(root), "User 1", _asking(check))
+    # Another project's name in deck.yaml (the check file was made for 'proj').
+    (root / "deck.yaml").write_text(f"{{project: other, root_deck: Root, note_types: {ids}}}\n")
+    ahead = ask_ahead(str(root), _Answering())
+    assert ahead is not None and not ahead.fits(load_config(root), "User 1", _asking(check))

@@ -136,7 +136,9 @@ class AnkiConnect:
             f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("latin-1")
-        with socket.create_connection((host, port), timeout=self.timeout) as sock:
+        # An ASCII host name goes as bytes: as text, the resolver would load the IDNA codec first (a few ms).
+        address = (host.encode("ascii") if host.isascii() else host, port)
+        with socket.create_connection(address, timeout=self.timeout) as sock:
             sock.sendall(head + body)
             return _read_answer(sock)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import tempfile
+import os
 import threading
 import time
 from collections import defaultdict
@@ -40,6 +40,7 @@ from builder.anki.state import (
     PushState,
     built_hash,
     load_state,
+    peek_checks,
     read_head,
     save_state,
     text_hash,
@@ -84,6 +85,8 @@ class Session:
     # What the request that imported asked besides, when the import was a push's last change: the facts of
     # the collection afterwards and the notes it touched (``notesInfo``), for recording the result.
     after_import: tuple[Facts, list] | None = None
+    # The facts ``live`` was read with, when they came from the check's searches (None after a full read).
+    facts: Facts | None = None
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -91,16 +94,72 @@ class Session:
 
 
 @contextlib.contextmanager
-def _collector_off() -> Iterator[None]:
+def collector_off(*, freeze: bool = False) -> Iterator[None]:
+    """The cyclic garbage collector paused for the block; with ``freeze``, what is alive at its end is never
+    walked again (for a whole command, whose objects mostly live until the process ends)."""
     # A push makes a few objects per note (records, built notes, replies) and no garbage cycles worth
-    # finding: the cyclic collector would walk all of them again and again, as in a build.
+    # finding: the cyclic collector would walk all of them again and again, as in a build. Turned back on,
+    # it walks every object made meanwhile at the next allocation, unless they are frozen first.
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()
+
+
+@dataclass
+class Ahead:
+    """The searches of a push's check, sent before the project's config is loaded (see ``ask_ahead``)."""
+
+    root: str
+    output: str
+    project: str
+    profile: str
+    asking: list
+    answer: _Background
+
+    def fits(self, config: Config, profile: str, asking: list) -> bool:
+        """Whether the answer is to the questions this push, with its config loaded, asks."""
+        return (
+            self.root == os.path.realpath(config.root)
+            and self.output == os.path.realpath(config.output_dir)
+            and self.project == config.project
+            and self.profile == profile
+            and self.asking == asking
+        )
+
+
+def ask_ahead(
+    project: str | None, client: AnkiConnect, *, profile: str | None = None, delete: bool = False
+) -> Ahead | None:
+    """Send the searches of the check a push would start from, before anything else of the project is read.
+
+    Where the project, its output folder and the check's profile are only guessed here (from deck.yaml's text
+    and the check file), ``open_session`` takes the answer only when the config it loads asks the same
+    questions; the searches change nothing in Anki, so an answer not taken costs nothing but the request.
+    """
+    from builder.nochange import configured_output
+    from builder.projectroot import nearest_root
+
+    try:
+        root = nearest_root(project or os.getcwd())
+        if root is None:
+            return None
+        output = configured_output(root)
+        made_for, checks = peek_checks(Path(root), Path(output))
+    except (OSError, ValueError):
+        return None
+    if profile is None and len(checks) == 1:
+        profile = next(iter(checks))
+    check = _usable(checks.get(profile), delete) if profile is not None else None
+    if check is None:
+        return None
+    asking = _asking(check)
+    return Ahead(root, output, made_for, profile, asking, _Background(lambda: connect_and_ask(client, asking)))
 
 
 def open_session(
@@ -111,15 +170,19 @@ def open_session(
     do_build: bool = True,
     quick: bool = False,
     delete: bool = False,
+    ahead: Ahead | None = None,
 ) -> Session:
     """Build (incrementally), read the packages, the topics, the push state and the collection.
 
     With ``quick`` (a push), a few searches first compare the collection with the push state's check: when
     neither the build nor the collection changed since the last push, nothing more is read; when only the
-    build did, only the notes whose entries changed (or were removed) are read back from Anki.
+    build did, only the notes whose entries changed (or were removed) are read back from Anki. ``ahead``
+    holds those searches when ``ask_ahead`` sent them already.
     """
-    with _collector_off():
-        return _open_session(config, client, profile=profile, do_build=do_build, quick=quick, delete=delete)
+    with collector_off():
+        return _open_session(
+            config, client, profile=profile, do_build=do_build, quick=quick, delete=delete, ahead=ahead
+        )
 
 
 def _open_session(
@@ -130,6 +193,7 @@ def _open_session(
     do_build: bool,
     quick: bool,
     delete: bool,
+    ahead: Ahead | None,
 ) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
@@ -145,17 +209,24 @@ def _open_session(
     replies = None
     result = None
     packages: list[Path] | None = None
+    hashed: tuple[list[Path], tuple[str, dict[str, str]]] | None = None
     if check is not None:
         ours = {int(mid): name for mid, name in check.names}
         asking = _asking(check)
         # Anki answers in its own process while this one builds: the two waits overlap.
-        answer = _Background(lambda: connect_and_ask(client, asking))
+        if ahead is not None and ahead.fits(config, candidates[0], asking):
+            answer = ahead.answer
+        else:
+            answer = _Background(lambda: connect_and_ask(client, asking))
         _meanwhile()
         # With nothing to build, the build's own no-change record says so without loading the project.
         packages = _unchanged_packages(config) if do_build else None
         if do_build and packages is None:
             result = _build(config)
             packages = result.files
+        if packages is not None:
+            # Hashed while Anki still answers: after its answer, this is all a push with nothing to do waits on.
+            hashed = (packages, _build_hash(config, packages))
         profile_open, replies = answer.result()
     else:
         profile_open = connect(client)
@@ -190,7 +261,12 @@ def _open_session(
     if facts is None or facts.digest != check.anki:
         # Anki changed since the last push (or it was never checked): read it all, with this build.
         check = None
-    build_hash, package_hashes = _build_hash(config, packages) if packages is not None else ("", {})
+    if packages is None:
+        build_hash, package_hashes = "", {}
+    elif hashed is not None and hashed[0] is packages:
+        build_hash, package_hashes = hashed[1]
+    else:
+        build_hash, package_hashes = _build_hash(config, packages)
     if check is not None and facts is not None and check.build == build_hash and not facts.missing_tags:
         live = Live(profile_open, facts.note_types, {}, facts.decks, facts.digest)
         return Session(
@@ -302,6 +378,7 @@ def _open_session(
         trusted,
         build_hash=build_hash,
         package_hashes=package_hashes,
+        facts=facts,
     )
 
 
@@ -470,7 +547,7 @@ def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
 
     if session.quick:
         return Plan(session.live.profile, unchanged=session.unchanged, quick=True, unread=session.unchanged)
-    with _collector_off():
+    with collector_off():
         return make_plan(
             session.built, session.topics, session.live, session.pushed, overwrite=overwrite, trusted=session.trusted
         )
@@ -489,7 +566,7 @@ def apply_plan(session: Session, plan: Plan, *, delete: bool = False) -> PushRep
     report = PushReport()
     if plan.quick:
         return report
-    with _collector_off():
+    with collector_off():
         return _apply_plan(session, plan, report, delete)
 
 
@@ -572,6 +649,8 @@ def _import(session: Session, plan: Plan, report: PushReport, delete: bool) -> N
     changed_types = {c.id for c in plan.note_types}
     keep = {change.guid: plan.tags[change.guid] for change in plan.to_import}
     packages = sorted({session.built.notes[guid].package for guid in keep})
+    import tempfile  # only a push that imports needs it (and its imports)
+
     with tempfile.TemporaryDirectory(prefix="decks-push-") as tmp:
         target = Path(tmp) / "decks-push.apkg"
         from builder.anki.apkg import write_trimmed
@@ -581,6 +660,16 @@ def _import(session: Session, plan: Plan, report: PushReport, delete: bool) -> N
         guess = {mid: t.name for mid, t in session.live.note_types.items()}
         if plan.note_types or not guess or not _import_is_last(plan, delete):
             session.client.call("importPackage", path=str(target))
+        elif not plan.added and session.facts is not None:
+            # Only notes already in Anki are updated, and nothing changes after: the import keeps every note id,
+            # note type, suspension and decks::removed tag the first searches found, so the facts recorded are
+            # those (were Anki changed meanwhile, they differ from the next push's, which then reads it all).
+            touched = action("notesInfo", notes=sorted(_touched(plan)))
+            replies = session.client.batch([imported, touched], lenient=True)
+            if isinstance(replies[0], AnkiError):
+                raise replies[0]
+            if not isinstance(replies[1], AnkiError):
+                session.after_import = (session.facts, replies[1])
         else:
             # Nothing else changes the collection after the import: what the push records of it afterwards
             # (the note types, the facts, the notes it touched) is asked in the same request, after the import.

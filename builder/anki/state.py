@@ -336,29 +336,43 @@ def _check_owner(root: Path, project: str, output_dir: Path) -> dict:
 
 def _read_checks(root: Path, project: str, output_dir: Path) -> dict[str, PushCheck]:
     """The checks kept in ``output_dir`` for this push state, by profile (none when absent or not for it)."""
+    made_for, checks = peek_checks(root, output_dir)
+    return checks if made_for == project else {}
+
+
+def peek_checks(root: Path, output_dir: Path) -> tuple[str, dict[str, PushCheck]]:
+    """The project the check file in ``output_dir`` was made for, and its checks by profile; ("", {}) when there
+    is none for the push state at ``root``. Its note lines are not compared here (``read_head`` does that)."""
     try:
         data = json.loads((output_dir / CHECK_NAME).read_bytes())
     except (OSError, ValueError):
-        return {}
+        return "", {}
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
-        return {}
-    if {k: data.get(k) for k in ("decks-push-check", "project", "state", "output")} != _check_owner(
-        root, project, output_dir
-    ):
-        return {}
+        return "", {}
+    project = data.get("project")
+    if not isinstance(project, str) or {
+        k: data.get(k) for k in ("decks-push-check", "project", "state", "output")
+    } != _check_owner(root, project, output_dir):
+        return "", {}
     checks = {}
     for profile, value in data["profiles"].items():
         check = _check(value)
         if check is not None:
             checks[profile] = check
-    return checks
+    return project, checks
 
 
 def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[str, str]) -> None:
     # Other profiles' checks stay as they were: each still holds only while its note lines hash alike.
     try:
         with folder_lock(output_dir):
-            checks = {p: c for p, c in _read_checks(root, state.project, output_dir).items() if p in hashes}
+            # The file is read only for the checks of profiles this push did not go to.
+            others = set(hashes) - set(state.checks)
+            checks = (
+                {p: c for p, c in _read_checks(root, state.project, output_dir).items() if p in others}
+                if others
+                else {}
+            )
             for profile, check in state.checks.items():
                 checks.pop(profile, None)
                 if check is not None and profile in hashes:

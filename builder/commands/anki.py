@@ -36,11 +36,14 @@ def _anki_options(function):
     return function
 
 
-def _session(obj: Context, url: str, api_key: str | None, profile: str | None, **options):
+def _session(obj: Context, url: str, api_key: str | None, profile: str | None, *, quick: bool = False, **options):
     from builder.anki.client import AnkiConnect
-    from builder.anki.push import open_session
+    from builder.anki.push import ask_ahead, open_session
 
-    session = open_session(obj.config, AnkiConnect(url, api_key), profile=profile, **options)
+    client = AnkiConnect(url, api_key)
+    # A push's first question to Anki goes out before the project's config is even loaded.
+    ahead = ask_ahead(obj.project, client, profile=profile, delete=options.get("delete", False)) if quick else None
+    session = open_session(obj.config, client, profile=profile, quick=quick, ahead=ahead, **options)
     for message in session.messages:
         echo(f"note: {message}", err=True)
     return session
@@ -77,26 +80,29 @@ def push_command(
       decks push --delete
       decks push --url http://127.0.0.1:8766
     """
-    from builder.anki.push import apply_plan, plan_lines, plan_push, refuse_if_needed
+    from builder.anki.push import apply_plan, collector_off, plan_lines, plan_push, refuse_if_needed
 
-    session = _session(obj, url, api_key, profile, quick=True, delete=delete)
-    plan = plan_push(session, overwrite=overwrite)
-    lines = plan_lines(plan, delete=delete)
-    head = f"Push to Anki profile '{plan.profile}'" + (" (dry run: nothing changes)" if dry_run else "") + ":"
-    obj.say("\n".join([head, *lines]))
-    refuse_if_needed(plan)
-    if dry_run:
-        return
-    if delete and (plan.removed or plan.already_removed):
-        obj.say(f"Deleting {len(plan.removed) + len(plan.already_removed)} notes of removed entries.")
-    report = apply_plan(session, plan, delete=delete)
-    obj.say("Done: " + ("; ".join(report.done) if report.done else "nothing to change") + ".")
-    if plan.conflicts:
-        click.echo(
-            f"note: {len(plan.conflicts)} notes changed both in the YAML and in Anki were left as they are in Anki: "
-            "`decks status` shows both texts; `decks push --overwrite` takes the YAML's.",
-            err=True,
-        )
+    # Off from the first read to the last word: turned back on between the steps, the collector would walk
+    # every record and note the push holds, again and again.
+    with collector_off(freeze=True):
+        session = _session(obj, url, api_key, profile, quick=True, delete=delete)
+        plan = plan_push(session, overwrite=overwrite)
+        lines = plan_lines(plan, delete=delete)
+        head = f"Push to Anki profile '{plan.profile}'" + (" (dry run: nothing changes)" if dry_run else "") + ":"
+        obj.say("\n".join([head, *lines]))
+        refuse_if_needed(plan)
+        if dry_run:
+            return
+        if delete and (plan.removed or plan.already_removed):
+            obj.say(f"Deleting {len(plan.removed) + len(plan.already_removed)} notes of removed entries.")
+        report = apply_plan(session, plan, delete=delete)
+        obj.say("Done: " + ("; ".join(report.done) if report.done else "nothing to change") + ".")
+        if plan.conflicts:
+            click.echo(
+                f"note: {len(plan.conflicts)} notes changed both in the YAML and in Anki were left as they are in "
+                "Anki: `decks status` shows both texts; `decks push --overwrite` takes the YAML's.",
+                err=True,
+            )
 
 
 @click.command("status")
