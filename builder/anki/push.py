@@ -820,10 +820,14 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
 def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages) -> list[list[list]]:
     # The built notes' ids, grouped by the project tags each carries (none too): one search finds those that
     # lost one, and the groups together are the notes this push built.
-    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    # Grouped by the tags as recorded first (most notes share a few lists), then by the sorted tags.
+    as_recorded: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for guid, record in notes.items():
         if guid in built.notes:
-            groups[tuple(sorted(record.tags))].append(record.note_id)
+            as_recorded[tuple(record.tags)].append(record.note_id)
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for tags, ids in as_recorded.items():
+        groups[tuple(sorted(tags))] += ids
     return [[list(tags), sorted(ids)] for tags, ids in sorted(groups.items())]
 
 

@@ -197,36 +197,42 @@ def _parse(text: str, project: str) -> PushState:
         rows = json.loads("[" + ",".join(lines[1:]) + "]")
     except ValueError:
         rows = None
+    profiles = state.profiles
+    kept = state.lines
     for number, line in enumerate(lines[1:], start=2):
         row = rows[number - 2] if rows is not None else json.loads(line)
-        if isinstance(row, list) and len(row) in (3, 4) and row[0] == "profile":
-            if not (isinstance(row[1], str) and isinstance(row[2], int) and not isinstance(row[2], bool)):
+        # JSON gives exact types (a bool is no int here) and string keys: ``type(x) is`` says all.
+        if type(row) is list and len(row) == 9 and row[0] == "note":
+            _, profile, guid, entry, note_id, deck, built, fields, tags = row
+            if not (
+                type(profile) is str
+                and type(guid) is str
+                and type(entry) is str
+                and type(note_id) is int
+                and type(deck) is str
+                and type(built) is str
+                and type(fields) is dict
+                and _STR.issuperset(map(type, fields.values()))
+                and type(tags) is list
+                and _STR.issuperset(map(type, tags))
+            ):
+                raise ValueError(f"line {number} has a value of the wrong type")
+            record = PushedNote(guid, entry, note_id, deck, built, fields, tags)
+            notes = profiles.get(profile)
+            if notes is None:
+                notes = profiles[profile] = {}
+            notes[guid] = record
+            # Kept as read (without its line break) for writing back unchanged.
+            kept[profile, guid] = (record, line)
+            continue
+        if type(row) is list and len(row) in (3, 4) and row[0] == "profile":
+            if not (type(row[1]) is str and type(row[2]) is int):
                 raise ValueError(f"line {number} has a value of the wrong type")
             # A version-2 line's fourth value, its check, is not read: checks live in the output folder now.
             state.mods[row[1]] = row[2]
-            state.profiles.setdefault(row[1], {})
+            profiles.setdefault(row[1], {})
             continue
-        if not (isinstance(row, list) and len(row) == 9 and row[0] == "note"):
-            raise ValueError(f"line {number} is not a note line")
-        _, profile, guid, entry, note_id, deck, built, fields, tags = row
-        if not (
-            isinstance(profile, str)
-            and isinstance(guid, str)
-            and isinstance(entry, str)
-            and isinstance(note_id, int)
-            and not isinstance(note_id, bool)
-            and isinstance(deck, str)
-            and isinstance(built, str)
-            and isinstance(fields, dict)
-            and set(map(type, fields)) <= _STR
-            and set(map(type, fields.values())) <= _STR
-            and isinstance(tags, list)
-            and set(map(type, tags)) <= _STR
-        ):
-            raise ValueError(f"line {number} has a value of the wrong type")
-        record = PushedNote(guid, entry, note_id, deck, built, fields, tags)
-        state.profiles.setdefault(profile, {})[guid] = record
-        state.lines[profile, guid] = (record, line + "\n")
+        raise ValueError(f"line {number} is not a note line")
     return state
 
 
@@ -306,11 +312,12 @@ def save_state(root: Path, state: PushState, output_dir: Path | None = None) -> 
     for profile in sorted(state.profiles):
         notes = state.profiles[profile]
         lines = []
-        for guid in sorted(notes, key=lambda g: (notes[g].entry, g)):
+        # Sorted as (entry, GUID) pairs: comparing tuples made once beats a key function called per note.
+        for _, guid in sorted([(n.entry, g) for g, n in notes.items()]):
             n = notes[guid]
             read = state.lines.get((profile, guid))
             if read is not None and read[0] is n:
-                lines.append(read[1])
+                lines.append(read[1] + "\n")
                 continue
             row = ["note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())), n.tags]
             lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
