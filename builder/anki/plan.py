@@ -216,13 +216,16 @@ def make_plan(
     claimed = {note.id for note in live_by_guid.values()}
     plan.strangers = len(live.notes) - len(claimed)
 
-    for guid, note in sorted(built.notes.items(), key=lambda item: item[1].entry):
-        if guid in trusted:
-            plan.unchanged += 1
-            plan.unread += 1
-            plan.steady.add(guid)
-            plan.matched[guid] = pushed[guid].note_id
-            continue
+    # Notes not read back are counted first: only the others are compared, in entry order.
+    unread = [guid for guid in built.notes if guid in trusted]
+    plan.unchanged += len(unread)
+    plan.unread += len(unread)
+    plan.steady.update(unread)
+    for guid in unread:
+        plan.matched[guid] = pushed[guid].note_id
+    for guid, note in sorted(
+        ((guid, note) for guid, note in built.notes.items() if guid not in trusted), key=lambda item: item[1].entry
+    ):
         entry = note.entry
         record = pushed.get(guid)
         current = live_by_guid.get(guid)
@@ -311,7 +314,7 @@ def make_plan(
 
 
 def _plan_removals(plan, built, topics, live, pushed, built_decks) -> None:
-    gone = [(guid, record) for guid, record in sorted(pushed.items()) if guid not in built.notes]
+    gone = sorted((guid, record) for guid, record in pushed.items() if guid not in built.notes)
     present = [(guid, record, live.notes[record.note_id]) for guid, record in gone if record.note_id in live.notes]
     if not present:
         return
