@@ -444,6 +444,11 @@ def test_a_push_asks_its_checks_searches_before_the_config_is_loaded(tmp_path):
     save_state(root, state, root / "output")
     assert ask_ahead(str(root), client, delete=True) is None and ask_ahead(str(root), client) is not None
     assert ask_ahead(str(root), client, profile="User 2") is None
+    # Pushed to two profiles: which one is open is not known before asking, unless --profile says it.
+    state.profiles["User 2"] = dict(state.profiles["User 1"])
+    save_state(root, state)
+    assert ask_ahead(str(root), client) is None
+    assert ask_ahead(str(root), client, profile="User 1").profile == "User 1"
 
 
 def test_an_answer_asked_ahead_for_another_project_or_output_folder_is_not_taken(tmp_path):

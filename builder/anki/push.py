@@ -41,6 +41,7 @@ from builder.anki.state import (
     built_hash,
     load_state,
     peek_checks,
+    pushed_profiles,
     read_head,
     save_state,
     text_hash,
@@ -138,9 +139,10 @@ def ask_ahead(
 ) -> Ahead | None:
     """Send the searches of the check a push would start from, before anything else of the project is read.
 
-    Where the project, its output folder and the check's profile are only guessed here (from deck.yaml's text
-    and the check file), ``open_session`` takes the answer only when the config it loads asks the same
-    questions; the searches change nothing in Anki, so an answer not taken costs nothing but the request.
+    Where the project, its output folder and the check's profile are only guessed here (from deck.yaml's text,
+    the check file and the push state's profile lines), ``open_session`` takes the answer only when the config
+    it loads asks the same questions; the searches change nothing in Anki, so an answer not taken costs nothing
+    but the request.
     """
     from builder.nochange import configured_output
     from builder.projectroot import nearest_root
@@ -151,15 +153,16 @@ def ask_ahead(
             return None
         output = configured_output(root)
         made_for, checks = peek_checks(Path(root), Path(output))
+        # Which profile the push goes to is known before asking Anki when it is given or the only one pushed to.
+        candidates = [profile] if profile is not None else pushed_profiles(Path(root)) if checks else []
     except (OSError, ValueError):
         return None
-    if profile is None and len(checks) == 1:
-        profile = next(iter(checks))
-    check = _usable(checks.get(profile), delete) if profile is not None else None
+    check = _usable(checks.get(candidates[0]), delete) if len(candidates) == 1 else None
     if check is None:
         return None
     asking = _asking(check)
-    return Ahead(root, output, made_for, profile, asking, _Background(lambda: connect_and_ask(client, asking)))
+    answer = _Background(lambda: connect_and_ask(client, asking))
+    return Ahead(root, output, made_for, candidates[0], asking, answer)
 
 
 def open_session(
