@@ -398,8 +398,10 @@ class _Answering:
     def __init__(self):
         self.asked: list[list] = []
 
-    def batch(self, actions, lenient=False):
+    def batch(self, actions, lenient=False, sent=None):
         self.asked.append(list(actions))
+        if sent is not None:
+            sent()
         return [
             6 if a.name == "version" else "/base/User 1/collection.media" if a.name == "getMediaDirPath" else []
             for a in actions

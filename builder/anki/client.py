@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,13 @@ class AnkiConnect:
         """Run one action and return its result."""
         return self._post(self._body(Action(name, params).request()), name)
 
-    def batch(self, actions: Sequence[Action], *, lenient: bool = False) -> list[Any]:
+    def batch(
+        self, actions: Sequence[Action], *, lenient: bool = False, sent: Callable[[], None] | None = None
+    ) -> list[Any]:
         """Run actions in order, in as few requests as possible; the first error stops the rest.
 
         With ``lenient``, an action Anki refused gives an ``AnkiError`` in its place, and the rest go on.
+        ``sent`` is called once the first request is on its way (before its answer is read).
         """
         results: list[Any] = []
         for start in range(0, len(actions), BATCH):
@@ -71,6 +74,7 @@ class AnkiConnect:
                 # AnkiConnect checks the key of each action in a batch, not only the batch's own.
                 self._body({"action": "multi", "params": {"actions": [self._keyed(a.request()) for a in chunk]}}),
                 "multi",
+                sent if start == 0 else None,
             )
             for act, reply in zip(chunk, replies, strict=False):
                 if not isinstance(reply, dict) or reply.get("error") is not None:
@@ -88,9 +92,9 @@ class AnkiConnect:
     def _body(self, request: dict[str, Any]) -> bytes:
         return json.dumps(self._keyed({**request, "version": API_VERSION})).encode("utf-8")
 
-    def _post(self, body: bytes, name: str) -> Any:
+    def _post(self, body: bytes, name: str, sent: Callable[[], None] | None = None) -> Any:
         try:
-            raw = self._exchange(body)
+            raw = self._exchange(body, sent)
         except _HTTPStatus as e:
             raise AnkiError(
                 f"{self.url} answered HTTP {e.code}, not as AnkiConnect does. {_INSTALL} "
@@ -126,10 +130,15 @@ class AnkiConnect:
             raise AnkiError(f"Anki refused '{name}': {error}")
         return reply["result"]
 
-    def _exchange(self, body: bytes) -> bytes:
-        """POST ``body`` to the URL and return the answer's body; ``_HTTPStatus`` for an answer other than 2xx."""
+    def _exchange(self, body: bytes, sent: Callable[[], None] | None = None) -> bytes:
+        """POST ``body`` to the URL and return the answer's body; ``_HTTPStatus`` for an answer other than 2xx.
+
+        ``sent`` is called once the request is written, before the answer is waited for.
+        """
         where = _plain_http(self.url)
         if where is None:
+            if sent is not None:
+                sent()
             return _through_urllib(self.url, body, self.timeout)
         host, port, path, netloc = where
         head = (
@@ -140,6 +149,8 @@ class AnkiConnect:
         address = (host.encode("ascii") if host.isascii() else host, port)
         with socket.create_connection(address, timeout=self.timeout) as sock:
             sock.sendall(head + body)
+            if sent is not None:
+                sent()
             return _read_answer(sock)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -63,10 +63,12 @@ def connect(client: AnkiConnect) -> str:
     return _profile(client.call("getMediaDirPath"))
 
 
-def connect_and_ask(client: AnkiConnect, actions: Sequence[Action]) -> tuple[str, list | None]:
+def connect_and_ask(
+    client: AnkiConnect, actions: Sequence[Action], sent: Callable[[], None] | None = None
+) -> tuple[str, list | None]:
     """``connect``, with ``actions`` sent in the same request: the open profile and their replies (None when
-    Anki refused any of them)."""
-    replies = client.batch([action("version"), action("getMediaDirPath"), *actions], lenient=True)
+    Anki refused any of them). ``sent`` is called once the request is on its way."""
+    replies = client.batch([action("version"), action("getMediaDirPath"), *actions], lenient=True, sent=sent)
     for reply in replies[:2]:
         if isinstance(reply, AnkiError):
             raise reply

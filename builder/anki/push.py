@@ -161,7 +161,18 @@ def ask_ahead(
     if check is None:
         return None
     asking = _asking(check)
-    answer = _Background(lambda: connect_and_ask(client, asking))
+    sent = threading.Event()
+
+    def ask() -> tuple[str, list | None]:
+        try:
+            return connect_and_ask(client, asking, sent=sent.set)
+        finally:
+            sent.set()
+
+    answer = _Background(ask)
+    # Held until the request is out: loading the config first would keep the thread from sending it for a
+    # switch interval of the interpreter's lock, while Anki could already be at work.
+    sent.wait(1.0)
     return Ahead(root, output, made_for, candidates[0], asking, answer)
 
 
