@@ -431,11 +431,11 @@ def test_a_push_asks_its_checks_searches_before_the_config_is_loaded(tmp_path):
     assert ahead.answer.result()[0] == "User 1"
     assert client.asked == [[*client.asked[0][:2], *_asking(check)]]
     config = load_config(root)
-    assert ahead.fits(config, "User 1", _asking(check))
+    assert ahead.owns(config) and ahead.fits(config, "User 1", check)
     # Taken only for the very questions the push asks once its config is loaded.
-    assert not ahead.fits(config, "User 2", _asking(check))
+    assert not ahead.fits(config, "User 2", check)
     other = PushCheck(**{**check.row(), "tags": [[["t", "u"], [1]]]})
-    assert _asking(other) != _asking(check) and not ahead.fits(config, "User 1", _asking(other))
+    assert _asking(other) != _asking(check) and not ahead.fits(config, "User 1", other)
     # Nothing to ask: no check, or a push that deletes removed notes (it reads them all).
     (root / "output" / CHECK_NAME).rename(root / "kept")
     assert ask_ahead(str(root), client) is None
@@ -454,7 +454,7 @@ def test_a_push_asks_its_checks_searches_before_the_config_is_loaded(tmp_path):
 
 
 def test_an_answer_asked_ahead_for_another_project_or_output_folder_is_not_taken(tmp_path):
-    from builder.anki.push import _asking, ask_ahead
+    from builder.anki.push import ask_ahead
     from builder.config import load_config
 
     root = tmp_path / "proj"
@@ -465,8 +465,8 @@ def test_an_answer_asked_ahead_for_another_project_or_output_folder_is_not_taken
     (root / "deck.yaml").write_text(f"{{project: proj, root_deck: Root, output: out, note_types: {ids}}}\n")
     ahead = ask_ahead(str(root), _Answering())
     assert ahead is not None and ahead.output == str((root / "output").resolve())
-    assert not ahead.fits(load_config(root), "User 1", _asking(check))
+    assert not ahead.owns(load_config(root)) and not ahead.fits(load_config(root), "User 1", check)
     # Another project's name in deck.yaml (the check file was made for 'proj').
     (root / "deck.yaml").write_text(f"{{project: other, root_deck: Root, note_types: {ids}}}\n")
     ahead = ask_ahead(str(root), _Answering())
-    assert ahead is not None and not ahead.fits(load_config(root), "User 1", _asking(check))
+    assert ahead is not None and not ahead.fits(load_config(root), "User 1", check)

@@ -119,19 +119,24 @@ class Ahead:
     root: str
     output: str
     project: str
+    # The check file's checks by profile, the one asked about, and what was asked.
+    checks: dict[str, PushCheck]
     profile: str
+    check: PushCheck
     asking: list
     answer: _Background
 
-    def fits(self, config: Config, profile: str, asking: list) -> bool:
-        """Whether the answer is to the questions this push, with its config loaded, asks."""
+    def owns(self, config: Config) -> bool:
+        """Whether the check file read here is the one this push, with its config loaded, reads."""
         return (
             self.root == os.path.realpath(config.root)
             and self.output == os.path.realpath(config.output_dir)
             and self.project == config.project
-            and self.profile == profile
-            and self.asking == asking
         )
+
+    def fits(self, config: Config, profile: str, check: PushCheck) -> bool:
+        """Whether the answer is to the questions this push, with its config loaded, asks: those of ``check``."""
+        return self.owns(config) and self.profile == profile and self.check == check
 
 
 def ask_ahead(
@@ -173,7 +178,7 @@ def ask_ahead(
     # Held until the request is out: loading the config first would keep the thread from sending it for a
     # switch interval of the interpreter's lock, while Anki could already be at work.
     sent.wait(1.0)
-    return Ahead(root, output, made_for, candidates[0], asking, answer)
+    return Ahead(root, output, made_for, checks, candidates[0], check, asking, answer)
 
 
 def open_session(
@@ -211,8 +216,14 @@ def _open_session(
 ) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
+    # The check file, when read already to ask ahead, is not read again (its note lines' hashes still are).
     head = (
-        read_head(config.root, config.project, config.output_dir)
+        read_head(
+            config.root,
+            config.project,
+            config.output_dir,
+            checks=ahead.checks if ahead is not None and ahead.owns(config) else None,
+        )
         if state is None
         else PushHead(dict.fromkeys(state.profiles))
     )
@@ -226,11 +237,11 @@ def _open_session(
     hashed: tuple[list[Path], tuple[str, dict[str, str]]] | None = None
     if check is not None:
         ours = {int(mid): name for mid, name in check.names}
-        asking = _asking(check)
         # Anki answers in its own process while this one builds: the two waits overlap.
-        if ahead is not None and ahead.fits(config, candidates[0], asking):
+        if ahead is not None and ahead.fits(config, candidates[0], check):
             answer = ahead.answer
         else:
+            asking = _asking(check)
             answer = _Background(lambda: connect_and_ask(client, asking))
         _meanwhile()
         # With nothing to build, the build's own no-change record says so without loading the project.

@@ -244,11 +244,14 @@ class PushHead:
     damaged: str | None = None
 
 
-def read_head(root: Path, project: str, output_dir: Path | None = None) -> PushHead:
+def read_head(
+    root: Path, project: str, output_dir: Path | None = None, checks: dict[str, PushCheck] | None = None
+) -> PushHead:
     """The profiles of the push state and their checks (from ``output_dir``), without decoding its note lines.
 
     A check whose note lines no longer hash as it was made with is dropped (the full read then says what is
-    wrong); so is every check when ``output_dir`` is None or holds none for this state.
+    wrong); so is every check when ``output_dir`` is None or holds none for this state. ``checks``, when
+    given, are that folder's checks as read already for this state (``peek_checks``).
     """
     try:
         data = (root / STATE_NAME).read_bytes()
@@ -256,7 +259,8 @@ def read_head(root: Path, project: str, output_dir: Path | None = None) -> PushH
         return PushHead()
     except OSError:
         return PushHead(damaged="unreadable")
-    checks = _read_checks(root, project, output_dir) if output_dir is not None else {}
+    if checks is None:
+        checks = _read_checks(root, project, output_dir) if output_dir is not None else {}
     head = PushHead()
     try:
         # Past the comment lines, the header line, then each profile's line and the block of its note
