@@ -16,13 +16,37 @@ from builder.entries import Entry, Topic
 from builder.errors import Location, Problem, ProblemsError
 from builder.kinds import CLOZE_RE, COMMON_KEYS, FLAG, ID_RE, KINDS, MAX_ID_LENGTH, cloze_answer
 from builder.rules import CLOZE_NO_DELETION, TAG_SPACES
-from builder.yamlfile import MAP, MERGE, MERGE_MESSAGE, SEQ, YamlFile, describe, misspelt_keys, suggest
+from builder.yamlfile import (
+    BOOL,
+    MAP,
+    MERGE,
+    MERGE_MESSAGE,
+    SEQ,
+    STR,
+    YamlFile,
+    describe,
+    misspelt_keys,
+    plain_text,
+    plain_words,
+    suggest,
+)
 
 TOPIC_KEYS = ("title", "description", "source", "tags", "entries")
 _COMMON = tuple(k.name for k in COMMON_KEYS)
 # Per kind: how its entries are named in messages, and the keys they may have.
 _ENTRY_KEYS = {name: (f"a {name} entry", _COMMON + kind.key_names) for name, kind in KINDS.items()}
 _SPACE = re.compile(r"\s")
+# How _plain_entry reads each key an entry of a kind may have (`was:` is left to _entry's checks).
+_TEXT, _FLAG, _ID, _KIND, _TAGS, _SOURCE, _ALLOW = range(7)
+_PLAIN_KEYS = {
+    name: (
+        kind,
+        {"id": _ID, "kind": _KIND, "tags": _TAGS, "source": _SOURCE, "allow": _ALLOW}
+        | {key.name: _FLAG if key.type == FLAG else _TEXT for key in kind.keys},
+        frozenset(["id", "kind", *(key.name for key in kind.keys if key.required)]),
+    )
+    for name, kind in KINDS.items()
+}
 
 
 TOPIC_SUFFIXES = (".yaml", ".yml")
@@ -185,9 +209,15 @@ def check_topic(
             doc.error(node, "'entries' is empty; a topic needs at least one entry")
         else:
             for item in node.value:
-                entry = _entry(doc, item, tags, source, ids, was_ids)
-                if entry is not None:
-                    entries.append(entry)
+                entry = _plain_entry(display, item, tags, source)
+                if entry is None:
+                    entry = _entry(doc, item, tags, source, ids, was_ids)
+                    if entry is None:
+                        continue
+                else:
+                    mark = entry.marks["id"]
+                    ids.append((entry.id, Location(display, mark.line + 1, mark.column + 1)))
+                entries.append(entry)
     # Returned even when it has problems, so that checks across files still see its entries.
     topic = Topic(
         slug=path.stem,
@@ -200,6 +230,81 @@ def check_topic(
         title_at=title_at,
     )
     return topic, doc.problems, ids, was_ids
+
+
+def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], topic_source: str | None) -> Entry | None:
+    """The entry a node makes when nothing in it is to be reported; None when anything may be.
+
+    One pass over its keys for the usual entry, with no problem recorded: any other node goes through
+    _entry's checks, which find and word its problems, so that falling back is always safe.
+    """
+    if type(node) is not yaml.MappingNode or node.tag != MAP:
+        return None
+    pairs = node.value
+    plan = None
+    for key_node, value_node in pairs:
+        if key_node.value == "kind":
+            plan = _PLAIN_KEYS.get(plain_text(value_node))
+            break
+    if plan is None:
+        return None
+    kind, hows, required = plan
+    values: dict[str, object] = {}
+    marks = {}
+    entry_id = source = None
+    own_tags: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    for key_node, value_node in pairs:
+        if type(key_node) is not yaml.ScalarNode or key_node.tag != STR:
+            return None
+        key = key_node.value
+        how = hows.get(key)
+        if how is None or key in marks:
+            return None
+        marks[key] = value_node.start_mark
+        if how == _TEXT:
+            value = plain_text(value_node)
+            if value is None:
+                return None
+            values[key] = value
+        elif how == _ID:
+            entry_id = plain_text(value_node)
+            if entry_id is None or len(entry_id) > MAX_ID_LENGTH or not ID_RE.match(entry_id):
+                return None
+        elif how == _TAGS:
+            own_tags = plain_words(value_node)
+            if own_tags is None or any(_SPACE.search(tag) for tag in own_tags):
+                return None
+        elif how == _SOURCE:
+            source = plain_text(value_node)
+            if source is None:
+                return None
+        elif how == _FLAG:
+            if type(value_node) is not yaml.ScalarNode or value_node.tag != BOOL:
+                return None
+            values[key] = value_node.value.lower() in ("true", "yes", "on", "y")
+        elif how == _ALLOW:
+            allow = plain_words(value_node)
+            if allow is None:
+                return None
+    if not required <= marks.keys():
+        return None
+    if kind.cloze:
+        deletions = CLOZE_RE.findall(values["text"])
+        if not deletions or any(int(number) == 0 or not cloze_answer(body).strip() for number, body in deletions):
+            return None
+    start = node.start_mark
+    return Entry(
+        id=entry_id,
+        kind=kind.name,
+        # In the order of the kind's keys, as _entry gives them.
+        values={key: values[key] for key in kind.key_names if key in values},
+        tags=tuple(dict.fromkeys(topic_tags + own_tags)),
+        source=topic_source if "source" not in marks else source,
+        allow=allow,
+        loc=Location(display, start.line + 1, start.column + 1),
+        marks=marks,
+    )
 
 
 def _entry(

@@ -281,6 +281,9 @@ class YamlFile:
 
     def text(self, node: yaml.Node, key: str, *, allow_empty: bool = False) -> str | None:
         """A scalar's text exactly as written; None (with a problem) for anything else."""
+        value = plain_text(node)
+        if value is not None:
+            return value
         if isinstance(node, yaml.ScalarNode) and node.tag in _TEXT_TAGS:
             value = node.value
             # (`isspace` is what `strip` strips: an empty or all-space value, without copying it.)
@@ -338,6 +341,34 @@ class YamlFile:
             value = self.text(item, key)
             if value is not None:
                 yield value, item
+
+
+def plain_text(node: yaml.Node) -> str | None:
+    """A scalar's text when ``YamlFile.text`` takes it with nothing to report; None when it needs a closer look.
+
+    The one test of a good text value: readers of many values take this first, and ``text`` only words the
+    problem of a value it refuses.
+    """
+    if type(node) is yaml.ScalarNode and node.tag in _TEXT_TAGS:
+        value = node.value
+        # (`isspace` is what `strip` strips: an empty or all-space value, without copying it. Every character
+        # _CONTROL finds is unprintable: most values need no search.)
+        if (
+            value
+            and not value.isspace()
+            and len(value) <= MAX_TEXT_CHARS
+            and (value.isprintable() or _CONTROL.search(value) is None)
+        ):
+            return value
+    return None
+
+
+def plain_words(node: yaml.Node) -> tuple[str, ...] | None:
+    """The items of a list of text items (or of one item on its own) when ``YamlFile.words`` takes each with
+    nothing to report; None when any needs a closer look."""
+    items = node.value if type(node) is yaml.SequenceNode and node.tag == SEQ else (node,)
+    out = tuple(map(plain_text, items))
+    return None if None in out else out
 
 
 # `key: value` at the start of a line, possibly as a list item: group 1 is the key, group 2 the value.

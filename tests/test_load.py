@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from builder.config import load_config
@@ -249,3 +251,105 @@ def test_each_problem_names_its_rule_where_it_is_found(project):
         "tag 'two words' contains a space": "tag-spaces",
         "qa entry 'two' has no 'answer'": "invalid",
     }
+
+
+# Values of every shape a key can be given: good text, numbers, flags, empty, blank, control characters,
+# lists, mappings, tags, ids that are not ids, cloze texts with and without good deletions.
+_VALUES = [
+    "plain words", "'quoted: text'", "35", "1.5", "true", "no", "~", "''", "'  '", '"tab\\there"', '"bell\\a"',
+    '"line\\nbreak"', "|\n      two\n      lines", "[a, b]", "[a, 'b c']", "[]", "{a: 1}", "!!binary aGk=",
+    "2001-12-14", "bad id!", "x" * 101, "'{{c1::Paris}} is a city'", "'{{c0::zero}} x'", "'{{c1::  }} x'",
+    "'{{c2::a::hint}} b'", "[t1, t1, t2]", "[long-answer]", "*anchor", "&anchor v",
+]  # fmt: skip
+_KEYS = ["kind", "id", "question", "answer", "term", "definition", "text", "reverse", "extra", "reasoning",
+         "tags", "source", "allow", "was", "image", "example", "<<", "'id'", "qestion", "? [k]"]  # fmt: skip
+
+
+def test_one_pass_entries_are_what_the_checks_make():
+    """Every entry the one-pass reading makes is what the full checks make of it, with no problem; it takes
+    the usual entry, and leaves every other to the checks."""
+    import random
+
+    import yaml
+
+    from builder.load import _entry, _plain_entry
+    from builder.yamlfile import YamlFile
+
+    rng = random.Random(17)
+    taken = 0
+    for n in range(3000):
+        kind = rng.choice(["qa", "claim", "concept", "cloze", "nope", "'qa'", "[qa]"])
+        required = {"qa": ["question", "answer"], "claim": ["question", "answer", "reasoning"]}
+        required |= {"concept": ["term", "definition"], "cloze": ["text"]}
+        keys = ["id", *required.get(kind, [])]
+        keys += rng.sample(_KEYS, rng.randint(0, 4)) if n % 3 else []
+        rng.shuffle(keys)
+        keys.insert(rng.randint(0, len(keys)), "kind")
+        lines = []
+        for key in keys:
+            if key == "kind":
+                value = kind
+            elif n % 3 and rng.random() < 0.3:
+                value = rng.choice(_VALUES)
+            elif key == "id":
+                value = f"e-{n}.x"
+            elif key in ("tags", "allow", "was"):
+                value = rng.choice(["[t1, a::b]", "one", "[example-entry]", "[]"])
+            elif key == "reverse":
+                value = "true"
+            elif key == "text":
+                value = "'{{c1::Paris}} is the {{c2::capital}}'"
+            else:
+                value = f"words {n}"
+            lines.append(f"    {key}: {value}")
+        text = "entries:\n  - " + "\n    ".join(line.strip() for line in lines) + "\n"
+        doc = YamlFile(Path("t.yaml"), "cards/t.yaml").read(text)
+        if doc.root is None:
+            continue
+        item = doc.root.value[0][1].value[0]
+        ids: list = []
+        checked = _entry(doc, item, ("topic",), "the source", ids, [])
+        fast = _plain_entry(doc.display, item, ("topic",), "the source")
+        if fast is None:
+            continue
+        taken += 1
+        assert isinstance(item, yaml.MappingNode)
+        assert doc.problems == [] and checked == fast, text
+        assert list(checked.values) == list(fast.values), text
+        assert dict(checked.marks) == dict(fast.marks), text
+        assert ids == [(fast.id, fast.key_loc("id"))], text
+    assert taken > 500
+
+
+def test_one_pass_entries_leave_every_problem_to_the_checks(project):
+    """An entry with any problem in it is not taken by the one-pass reading: its problems are reported."""
+    from builder.load import _plain_entry
+    from builder.yamlfile import YamlFile
+
+    bad = {
+        "kind: qa\nid: a\nquestion: Q\nanswer: ''": "'answer' is empty",
+        "kind: qa\nid: a\nquestion: Q\nanswer: A\nanswer: B": "duplicate key 'answer'",
+        "kind: qa\nid: a\nquestion: Q\nanswer: A\nterm: T": "unknown key 'term'",
+        "kind: qa\nid: a b\nquestion: Q\nanswer: A": "must be letters, digits",
+        "kind: qa\nid: a\nquestion: Q": "has no 'answer'",
+        "kind: qa\nquestion: Q\nanswer: A": "entry has no 'id'",
+        "kind: qa\nid: a\nquestion: Q\nanswer: A\ntags: [a b]": "contains a space",
+        "kind: qa\nid: a\nquestion: Q\nanswer: [A]": "must be text, not a list",
+        'kind: qa\nid: a\nquestion: Q\nanswer: "A\\x1f"': "U+001F",
+        "kind: qa\nid: a\nquestion: Q\nanswer: A\nsource: ~": "'source' is empty",
+        "kind: qa\nid: a\nquestion: Q\nanswer: A\nwas: [a]": "entry's own id",
+        "kind: concept\nid: a\nterm: T\ndefinition: D\nreverse: 'yes'": "must be true or false",
+        "kind: cloze\nid: a\ntext: no deletion": "no deletion",
+        "kind: cloze\nid: a\ntext: '{{c0::x}} y'": "start at c1",
+        "kind: cloze\nid: a\ntext: '{{c1:: }} y'": "is empty",
+        "kind: qna\nid: a\nquestion: Q\nanswer: A": "unknown kind 'qna'",
+        "kind: qa\n<<: {id: a}\nid: a\nquestion: Q\nanswer: A": "merge keys",
+        "kind: qa\nid: a\nquestion: Q\nanswer: A\nallow: ''": "'allow' is empty",
+    }
+    for body, message in bad.items():
+        text = "entries:\n  - " + body.replace("\n", "\n    ") + "\n"
+        doc = YamlFile(project.root / "t.yaml", "t.yaml").read(text)
+        item = doc.root.value[0][1].value[0]
+        assert _plain_entry("t.yaml", item, (), None) is None, body
+        project.write("cards/all-kinds.yaml", "title: T\n" + text)
+        assert any(message in problem for problem in problems_of(project)), body
