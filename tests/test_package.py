@@ -58,3 +58,36 @@ def test_package_rows(project):
         "select n.guid, c.ord, c.due from cards c join notes n on n.id = c.nid order by c.due, c.ord"
     ).fetchall()
     assert [(d[1], d[2]) for d in dues] == [(0, 0), (1, 0), (0, 1), (0, 2), (0, 3), (1, 3)]
+
+
+def test_each_collection_is_the_one_its_sql_makes_in_a_fresh_database(project):
+    """Packages start from a copy of the empty collection: their bytes are those of a database made from
+    nothing by the same statements, for small and large packages alike, and one package after another."""
+    import json
+
+    from builder.package import PackagePlan, _collection_sql, package_bytes
+
+    tables, indexes, col = _collection_sql()
+
+    def from_nothing(plan: PackagePlan) -> bytes:
+        conn = sqlite3.connect(":memory:")
+        conn.executescript(tables)
+        conn.executescript(col)
+        decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
+        decks.update({str(d["id"]): d for d in plan.decks})
+        models = {str(mid): m for mid, m in plan.models.items()}
+        conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
+        conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", plan.notes)
+        conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.cards)
+        conn.executescript(indexes)
+        conn.commit()
+        return conn.serialize()
+
+    for size in (0, 1, 40, 3000):
+        plan = PackagePlan(project.root / "x.apkg")
+        plan.decks = [{"id": 5, "name": "Root::T", "big": "d" * size}]
+        plan.models = {7: {"id": 7, "css": "c" * size}}
+        plan.notes = [(n, f"g{n}", 7, 9, -1, " t ", "f\x1f" * (n % 9) + "é" * n, "s", 0, 0, "") for n in range(size)]
+        plan.cards = [(n, n, 5, 0, 9, -1, 0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, "") for n in range(size)]
+        with zipfile.ZipFile(io.BytesIO(package_bytes(plan))) as archive:
+            assert archive.read("collection.anki2") == from_nothing(plan), size
