@@ -69,6 +69,27 @@ class NoteType:
         """Its definition as a package of this deck holds it, with this ``mod``."""
         return {**self.json, "mod": mod, "did": deck_id}
 
+    def json_text(self, mod: int, deck_id: int) -> str:
+        """``json.dumps(self.to_json(mod, deck_id))``: the definition is encoded once, not for every package."""
+        pieces = self._json_pieces
+        if pieces is None:
+            return json.dumps(self.to_json(mod, deck_id))
+        head, first, middle, second, tail = pieces
+        values = {"mod": int(mod), "did": int(deck_id)}
+        return f"{head}{values[first]}{middle}{values[second]}{tail}"
+
+    @functools.cached_property
+    def _json_pieces(self) -> tuple[str, str, str, str, str] | None:
+        """The definition's JSON cut where ``mod`` and ``did`` go (the two keys in the order they come)."""
+        marks = {"mod": json.dumps("\0mod\0"), "did": json.dumps("\0did\0")}
+        text = json.dumps({**self.json, **{key: json.loads(mark) for key, mark in marks.items()}})
+        if any(text.count(mark) != 1 for mark in marks.values()):
+            return None  # a definition holding those very strings: encoded whole each time
+        first, second = sorted(marks, key=lambda key: text.index(marks[key]))
+        head, rest = text.split(marks[first])
+        middle, tail = rest.split(marks[second])
+        return head, first, middle, second, tail
+
     def card_ords(self, values: Sequence[str]) -> list[int]:
         """The ordinals of the cards a note with these field values makes."""
         if self.cloze:
@@ -195,8 +216,9 @@ def _collection_bytes(plan: PackagePlan) -> bytes:
         conn.deserialize(empty)
         decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
         decks.update({str(d["id"]): d for d in plan.decks})
-        models = {str(mid): m for mid, m in plan.models.items()}
-        conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
+        # As json.dumps of {"<id>": definition, ...} writes it.
+        models = "{" + ", ".join(f'"{mid}": {text}' for mid, text in plan.models.items()) + "}"
+        conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), models))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", plan.notes)
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.cards)
         conn.executescript(indexes)
@@ -237,7 +259,8 @@ class PackagePlan:
 
     path: Path
     decks: list[dict] = field(default_factory=list)
-    models: dict[int, dict] = field(default_factory=dict)
+    # Note-type id -> its definition as JSON text.
+    models: dict[int, str] = field(default_factory=dict)
     notes: list[tuple] = field(default_factory=list)
     cards: list[tuple] = field(default_factory=list)
     # (name in Anki's media folder, file to read), sorted by name.
@@ -315,7 +338,7 @@ class Packager:
         for position, (kind, guid, flds, sort_field, tags, content, ords, entry_id) in enumerate(draft.notes):
             model_id = self.models[kind].id
             if model_id not in plan.models:
-                plan.models[model_id] = self.models[kind].to_json(self._model_mods[kind], did)
+                plan.models[model_id] = self.models[kind].json_text(self._model_mods[kind], did)
             stamp = stamp_note(guid, content, ords, now, lane, entry_id, kind)
             plan.notes.append((stamp.id, guid, model_id, stamp.mod, -1, tags, flds, sort_field, 0, 0, ""))
             for ord_ in ords:

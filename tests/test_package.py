@@ -75,7 +75,7 @@ def test_each_collection_is_the_one_its_sql_makes_in_a_fresh_database(project):
         conn.executescript(col)
         decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
         decks.update({str(d["id"]): d for d in plan.decks})
-        models = {str(mid): m for mid, m in plan.models.items()}
+        models = {str(mid): json.loads(text) for mid, text in plan.models.items()}
         conn.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", plan.notes)
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.cards)
@@ -86,8 +86,32 @@ def test_each_collection_is_the_one_its_sql_makes_in_a_fresh_database(project):
     for size in (0, 1, 40, 3000):
         plan = PackagePlan(project.root / "x.apkg")
         plan.decks = [{"id": 5, "name": "Root::T", "big": "d" * size}]
-        plan.models = {7: {"id": 7, "css": "c" * size}}
+        plan.models = {7: json.dumps({"id": 7, "css": "c" * size}), 8: json.dumps({"id": 8, "mod": size})}
         plan.notes = [(n, f"g{n}", 7, 9, -1, " t ", "f\x1f" * (n % 9) + "é" * n, "s", 0, 0, "") for n in range(size)]
         plan.cards = [(n, n, 5, 0, 9, -1, 0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, "") for n in range(size)]
         with zipfile.ZipFile(io.BytesIO(package_bytes(plan))) as archive:
             assert archive.read("collection.anki2") == from_nothing(plan), size
+
+
+def test_a_note_type_is_written_as_json_encodes_it(project):
+    """Each package's note types are their definitions as json.dumps writes them, with that package's deck and
+    time, though each definition is encoded once."""
+    import json
+
+    from builder.config import load_config
+    from builder.package import NoteType, make_note_types
+    from builder.render import Renderer
+    from builder.templatedirs import template_dirs
+
+    config = load_config(project.root)
+    made = make_note_types(config, Renderer(template_dirs(config.templates_dir)).layouts())
+    odd = {"css": 'a "\\0mod\\0" \0did\0 \0mod\0 é', "did": 0, "x": [1.5, None, True, "\0mod\0"], "mod": 3}
+    types = [
+        *made.values(),
+        NoteType(1, False, {"req": []}),
+        NoteType(2, True, odd),
+        NoteType(3, True, {"mod": 1, "did": 2}),
+    ]
+    for note_type in types:
+        for mod, deck in ((0, 0), (1700000000, 2**40 + 12345), (-1, 2**53)):
+            assert note_type.json_text(mod, deck) == json.dumps(note_type.to_json(mod, deck))
