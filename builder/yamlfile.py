@@ -8,6 +8,7 @@ own constructors silently keep the last one). Every problem is collected, not ra
 from __future__ import annotations
 
 import gc
+import operator
 import os
 import re
 import stat
@@ -51,11 +52,11 @@ class _Loader(_Base):
     is skipped, and a plain scalar's tag (which depends only on its text) is remembered.
     """
 
-    def descend_resolver(self, current_node, current_index):  # noqa: D102 - no path resolvers
-        pass
-
-    def ascend_resolver(self):  # noqa: D102 - no path resolvers
-        pass
+    # The composer calls both for every node, for path resolvers. C functions are never bound to the loader,
+    # so these take the calls' arguments as they come, `is_(parent, index)` and `tuple()`, and do nothing
+    # with them, without a Python frame each (about 6% of the parse).
+    descend_resolver = staticmethod(operator.is_)
+    ascend_resolver = staticmethod(tuple)
 
     def resolve(self, kind, value, implicit):  # noqa: D102 - same answers as PyYAML's Resolver
         if kind is yaml.ScalarNode and implicit[0]:
