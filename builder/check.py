@@ -423,26 +423,26 @@ def _normal(text: str) -> str:
 # -- rules across entries --------------------------------------------------------
 
 
-def _prompt(entry: Entry) -> str | None:
-    """What the front of an entry's main card asks."""
-    return main_text(entry.values, plain=True)
-
-
 def prompts_of(entries: Iterable[Entry], answers: bool = True) -> list[Prompt]:
     """What the duplicate rules need of these entries (those with a question to compare).
 
     Only near duplicates compare answers: without ``answers``, they are left out (None).
     """
     out = []
+    # _normal, written out: this runs for every entry of every topic a build reads.
+    words = _WORD_RE.findall
     for entry in entries:
-        prompt = _prompt(entry)
-        key = _normal(prompt) if prompt is not None else ""
+        values = entry.values
+        prompt = main_text(values, plain=True)
+        key = " ".join(words(prompt.casefold())) if prompt is not None else ""
         if not key:
             continue
-        answer = (entry.value("answer") or entry.value("definition")) if answers else None
-        loc = entry.key_loc("id")
-        normal = _normal(answer) if isinstance(answer, str) else None
-        out.append(Prompt(entry.id, loc.path, loc.line, loc.col, str(entry.loc), key, normal, entry.allow))
+        answer = (values.get("answer") or values.get("definition")) if answers else None
+        normal = " ".join(words(answer.casefold())) if isinstance(answer, str) else None
+        loc = entry.loc
+        mark = entry.marks.get("id")
+        line, col = (loc.line, loc.col) if mark is None else (mark.line + 1, mark.column + 1)
+        out.append(Prompt(entry.id, loc.path, line, col, str(loc), key, normal, entry.allow))
     return out
 
 
