@@ -81,7 +81,8 @@ class _Resolver:
         self._digests: dict[str, str] = {}
 
     def entry(self, entry: Entry) -> Entry:
-        values = dict(entry.values)
+        # Copied only for an entry with media: most have none, and every entry of a topic read comes here.
+        values: dict[str, object] | None = None
         names: list[str] = []
         for key, value in entry.values.items():
             if not isinstance(value, str):
@@ -89,12 +90,14 @@ class _Resolver:
             if key in _MEDIA_KEY_NAMES:
                 name = self._reference(value, key, entry.key_loc(key))
                 if name is not None:
+                    values = dict(entry.values) if values is None else values
                     values[key] = name
                     names.append(name)
             elif "[sound:" in value:
                 loc = entry.key_loc(key)
+                values = dict(entry.values) if values is None else values
                 values[key] = SOUND_RE.sub(lambda m, loc=loc: self._sound(m, loc, names), value)
-        if not names:
+        if not names or values is None:
             return entry
         used = tuple(dict.fromkeys(names))
         self.media.by_entry[entry.id] = used
