@@ -248,6 +248,7 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
             break
     if plan is None:
         return None
+    scalar = yaml.ScalarNode
     kind, hows, required = plan
     values: dict[str, object] = {}
     marks = {}
@@ -255,7 +256,7 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
     own_tags: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()
     for key_node, value_node in pairs:
-        if type(key_node) is not yaml.ScalarNode or key_node.tag != STR:
+        if type(key_node) is not scalar or key_node.tag != STR:
             return None
         key = key_node.value
         how = hows.get(key)
@@ -273,14 +274,15 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
                 return None
         elif how == _TAGS:
             own_tags = plain_words(value_node)
-            if own_tags is None or any(_SPACE.search(tag) for tag in own_tags):
+            # (A space in any tag is a space in them joined.)
+            if own_tags is None or _SPACE.search("".join(own_tags)):
                 return None
         elif how == _SOURCE:
             source = plain_text(value_node)
             if source is None:
                 return None
         elif how == _FLAG:
-            if type(value_node) is not yaml.ScalarNode or value_node.tag != BOOL:
+            if type(value_node) is not scalar or value_node.tag != BOOL:
                 return None
             values[key] = value_node.value.lower() in ("true", "yes", "on", "y")
         elif how == _ALLOW:
