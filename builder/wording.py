@@ -3,6 +3,7 @@ answers their question repeats. Plain functions on strings, for the quality rule
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -20,14 +21,11 @@ _AUXILIARIES = _word_set(
 _QUESTION_WORDS = _word_set("what which who whom whose when where why how")
 # An answer that opens with one of these, alone or followed by punctuation (Markdown emphasis aside), is a
 # yes or a no.
-_YES_NO_RE = re.compile(
-    r"^\W*(yes|no|yeah|yep|nope|not at all|of course)\b[*_]*\s*($|[.,;:!—–-])",
-    re.IGNORECASE,
-)
+_YES_NO = (r"^\W*(yes|no|yeah|yep|nope|not at all|of course)\b[*_]*\s*($|[.,;:!—–-])", re.IGNORECASE)
 # "the second role", "its third important reason": an item asked for by its place in a list. Only
 # nouns that name members of an unordered list count: "the first step" or "the second law" name
 # something whose place is part of the fact.
-_ORDINAL_RE = re.compile(
+_ORDINAL = (
     r"\b(?:the|its|his|her|their|our|your|this|that)\s+"
     r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|1st|2nd|3rd|[4-9]th|10th|last)"
     r"(?:\s+[\w-]+){0,2}?\s+"
@@ -37,6 +35,15 @@ _ORDINAL_RE = re.compile(
     r"|methods?|strategies|strategy|options?|parts?|pillars?|principles?|drivers?|bottlenecks?|areas?)\b",
     re.IGNORECASE,
 )
+
+
+@functools.cache
+def _compiled(pattern: tuple[str, int]) -> re.Pattern:
+    # Compiled when first used, not when imported: a build imports this module and, unless the project
+    # makes these rules errors, never uses them (the two took about 1 ms to compile).
+    return re.compile(*pattern)
+
+
 # Words that make a sentence state a reason; a "Why:" line without any of them is usually a caveat,
 # an aside or a restatement.
 _CAUSAL = _word_set(
@@ -75,13 +82,13 @@ def is_yes_no_question(question: str) -> bool:
 
 def yes_no_answer(answer: str) -> str | None:
     """The yes or no an answer opens with, if it does."""
-    m = _YES_NO_RE.match(answer)
+    m = _compiled(_YES_NO).match(answer)
     return m.group(1) if m else None
 
 
 def ordinal_phrase(question: str) -> str | None:
     """The phrase by which a question asks for an item by its place in a list ("the second"), if any."""
-    m = _ORDINAL_RE.search(question)
+    m = _compiled(_ORDINAL).search(question)
     return m.group(0) if m else None
 
 
@@ -107,7 +114,7 @@ def repeated_words(question: str, answer: str) -> list[str]:
 
 
 def _strip_yes_no(answer: str) -> str:
-    m = _YES_NO_RE.match(answer)
+    m = _compiled(_YES_NO).match(answer)
     return answer[m.end() :] if m else answer
 
 
