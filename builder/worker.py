@@ -14,7 +14,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,6 +104,8 @@ class _Read:
 
 # Below this much YAML to render, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 1_000_000
+# With fewer topics read while the note types were made ahead, packing them in two processes saves nothing.
+_PACK_APART_MIN = 4
 
 
 class TopicWorker:
@@ -224,14 +226,40 @@ class TopicWorker:
         waiting: list[_Read] = []
         for slug in slugs:
             if self._typed or self._make_note_types(wait=self.ahead is None or self.ahead.ready(False)) is not None:
-                yield from (self._finish(read) for read in waiting)
+                yield from self._finish_waiting(waiting)
                 waiting = []
                 yield self.outcome(slug, render=not self._failed)
             else:
                 waiting.append(self._read(slug, render=not self._failed))
         if waiting:
             self._make_note_types()
+            yield from self._finish_waiting(waiting)
+
+    def _finish_waiting(self, waiting: list[_Read]) -> Iterator[TopicOutcome]:
+        # The topics read while the note types were made ahead, drafted and packed now, in order. With several,
+        # a process forked now (the one that made the note types has ended, freeing its core) packs them from
+        # the last on while this one packs from the first: it holds every topic read, as this process does.
+        if len(waiting) < _PACK_APART_MIN or self.ahead is None or not _can_fork() or idle_cores() < 0.5:
             yield from (self._finish(read) for read in waiting)
+            return
+        workers = _Workers(len(waiting), 1, lambda index: self._finish(waiting[index]), front=False)
+        try:
+            got: dict[int, TopicOutcome] = {}
+            for n in range(len(waiting)):
+                while n not in got:
+                    index = workers.take(front=True)
+                    if index is not None:
+                        got[index] = self._finish(waiting[index])
+                        continue
+                    taken = workers.outcome(wait=True)
+                    if taken is None:
+                        raise RuntimeError(f"a worker process ended before it handed back {waiting[n].slug}")
+                    got[taken[0]] = taken[1]
+                if n == len(waiting) - 1:
+                    workers.close()
+                yield got.pop(n)
+        finally:
+            workers.close()
 
     def _in_processes(self, slugs: list[str], jobs: int) -> Iterator[TopicOutcome]:
         # Forked workers inherit this object and the manifest's first new id, fixed here so that every
@@ -251,7 +279,7 @@ class TopicWorker:
         # the work is shared evenly, whatever the sizes of the topics, and only the workers' outcomes cross
         # between processes.
         self._slugs = slugs
-        workers = _Workers(self, len(slugs), jobs - 1)
+        workers = self._workers = _Workers(len(slugs), jobs - 1, lambda index: _outcome_in_worker(self, index))
         try:
             got: dict[int, TopicOutcome | _Read] = {}
             for n in range(len(slugs)):
@@ -432,19 +460,25 @@ class TopicWorker:
 
 
 class _Workers:
-    """Forked processes reading topics for a TopicWorker, and the bounds of the topics no process has taken.
+    """Processes forked to work on topics for a TopicWorker, and the bounds of the topics no process has taken.
 
-    Each worker takes topics from the first on and writes each outcome, pickled, into a pipe of its own, which
-    a thread of this process drains as it comes (a worker never waits for this process to read); it ends once
-    every topic is taken. The bounds live in memory shared by every process, guarded by a one-byte token in a pipe.
+    Each worker takes topics from the first on (or the last, not ``front``), runs ``task`` on each one's place and
+    writes each outcome, pickled, into a pipe of its own, which a thread of this process drains as it comes (a
+    worker never waits for this process to read); it ends once every topic is taken. The bounds live in memory
+    shared by every process, guarded by a one-byte token in a pipe.
     """
 
-    def __init__(self, worker: TopicWorker, count: int, processes: int):
+    def __init__(
+        self,
+        count: int,
+        processes: int,
+        task: Callable[[int], TopicOutcome],
+        front: bool = True,
+    ):
         import mmap
         import threading
         from queue import SimpleQueue
 
-        worker._workers = self
         self._bounds = mmap.mmap(-1, 16)
         self._bounds[:] = (0).to_bytes(8, "little", signed=True) + (count - 1).to_bytes(8, "little", signed=True)
         self._token = os.pipe()
@@ -463,7 +497,7 @@ class _Workers:
                 if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
                     for other in {fd for pipe in pipes for fd in pipe} - {write}:
                         os.close(other)
-                    _serve(worker, write)
+                    _serve(self, task, front, write)
                 self._pids.append(pid)
         for read, write in pipes:
             os.close(write)
@@ -556,8 +590,9 @@ def _read_exactly(pipe, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _serve(worker: TopicWorker, fd: int) -> None:  # pragma: no cover - runs in a forked process
-    # A forked worker: topics from the first on, each outcome written to ``fd``, until every topic is taken.
+def _serve(workers: _Workers, task: Callable[[int], TopicOutcome], front: bool, fd: int) -> None:  # pragma: no cover
+    # A forked worker: ``task`` on topics from the first on (or the last), each outcome written to ``fd``, until
+    # every topic is taken. Runs in the forked process.
     import pickle
 
     try:
@@ -567,11 +602,11 @@ def _serve(worker: TopicWorker, fd: int) -> None:  # pragma: no cover - runs in 
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         with open(fd, "wb") as pipe:
             while True:
-                index = worker._take(front=True)
+                index = workers.take(front)
                 if index is None:
                     break
                 try:
-                    message = pickle.dumps((index, _outcome_in_worker(worker, index)), pickle.HIGHEST_PROTOCOL)
+                    message = pickle.dumps((index, task(index)), pickle.HIGHEST_PROTOCOL)
                 except BaseException as exc:  # handed to the build, which raises it
                     try:
                         message = pickle.dumps((index, exc), pickle.HIGHEST_PROTOCOL)

@@ -690,3 +690,52 @@ def test_note_types_are_made_ahead_only_for_a_build_with_no_cache(tmp_path, monk
 
     monkeypatch.setattr(builder.ahead, "idle_cores", lambda: 0.2)
     assert NoteTypesAhead.start(config, tmp_path / "other", 0) is None
+
+
+def test_topics_read_while_the_note_types_were_made_ahead_are_packed_in_two_processes(tmp_path, monkeypatch):
+    """A small clean build reads its topics in one process while the note types are made ahead; the topics read
+    meanwhile are then packed by this process from the first and a forked one from the last, with the output
+    of a build in one process alone."""
+    import os
+    import time
+
+    import builder.ahead
+    from builder.worker import TopicWorker
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    _free_cores(monkeypatch)
+    make = builder.ahead._make
+
+    def slow_make(config, shared):
+        time.sleep(0.5)  # every topic is read before the note types are in
+        make(config, shared)
+
+    monkeypatch.setattr(builder.ahead, "_make", slow_make)
+    log = tmp_path / "finish.log"
+    finish = TopicWorker._finish
+
+    def logged_finish(self, read):
+        time.sleep(0.05)  # long enough for the forked process to take some
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{read.slug} {os.getpid()}\n")
+        return finish(self, read)
+
+    monkeypatch.setattr(TopicWorker, "_finish", logged_finish)
+    outputs = []
+    for jobs in ("0", "1"):
+        root = tmp_path / f"j{jobs}"
+        synth.write_project(root, 120, topics=6)
+        log.write_text("")
+        p = Project(root)
+        result = p.build("-j", jobs)
+        assert result.exit_code == 0, result.output
+        outputs.append(p.snapshot())
+        packed = dict(line.split() for line in log.read_text().splitlines())
+        assert sorted(packed) == [f"topic-{n:02d}" for n in range(6)]
+        here = {slug for slug, pid in packed.items() if pid == str(os.getpid())}
+        if jobs == "0":
+            # This process from the first topic on, the forked one from the last.
+            assert "topic-00" in here and "topic-05" not in here
+        else:
+            assert len(here) == 6
+    assert outputs[0] == outputs[1]
