@@ -53,6 +53,9 @@ class NoteTypesAhead:
             return None
         import mmap
 
+        # Packing needs it in the build's process, and the note types in this one: imported once, before the fork.
+        import builder.package  # noqa: F401
+
         shared = mmap.mmap(-1, _SIZE)
         read, write = os.pipe()
         with ctrl_c_held():
