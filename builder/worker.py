@@ -106,6 +106,9 @@ class _Read:
 PARALLEL_MIN_BYTES = 1_000_000
 # With fewer topics read while the note types were made ahead, packing them in two processes saves nothing.
 _PACK_APART_MIN = 4
+# Up to this much YAML, the processes reading topics also encode their lock lines and cache records (about
+# 35,000 entries; 10,000 are 2.4 MB).
+_ENCODE_APART_MAX_BYTES = 8_000_000
 
 
 class TopicWorker:
@@ -146,6 +149,8 @@ class TopicWorker:
         self.now = now = build_time()
         self.packager: Packager | None = None
         self._workers: _Workers | None = None
+        # Whether the processes reading topics encode the state's text of what they read (see _encode_apart).
+        self._encode = False
         self.layouts: tuple[str, dict] | None = None
         self.ahead = ahead
         # Whether the note types are made (or taken) yet, in this process; and whether taken from ``ahead``.
@@ -242,6 +247,7 @@ class TopicWorker:
         if len(waiting) < _PACK_APART_MIN or self.ahead is None or not _can_fork() or idle_cores() < 0.5:
             yield from (self._finish(read) for read in waiting)
             return
+        self._encode_apart()
         workers = _Workers(len(waiting), 1, lambda index: self._finish(waiting[index]), front=False)
         try:
             got: dict[int, TopicOutcome] = {}
@@ -279,6 +285,7 @@ class TopicWorker:
         # the work is shared evenly, whatever the sizes of the topics, and only the workers' outcomes cross
         # between processes.
         self._slugs = slugs
+        self._encode_apart()
         workers = self._workers = _Workers(len(slugs), jobs - 1, lambda index: _outcome_in_worker(self, index))
         try:
             got: dict[int, TopicOutcome | _Read] = {}
@@ -315,6 +322,14 @@ class TopicWorker:
         finally:
             # Ctrl-C or an error: the workers are stopped, and nothing waits for the rest.
             workers.close()
+
+    def _encode_apart(self) -> None:
+        """With two processes, each encodes the state's text of the topics it packs (their lock lines, their cache
+        records) while the other reads, rather than the build after every topic; up to a project of moderate size:
+        the build holds that text until it saves the state, which at 100,000 entries would raise its peak of memory
+        by 20-30 MB. (In one process it saves nothing: the same process encodes it either way.)"""
+        size = sum(path.stat().st_size for path in self.paths.values() if path.is_file())
+        self._encode = size <= _ENCODE_APART_MAX_BYTES
 
     def _finish_read(self, got: dict[int, TopicOutcome | _Read]) -> bool:
         """Draft and pack the topics this process read before the note types were in, once they are (made ahead:
@@ -363,18 +378,19 @@ class TopicWorker:
 
         project, known = self.config.project, self.known
         outcome.guids = [entry_guid(project, entry.id, entry.was, known) for entry in topic.entries]
-        # Encoded here, so that a build in two processes encodes each half of the cache where it is read.
-        outcome.record_text = record_text(
-            TopicRecord(
-                "",
-                summary.title,
-                list(summary.ids),
-                outcome.media.uses,
-                outcome.guids,
-                list(summary.was),
-                outcome.prompts,
+        if self._encode:
+            # Encoded where the topic is read, rather than by the build after every topic (see _encode_apart).
+            outcome.record_text = record_text(
+                TopicRecord(
+                    "",
+                    summary.title,
+                    list(summary.ids),
+                    outcome.media.uses,
+                    outcome.guids,
+                    list(summary.was),
+                    outcome.prompts,
+                )
             )
-        )
         timings["validate"] = (start := clock()) - now
         fields = None
         # Before the note types are known, fields are made in case they come without problems.
@@ -426,9 +442,10 @@ class TopicWorker:
         self.packager.add_draft(plan, draft, package.lane)
         # Only the stamps: the rows are in the packed bytes, and at 100,000 notes they would hold 100 MB.
         stamps = self.manifest.take_touched()
-        # The build places each note in its topic's deck: their lock lines are made as they will be then.
+        # The build places each note in its topic's deck: their lock lines are made as they will be then, when
+        # the processes reading topics encode what they read (see _encode_apart).
         deck = draft.deck["name"]
-        lines = note_lines(stamps, deck)
+        lines = note_lines(stamps, deck) if self._encode else {}
         return Packed(package_bytes(plan), len(plan.notes), len(plan.cards), stamps, lines, deck)
 
     def accept(self, package: PendingPackage, packed: Packed) -> dict[str, tuple]:

@@ -739,3 +739,27 @@ def test_topics_read_while_the_note_types_were_made_ahead_are_packed_in_two_proc
         else:
             assert len(here) == 6
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("limit", [None, 0], ids=["moderate", "large"])
+def test_two_processes_encode_the_state_text_of_their_topics_only_for_a_project_of_moderate_size(
+    tmp_path, monkeypatch, limit
+):
+    """With two processes, each encodes the lock lines and cache records of the topics it packs, unless the
+    project is large (the build would hold that text until it saves, raising its peak of memory)."""
+    import builder.worker
+    from builder.manifest import Manifest
+    from builder.worker import PendingPackage, TopicWorker
+
+    if limit is not None:
+        monkeypatch.setattr(builder.worker, "_ENCODE_APART_MAX_BYTES", limit)
+    synth.write_project(tmp_path / "p", 100, topics=4)
+    config = load_config(tmp_path / "p")
+    paths = {path.stem: path for path in sorted(config.cards_dir.glob("*.yaml"))}
+    stale = {slug: PendingPackage(tmp_path / f"{slug}.apkg", [slug], waiting=1) for slug in paths}
+    got = list(TopicWorker(config, paths, stale, Manifest(fresh=True), {}).run_all(list(paths), 2))
+    assert all(o.packed is not None and not o.problems for o in got)
+    if limit is None:
+        assert all(o.record_text and len(o.packed.lines) == len(o.packed.stamps) == 25 for o in got)
+    else:
+        assert all(o.record_text is None and o.packed.lines == {} for o in got)
