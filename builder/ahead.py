@@ -40,6 +40,10 @@ class NoteTypesAhead:
         self._owner = os.getpid()
         self._done = False
         self.made: dict | None = None
+        # The build stamp (incremental.py) of the config, templates and builder, taken before the templates were
+        # read: the build takes the note types only under the stamp it took itself, so that they are never older
+        # than the stamp the cache keeps them under (a template saved meanwhile is rendered again by the build).
+        self.stamp = ""
 
     @classmethod
     def start(cls, config: Config, output: Path | None, jobs: int) -> NoteTypesAhead | None:
@@ -80,8 +84,8 @@ class NoteTypesAhead:
             pass
         size = int.from_bytes(self._shared[:8], "little")
         if size:
-            with contextlib.suppress(ValueError):
-                self.made = json.loads(self._shared[8 : 8 + size])
+            with contextlib.suppress(ValueError, TypeError):
+                self.stamp, self.made = json.loads(self._shared[8 : 8 + size])
         self._done = True
         return True
 
@@ -111,13 +115,16 @@ def _make(config: Config, shared) -> None:  # pragma: no cover - runs in the for
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         from pathlib import Path
 
+        from builder.incremental import build_stamp
         from builder.package import make_note_types
         from builder.render import Renderer
         from builder.templatedirs import template_dirs
 
-        layouts = Renderer(template_dirs(config.templates_dir), lambda p: config.rel(Path(p))).layouts()
+        folders = template_dirs(config.templates_dir)
+        stamp = build_stamp(config, folders)
+        layouts = Renderer(folders, lambda p: config.rel(Path(p))).layouts()
         made = make_note_types(config, layouts)
-        data = json.dumps({kind: note_type.cached() for kind, note_type in made.items()}).encode("utf-8")
+        data = json.dumps([stamp, {kind: note_type.cached() for kind, note_type in made.items()}]).encode("utf-8")
         if len(data) <= len(shared) - 8:
             shared[8 : 8 + len(data)] = data
             shared[:8] = len(data).to_bytes(8, "little")

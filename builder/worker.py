@@ -179,7 +179,7 @@ class TopicWorker:
         if note_types is None and self.ahead is not None:
             if not self.ahead.ready(wait):
                 return None
-            if self.ahead.made is not None:
+            if self.ahead.made is not None and self.ahead.stamp == stamp:
                 note_types = note_types_from_cache(self.ahead.made)
                 self._from_ahead = note_types is not None
             if note_types is None and not wait:

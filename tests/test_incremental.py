@@ -763,3 +763,32 @@ def test_two_processes_encode_the_state_text_of_their_topics_only_for_a_project_
         assert all(o.record_text and len(o.packed.lines) == len(o.packed.stamps) == 25 for o in got)
     else:
         assert all(o.record_text is None and o.packed.lines == {} for o in got)
+
+
+def test_note_types_made_ahead_of_a_template_saved_since_are_made_again(tmp_path, monkeypatch):
+    """A template saved after the process making the note types read it, before the build took its stamp: the
+    build makes the note types itself, from the template as saved, as a build with nothing made ahead does."""
+    from builder.ahead import NoteTypesAhead
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    repo_templates = Path(__file__).resolve().parents[1] / "templates"
+    outputs = []
+    for made_ahead in (True, False):
+        root = tmp_path / f"ahead-{made_ahead}"
+        synth.write_project(root, 30, topics=2)
+        front = root / "templates" / "qa" / "front.html"
+        front.parent.mkdir(parents=True)
+        front.write_text((repo_templates / "qa" / "front.html").read_text())
+        config = load_config(root)
+        ahead = NoteTypesAhead.start(config, None, 2) if made_ahead else None
+        if ahead is not None:
+            assert ahead.ready(wait=True) and ahead.made is not None
+        front.write_text(front.read_text() + "<p>saved later</p>\n")
+        try:
+            build(load_config(root), jobs=1, ahead=ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
+        outputs.append(Project(root).snapshot())
+        assert b"saved later" in (root / "output" / CACHE_NAME).read_bytes()
+    assert outputs[0] == outputs[1]
