@@ -6,7 +6,6 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,16 +29,41 @@ NEAR_DUPLICATE = 0.9
 _WORD_RE = re.compile(r"\w+")
 
 
-@dataclass(frozen=True, order=True)
 class Finding:
     """One reported problem: where, how bad, what, and which rule says so."""
 
-    path: str
-    line: int
-    col: int
-    severity: str
-    message: str
-    rule: str
+    # This module's classes are plain classes rather than dataclasses, which would cost every build the making
+    # of their methods at import. Findings are values: equal, hashed and ordered by all their fields.
+    __slots__ = ("path", "line", "col", "severity", "message", "rule")
+
+    def __init__(self, path: str, line: int, col: int, severity: str, message: str, rule: str) -> None:
+        self.path = path
+        self.line = line
+        self.col = col
+        self.severity = severity
+        self.message = message
+        self.rule = rule
+
+    def _key(self) -> tuple:
+        return (self.path, self.line, self.col, self.severity, self.message, self.rule)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if type(other) is Finding else NotImplemented
+
+    def __lt__(self, other: Finding) -> bool:
+        return self._key() < other._key() if type(other) is Finding else NotImplemented
+
+    def __le__(self, other: Finding) -> bool:
+        return self._key() <= other._key() if type(other) is Finding else NotImplemented
+
+    def __gt__(self, other: Finding) -> bool:
+        return self._key() > other._key() if type(other) is Finding else NotImplemented
+
+    def __ge__(self, other: Finding) -> bool:
+        return self._key() >= other._key() if type(other) is Finding else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def __str__(self) -> str:
         where = self.path
@@ -50,13 +74,13 @@ class Finding:
         return f"{where}: {self.severity}: {self.message} [{self.rule}]"
 
 
-@dataclass
 class Report:
     """Everything `check` found, in file order."""
 
-    findings: list[Finding] = field(default_factory=list)
-    topics: int = 0
-    entries: int = 0
+    def __init__(self, findings: list[Finding] | None = None, topics: int = 0, entries: int = 0) -> None:
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.topics = topics
+        self.entries = entries
 
     @property
     def errors(self) -> list[Finding]:
@@ -81,16 +105,18 @@ class Report:
         )
 
 
-@dataclass(frozen=True)
 class _Raw:
     """A finding before the project's severities and the entry's `allow:` are applied."""
 
-    loc: Location | None
-    path: str
-    rule: str
-    message: str
-    # The rules the entry it is about excuses itself from (`allow:`).
-    allow: tuple[str, ...] = ()
+    __slots__ = ("loc", "path", "rule", "message", "allow")
+
+    def __init__(self, loc: Location | None, path: str, rule: str, message: str, allow: tuple[str, ...] = ()) -> None:
+        self.loc = loc
+        self.path = path
+        self.rule = rule
+        self.message = message
+        # The rules the entry it is about excuses itself from (`allow:`).
+        self.allow = allow
 
 
 class Prompt(NamedTuple):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -23,19 +22,29 @@ MAX_ID = 2**63 - 1
 _KEYS = ("project", "root_deck", "note_types", "cards", "templates", "output", "rules")
 
 
-@dataclass(frozen=True)
 class Config:
     """A loaded, valid project config; every path is absolute."""
 
-    root: Path
-    project: str
-    root_deck: str
-    note_type_ids: dict[str, int]
-    cards_dir: Path
-    templates_dir: Path
-    output_dir: Path
-    # Severity of each quality rule the project sets (rule name -> off | warning | error).
-    rules: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self,
+        root: Path,
+        project: str,
+        root_deck: str,
+        note_type_ids: dict[str, int],
+        cards_dir: Path,
+        templates_dir: Path,
+        output_dir: Path,
+        rules: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.project = project
+        self.root_deck = root_deck
+        self.note_type_ids = note_type_ids
+        self.cards_dir = cards_dir
+        self.templates_dir = templates_dir
+        self.output_dir = output_dir
+        # Severity of each quality rule the project sets (rule name -> off | warning | error).
+        self.rules: dict[str, str] = {} if rules is None else rules
 
     def rel(self, path: Path) -> str:
         """A path as shown to users: relative to the project root when inside it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import click
@@ -25,28 +24,57 @@ class Location(NamedTuple):
         return f"{self.path}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True, order=True)
 class Problem:
     """One problem in one file, at a line and column when the file has them, and the rule it breaks."""
 
-    path: str
-    line: int | None
-    col: int | None
-    message: str
-    # The rule name `decks check` reports and the project's `rules:` refer to.
-    rule: str = INVALID
+    # A plain class rather than a dataclass, which would cost every build the making of its methods at import.
+    # Problems are values: equal, hashed and ordered by all their fields, and never changed once made.
+    __slots__ = ("path", "line", "col", "message", "rule")
+
+    def __init__(self, path: str, line: int | None, col: int | None, message: str, rule: str = INVALID) -> None:
+        # One problem, one line: a line break quoted from a project (a tag, a file name) is shown as \n.
+        if "\n" in path or "\r" in path:
+            path = path.replace("\r", "\\r").replace("\n", "\\n")
+        if "\n" in message or "\r" in message:
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
+        self.path = path
+        self.line = line
+        self.col = col
+        self.message = message
+        # The rule name `decks check` reports and the project's `rules:` refer to.
+        self.rule = rule
 
     @classmethod
     def at(cls, loc: Location, message: str, rule: str = INVALID) -> Problem:
         """A problem at a location."""
         return cls(loc.path, loc.line, loc.col, message, rule)
 
-    def __post_init__(self) -> None:
-        # One problem, one line: a line break quoted from a project (a tag, a file name) is shown as \n.
-        for name in ("path", "message"):
-            text = getattr(self, name)
-            if "\n" in text or "\r" in text:
-                object.__setattr__(self, name, text.replace("\r", "\\r").replace("\n", "\\n"))
+    def _key(self) -> tuple:
+        return (self.path, self.line, self.col, self.message, self.rule)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if type(other) is Problem else NotImplemented
+
+    def __lt__(self, other: Problem) -> bool:
+        return self._key() < other._key() if type(other) is Problem else NotImplemented
+
+    def __le__(self, other: Problem) -> bool:
+        return self._key() <= other._key() if type(other) is Problem else NotImplemented
+
+    def __gt__(self, other: Problem) -> bool:
+        return self._key() > other._key() if type(other) is Problem else NotImplemented
+
+    def __ge__(self, other: Problem) -> bool:
+        return self._key() >= other._key() if type(other) is Problem else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Problem(path={self.path!r}, line={self.line!r}, col={self.col!r}, message={self.message!r}, "
+            f"rule={self.rule!r})"
+        )
 
     def __str__(self) -> str:
         if self.line is None:

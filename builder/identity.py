@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from json.encoder import encode_basestring as _json_str
 
 from builder.kinds import LAYOUT, Kind
 
 _BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
-# Every two-digit base-91 string, by value: GUIDs are made for every note of a build.
-_BASE91_PAIRS = [high + low for high in _BASE91 for low in _BASE91]
+# Every two-digit base-91 string, by value: GUIDs are made for every note of a build. Made when the first GUID
+# is (a third of a millisecond), not by every import: a rebuild that knows its notes' GUIDs makes none.
+_BASE91_PAIRS: list[str] = []
 _PAIR_BASE = len(_BASE91) ** 2
 
 
@@ -46,14 +46,22 @@ def entry_guid(project: str, entry_id: str, was: Sequence[str], known: Mapping[s
     return note_guid(project, was[0] if was else entry_id)
 
 
+def _make_pairs() -> list[str]:
+    global _BASE91_PAIRS
+    # Made whole, then set: a thread that makes them at the same time makes the same list.
+    _BASE91_PAIRS = [high + low for high in _BASE91 for low in _BASE91]
+    return _BASE91_PAIRS
+
+
 def _base91(number: int) -> str:
     # Most significant digit first, no leading zeros; two digits at a time, since every note needs one.
+    pairs = _BASE91_PAIRS or _make_pairs()
     chars = ""
     while number >= _PAIR_BASE:
         number, pair = divmod(number, _PAIR_BASE)
-        chars = _BASE91_PAIRS[pair] + chars
+        chars = pairs[pair] + chars
     if number >= len(_BASE91):
-        return _BASE91_PAIRS[number] + chars
+        return pairs[number] + chars
     return _BASE91[number] + chars if number or not chars else chars
 
 
@@ -69,13 +77,15 @@ def deck_id(name: str) -> int:
     return (int.from_bytes(digest[:8], "big") % (2**52)) + 2**40
 
 
-@dataclass(frozen=True)
 class NoteTypeIdentity:
     """What Anki matches a note type by: its id, then its field and card template names."""
 
-    id: int
-    fields: tuple[str, ...]
-    templates: tuple[str, ...]
+    __slots__ = ("id", "fields", "templates")
+
+    def __init__(self, id: int, fields: tuple[str, ...], templates: tuple[str, ...]) -> None:
+        self.id = id
+        self.fields = fields
+        self.templates = templates
 
     @property
     def names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:

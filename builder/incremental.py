@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import builder
@@ -96,16 +95,21 @@ def topic_key(record: TopicRecord) -> str:
     return ":".join((record.fingerprint, *(use[2] for use in record.media)))
 
 
-@dataclass
 class TopicMedia:
     """The media files one topic uses."""
 
-    # (Anki name, path in media/, sha256, line, column, reference) of each file, first use first.
-    uses: list[tuple] = field(default_factory=list)
-    # Entry id -> digest of its files: a note whose media changed counts as edited.
-    versions: dict[str, str] = field(default_factory=dict)
-    # Anki name -> the file to pack.
-    files: dict[str, Path] = field(default_factory=dict)
+    def __init__(
+        self,
+        uses: list[tuple] | None = None,
+        versions: dict[str, str] | None = None,
+        files: dict[str, Path] | None = None,
+    ) -> None:
+        # (Anki name, path in media/, sha256, line, column, reference) of each file, first use first.
+        self.uses: list[tuple] = [] if uses is None else uses
+        # Entry id -> digest of its files: a note whose media changed counts as edited.
+        self.versions: dict[str, str] = {} if versions is None else versions
+        # Anki name -> the file to pack.
+        self.files: dict[str, Path] = {} if files is None else files
 
 
 def topic_media(config: Config, topic: Topic) -> tuple[Topic, TopicMedia, list[Problem]]:

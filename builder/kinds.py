@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 
 TEXT = "text"
@@ -21,28 +20,33 @@ FLAG = "flag"
 LAYOUT = 2
 
 
-@dataclass(frozen=True)
 class Key:
     """A key an entry of some kind may carry."""
 
-    name: str
-    type: str = TEXT
-    required: bool = False
-    help: str = ""
+    # The kinds' classes are plain classes rather than dataclasses: every build imports this module, and a
+    # dataclass costs it the making of its methods. Made once here and never changed.
+    __slots__ = ("name", "type", "required", "help")
+
+    def __init__(self, name: str, type: str = TEXT, required: bool = False, help: str = "") -> None:
+        self.name = name
+        self.type = type
+        self.required = required
+        self.help = help
 
 
-@dataclass(frozen=True)
 class NoteField:
     """One field of a note type: its name in Anki and where its value comes from.
 
     ``source`` is an entry key, or ``topic`` (the topic's title) or ``id`` (the entry id).
     """
 
-    name: str
-    source: str
+    __slots__ = ("name", "source")
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
 
 
-@dataclass(frozen=True)
 class CardTemplate:
     """One Anki card template: its name, and the Jinja2 templates that make its two sides.
 
@@ -50,13 +54,15 @@ class CardTemplate:
     ``{{#Field}}...{{/Field}}`` of the field that key fills, and Anki makes no card whose front is empty.
     """
 
-    name: str
-    front: str
-    back: str
-    needs: str | None = None
+    __slots__ = ("name", "front", "back", "needs")
+
+    def __init__(self, name: str, front: str, back: str, needs: str | None = None) -> None:
+        self.name = name
+        self.front = front
+        self.back = back
+        self.needs = needs
 
 
-@dataclass(frozen=True)
 class Kind:
     """An entry kind and the Anki note type its notes are built on.
 
@@ -66,13 +72,23 @@ class Kind:
     last is the entry id (identity.content_fields relies on it).
     """
 
-    name: str
-    title: str
-    keys: tuple[Key, ...]
-    fields: tuple[NoteField, ...]
-    cards: tuple[CardTemplate, ...]
-    cloze: bool = False
-    summary: str = ""
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        keys: tuple[Key, ...],
+        fields: tuple[NoteField, ...],
+        cards: tuple[CardTemplate, ...],
+        cloze: bool = False,
+        summary: str = "",
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.keys = keys
+        self.fields = fields
+        self.cards = cards
+        self.cloze = cloze
+        self.summary = summary
 
     @cached_property
     def key_names(self) -> tuple[str, ...]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -439,17 +438,29 @@ def _tags(doc: YamlFile, node: yaml.Node) -> tuple[str, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
 class TopicSummary:
     """What checks across files need of a topic: its file, deck title, and entry ids with their places."""
 
-    path: str
-    title: str
-    # (entry id, line, column) in file order.
-    ids: Sequence[tuple[str, int, int]]
-    # (line, column) of the title; for a topic known from the last build, the file to find it in.
-    title_at: tuple[int, int] | None = None
-    locate: Path | None = None
+    __slots__ = ("path", "title", "ids", "title_at", "locate", "was")
+
+    def __init__(
+        self,
+        path: str,
+        title: str,
+        ids: Sequence[tuple[str, int, int]],
+        title_at: tuple[int, int] | None = None,
+        locate: Path | None = None,
+        was: Sequence[tuple[str, int, int, str]] = (),
+    ) -> None:
+        self.path = path
+        self.title = title
+        # (entry id, line, column) in file order.
+        self.ids = ids
+        # (line, column) of the title; for a topic known from the last build, the file to find it in.
+        self.title_at = title_at
+        self.locate = locate
+        # (old id named by `was:`, line, column, id of the entry naming it).
+        self.was = was
 
     def title_position(self) -> tuple[int, int] | None:
         """(line, column) of the title, read from the file when not known."""
@@ -459,9 +470,6 @@ class TopicSummary:
                 found = [v for k, v in doc.root.value if isinstance(k, yaml.ScalarNode) and k.value == "title"]
                 return doc.loc(found[0])[1:] if found else None
         return self.title_at
-
-    # (old id named by `was:`, line, column, id of the entry naming it).
-    was: Sequence[tuple[str, int, int, str]] = ()
 
     @classmethod
     def of(

@@ -24,7 +24,6 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.config import Config
@@ -48,13 +47,15 @@ _MAX_ID = 2**63 - 1
 _HASH_RE = re.compile(r"[0-9a-f]{32}")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]*")
 _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_ENTRY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_GUID_RE = re.compile(r"[!-~]{1,64}")
-_ORD_RE = re.compile(r"0|[1-9][0-9]{0,3}")
+# Patterns compiled (and cached by re) when first used rather than by every import: a note line not in the
+# build's own form is rare, and a build that the cache vouches for does not check the lock's lines at all.
+_ENTRY_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+_GUID_RE = r"[!-~]{1,64}"
+_ORD_RE = r"0|[1-9][0-9]{0,3}"
 # A note line exactly as the build writes it, every number under 10^18 (so inside 64 bits): the usual line is
 # checked by this one match; any other line by _check_note, value by value.
 _ID = r"[1-9][0-9]{0,17}"
-_CANONICAL_NOTE = re.compile(
+_CANONICAL_NOTE = (
     r'\["note","[A-Za-z0-9][A-Za-z0-9._-]{0,99}","(?:[a-z][a-z0-9_-]*)?","[!#-\[\]-~]{1,64}",'
     + _ID
     + r',\{"(?:0|[1-9][0-9]{0,3})":'
@@ -73,33 +74,71 @@ def build_time() -> int:
     return int(time.time())
 
 
-@dataclass(slots=True)
 class NoteStamp:
     """What a note was built with last time."""
 
-    hash: str
-    mod: int
-    id: int
-    cards: dict[int, int] = field(default_factory=dict)
-    # The deck the note was last built into ("" when unknown), to tell users about moves Anki won't make.
-    deck: str = ""
-    # The entry the note was built from, and its kind ("" when unknown: taken over from an older state).
-    entry: str = ""
-    kind: str = ""
+    # This module's records are plain classes rather than dataclasses: every build and push imports it, and
+    # a dataclass costs that import the making of its methods.
+    __slots__ = ("hash", "mod", "id", "cards", "deck", "entry", "kind")
+
+    def __init__(
+        self,
+        hash: str,
+        mod: int,
+        id: int,
+        cards: dict[int, int] | None = None,
+        deck: str = "",
+        entry: str = "",
+        kind: str = "",
+    ) -> None:
+        self.hash = hash
+        self.mod = mod
+        self.id = id
+        self.cards: dict[int, int] = {} if cards is None else cards
+        # The deck the note was last built into ("" when unknown), to tell users about moves Anki won't make.
+        self.deck = deck
+        # The entry the note was built from, and its kind ("" when unknown: taken over from an older state).
+        self.entry = entry
+        self.kind = kind
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not NoteStamp:
+            return NotImplemented
+        return (self.hash, self.mod, self.id, self.cards, self.deck, self.entry, self.kind) == (
+            other.hash,
+            other.mod,
+            other.id,
+            other.cards,
+            other.deck,
+            other.entry,
+            other.kind,
+        )
+
+    __hash__ = None
 
 
-@dataclass(frozen=True)
 class NoteTypeRecord:
     """A note type as last built: its id, field and template names, content hash and ``mod``."""
 
-    id: int
-    fields: tuple[str, ...]
-    templates: tuple[str, ...]
-    hash: str
-    mod: int
+    __slots__ = ("id", "fields", "templates", "hash", "mod")
+
+    def __init__(self, id: int, fields: tuple[str, ...], templates: tuple[str, ...], hash: str, mod: int) -> None:
+        self.id = id
+        self.fields = fields
+        self.templates = templates
+        self.hash = hash
+        self.mod = mod
+
+    def _key(self) -> tuple:
+        return (self.id, self.fields, self.templates, self.hash, self.mod)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if type(other) is NoteTypeRecord else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
-@dataclass
 class TopicRecord:
     """What an incremental build needs of a topic file without reading it again.
 
@@ -107,19 +146,46 @@ class TopicRecord:
     each is written, and media files, so checks across files still see them.
     """
 
-    fingerprint: str
-    title: str
-    ids: list[tuple[str, int, int]]
-    # Media files the topic uses: (Anki name, path in media/, sha256, line, column, reference).
-    media: list[tuple] = field(default_factory=list)
-    # The GUIDs of its notes, to tell where each note went without hashing every id again.
-    guids: list[str] = field(default_factory=list)
-    # The old ids its entries name in `was:`: (old id, line, column, entry id).
-    was: list[tuple[str, int, int, str]] = field(default_factory=list)
-    # What the duplicate rules need of its entries (check.Prompt tuples), when the project makes them errors.
-    # A record read from the cache holds their JSON text instead, decoded when first asked for (most of the
-    # cache, and a rebuild compares them only when a question changed): see decoded_prompts.
-    prompts: list[tuple] | CacheSpan = field(default_factory=list)
+    __slots__ = ("fingerprint", "title", "ids", "media", "guids", "was", "prompts")
+
+    def __init__(
+        self,
+        fingerprint: str,
+        title: str,
+        ids: list[tuple[str, int, int]],
+        media: list[tuple] | None = None,
+        guids: list[str] | None = None,
+        was: list[tuple[str, int, int, str]] | None = None,
+        prompts: list[tuple] | CacheSpan | None = None,
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.title = title
+        self.ids = ids
+        # Media files the topic uses: (Anki name, path in media/, sha256, line, column, reference).
+        self.media: list[tuple] = [] if media is None else media
+        # The GUIDs of its notes, to tell where each note went without hashing every id again.
+        self.guids: list[str] = [] if guids is None else guids
+        # The old ids its entries name in `was:`: (old id, line, column, entry id).
+        self.was: list[tuple[str, int, int, str]] = [] if was is None else was
+        # What the duplicate rules need of its entries (check.Prompt tuples), when the project makes them errors.
+        # A record read from the cache holds their JSON text instead, decoded when first asked for (most of the
+        # cache, and a rebuild compares them only when a question changed): see decoded_prompts.
+        self.prompts: list[tuple] | CacheSpan = [] if prompts is None else prompts
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not TopicRecord:
+            return NotImplemented
+        return (self.fingerprint, self.title, self.ids, self.media, self.guids, self.was, self.prompts) == (
+            other.fingerprint,
+            other.title,
+            other.ids,
+            other.media,
+            other.guids,
+            other.was,
+            other.prompts,
+        )
+
+    __hash__ = None
 
     def decoded_prompts(self) -> list[tuple]:
         """Its prompts as tuples, decoded now if read from the cache; DamagedCache when that text is not theirs."""
@@ -134,14 +200,28 @@ class TopicRecord:
         return self.prompts
 
 
-@dataclass
 class PackageRecord:
     """A package as last written: the fingerprint of its inputs and a hash of the file's bytes."""
 
-    fingerprint: str
-    sha256: str
-    notes: int
-    cards: int
+    __slots__ = ("fingerprint", "sha256", "notes", "cards")
+
+    def __init__(self, fingerprint: str, sha256: str, notes: int, cards: int) -> None:
+        self.fingerprint = fingerprint
+        self.sha256 = sha256
+        self.notes = notes
+        self.cards = cards
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not PackageRecord:
+            return NotImplemented
+        return (self.fingerprint, self.sha256, self.notes, self.cards) == (
+            other.fingerprint,
+            other.sha256,
+            other.notes,
+            other.cards,
+        )
+
+    __hash__ = None
 
 
 class IdLane:
@@ -205,50 +285,64 @@ class DamagedState(Exception):
         self.reason = reason
 
 
-@dataclass
 class Manifest:
     """The build state in memory: stamps of every note and note type, and one output folder's cache."""
 
-    # The project the notes were built for (None: unknown, or no notes yet).
-    project: str | None = None
-    note_types: dict[str, NoteTypeRecord] = field(default_factory=dict)
-    topics: dict[str, TopicRecord] = field(default_factory=dict)
-    packages: dict[str, PackageRecord] = field(default_factory=dict)
-    # The note types as packages hold them, last made from the templates: (the build stamp they were made
-    # under, their JSON by kind; see package.py). A build under the same stamp takes them as they are.
-    layouts: tuple[str, dict] | None = None
-    # The lock's content changed (and must be saved); the cache's did.
-    changed: bool = False
-    cache_changed: bool = False
-    # True when there was no usable state: every note is then stamped as new.
-    fresh: bool = False
-    # Why the lock file was not usable, when it was there but damaged: (line or None, reason).
-    damaged: tuple[int | None, str] | None = None
-    # The older state file this one was taken over from, or that an output folder still holds beside a lock
-    # (removed once a build has written).
-    legacy: Path | None = None
-    # The note types that older state file recorded, when a lock was there too: an output folder built
-    # before the lock existed tells which note types the user's collection may hold.
-    earlier_note_types: dict[str, NoteTypeRecord] = field(default_factory=dict)
-    # sha256 of the lock's bytes as read ("" when there was none): a cache made with another lock is stale.
-    lock_digest: str = ""
-    # The lane of stamps made without one, and the first id never given (see id_base).
-    _lane: IdLane | None = field(default=None, repr=False)
-    _id_base: int | None = field(default=None, repr=False)
-    # Stamps made or changed since take_touched() was last asked, for a worker process to hand back.
-    _touched: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
-    # Notes as read (the lock's "note" lines, by GUID) become stamps one by one when a build asks for
-    # them: a rebuild of one topic touches few of them, and at 100,000 notes making every stamp costs
-    # a third of a second. Their lines are written back as read. A lock the cache vouches for is not
-    # decoded at all: a note is (entry id, line) until it is first asked for.
-    _raw_notes: dict = field(default_factory=dict, repr=False)
-    _raw_lines: dict[str, str] = field(default_factory=dict, repr=False)
-    _stamps: dict[str, NoteStamp] = field(default_factory=dict, repr=False)
-    _known: dict[str, str] | None = field(default=None, repr=False)
-    # Topic records as read from the cache with their text there: slug -> (record, text).
-    _topic_texts: dict[str, tuple[TopicRecord, str | CacheSpan]] = field(default_factory=dict, repr=False)
-    # Lock lines made where a note was stamped (see note_lines): GUID -> (the stamp adopted, its deck, the line).
-    _lines: dict[str, tuple[NoteStamp, str, str]] = field(default_factory=dict, repr=False)
+    def __init__(
+        self,
+        project: str | None = None,
+        note_types: dict[str, NoteTypeRecord] | None = None,
+        topics: dict[str, TopicRecord] | None = None,
+        packages: dict[str, PackageRecord] | None = None,
+        layouts: tuple[str, dict] | None = None,
+        changed: bool = False,
+        cache_changed: bool = False,
+        fresh: bool = False,
+        damaged: tuple[int | None, str] | None = None,
+        legacy: Path | None = None,
+        earlier_note_types: dict[str, NoteTypeRecord] | None = None,
+        lock_digest: str = "",
+    ) -> None:
+        # The project the notes were built for (None: unknown, or no notes yet).
+        self.project = project
+        self.note_types: dict[str, NoteTypeRecord] = {} if note_types is None else note_types
+        self.topics: dict[str, TopicRecord] = {} if topics is None else topics
+        self.packages: dict[str, PackageRecord] = {} if packages is None else packages
+        # The note types as packages hold them, last made from the templates: (the build stamp they were made
+        # under, their JSON by kind; see package.py). A build under the same stamp takes them as they are.
+        self.layouts = layouts
+        # The lock's content changed (and must be saved); the cache's did.
+        self.changed = changed
+        self.cache_changed = cache_changed
+        # True when there was no usable state: every note is then stamped as new.
+        self.fresh = fresh
+        # Why the lock file was not usable, when it was there but damaged: (line or None, reason).
+        self.damaged = damaged
+        # The older state file this one was taken over from, or that an output folder still holds beside a lock
+        # (removed once a build has written).
+        self.legacy = legacy
+        # The note types that older state file recorded, when a lock was there too: an output folder built
+        # before the lock existed tells which note types the user's collection may hold.
+        self.earlier_note_types: dict[str, NoteTypeRecord] = {} if earlier_note_types is None else earlier_note_types
+        # sha256 of the lock's bytes as read ("" when there was none): a cache made with another lock is stale.
+        self.lock_digest = lock_digest
+        # The lane of stamps made without one, and the first id never given (see id_base).
+        self._lane: IdLane | None = None
+        self._id_base: int | None = None
+        # Stamps made or changed since take_touched() was last asked, for a worker process to hand back.
+        self._touched: dict[str, NoteStamp] = {}
+        # Notes as read (the lock's "note" lines, by GUID) become stamps one by one when a build asks for
+        # them: a rebuild of one topic touches few of them, and at 100,000 notes making every stamp costs
+        # a third of a second. Their lines are written back as read. A lock the cache vouches for is not
+        # decoded at all: a note is (entry id, line) until it is first asked for.
+        self._raw_notes: dict = {}
+        self._raw_lines: dict[str, str] = {}
+        self._stamps: dict[str, NoteStamp] = {}
+        self._known: dict[str, str] | None = None
+        # Topic records as read from the cache with their text there: slug -> (record, text).
+        self._topic_texts: dict[str, tuple[TopicRecord, str | CacheSpan]] = {}
+        # Lock lines made where a note was stamped (see note_lines): GUID -> (the stamp adopted, its deck, the line).
+        self._lines: dict[str, tuple[NoteStamp, str, str]] = {}
 
     # -- reading ----------------------------------------------------------------
 
@@ -690,20 +784,28 @@ def _own_head(lines: list[str]) -> tuple[str, dict[str, NoteTypeRecord]]:
     return project, note_types
 
 
-@dataclass
 class LockHead:
     """What a build that changes nothing needs of the state: the lock's project, note types and note count,
     and the output folder's cache, read without making or checking a single note."""
 
-    state: Manifest
-    notes: int
-    # The lock's bytes and the cache's decoded JSON, for the full read to take over rather than read again.
-    data: bytes = b""
-    cache: dict | None = None
-    # The lock's text after a line break, and whether its lines besides notes are in the build's own form (a
-    # header, then note types, each once; no note line in another form): the full read then takes them as read.
-    text: str = ""
-    own_form: bool = False
+    def __init__(
+        self,
+        state: Manifest,
+        notes: int,
+        data: bytes = b"",
+        cache: dict | None = None,
+        text: str = "",
+        own_form: bool = False,
+    ) -> None:
+        self.state = state
+        self.notes = notes
+        # The lock's bytes and the cache's decoded JSON, for the full read to take over rather than read again.
+        self.data = data
+        self.cache = cache
+        # The lock's text after a line break, and whether its lines besides notes are in the build's own form (a
+        # header, then note types, each once; no note line in another form): the full read then takes them as read.
+        self.text = text
+        self.own_form = own_form
 
 
 def read_lock_head(config: Config, out: Path) -> LockHead | None:
@@ -778,11 +880,12 @@ def parse_lock(data: bytes) -> Manifest:
     raw_notes, raw_lines = manifest._raw_notes, manifest._raw_lines
     entries: set[str] = set()
     ids: set[int] = set()
+    canonical = re.compile(_CANONICAL_NOTE).fullmatch
     for (number, line), value in zip(numbered[1:], values[1:], strict=True):
         if type(value) is not list or not value:
             raise DamagedState(number, 'expected a ["note", ...] or ["note-type", ...] list')
         if value[0] == "note":
-            guid = value[3] if _CANONICAL_NOTE.fullmatch(line) else _check_note(value, number)
+            guid = value[3] if canonical(line) else _check_note(value, number)
             if guid in raw_notes:
                 raise DamagedState(number, f"GUID {guid!r} is listed twice")
             entry = value[1]
@@ -845,11 +948,11 @@ def _check_note(value: list, number: int) -> str:
         raise DamagedState(number, f"a note has 9 values, not {len(value)}")
     _, entry, kind, guid, nid, cards, mod, h, deck = value
     what = None
-    if type(entry) is not str or not _ENTRY_RE.fullmatch(entry):
+    if type(entry) is not str or not re.fullmatch(_ENTRY_RE, entry):
         what = "entry id"
     elif type(kind) is not str or (kind and not _KIND_RE.fullmatch(kind)):
         what = "kind"
-    elif type(guid) is not str or not _GUID_RE.fullmatch(guid):
+    elif type(guid) is not str or not re.fullmatch(_GUID_RE, guid):
         what = "GUID"
     elif type(nid) is not int or not 1 <= nid <= _MAX_ID:
         what = "note id (an integer from 1 to 2^63-1)"
@@ -864,7 +967,7 @@ def _check_note(value: list, number: int) -> str:
     if what is not None:
         raise DamagedState(number, f"bad {what} in a note")
     for ord_, card in cards.items():
-        if not _ORD_RE.fullmatch(ord_) or type(card) is not int or not 1 <= card <= _MAX_ID:
+        if not re.fullmatch(_ORD_RE, ord_) or type(card) is not int or not 1 <= card <= _MAX_ID:
             raise DamagedState(number, f"bad card id in the note of {entry!r}")
     return guid
 

@@ -8,12 +8,10 @@ same base name are an error. Nothing outside ``media/`` is ever read.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from builder.config import Config
@@ -31,22 +29,30 @@ _BAD_NAME_CHARS = set('[]<>:"/\\|?*^&#%{}') | {chr(c) for c in range(32)} | {"\x
 _MEDIA_KEY_NAMES = tuple(k.name for k in MEDIA_KEYS)
 
 
-@dataclass(frozen=True)
 class MediaFile:
     """One file as Anki will hold it: its name in the flat media folder and where it is read from."""
 
-    name: str
-    path: Path
+    __slots__ = ("name", "path")
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+
+    def __eq__(self, other: object) -> bool:
+        return (self.name, self.path) == (other.name, other.path) if type(other) is MediaFile else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.path))
 
 
-@dataclass
 class Media:
     """Every media file the chosen topics use, and which entry uses which."""
 
-    files: dict[str, MediaFile] = field(default_factory=dict)
-    by_entry: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # Entry id -> digest of its files' names and bytes: a note whose media change counts as edited.
-    versions: dict[str, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.files: dict[str, MediaFile] = {}
+        self.by_entry: dict[str, tuple[str, ...]] = {}
+        # Entry id -> digest of its files' names and bytes: a note whose media change counts as edited.
+        self.versions: dict[str, str] = {}
 
 
 def media_dir(config: Config) -> Path:
@@ -64,7 +70,7 @@ def resolve_media(config: Config, topics: list[Topic]) -> tuple[list[Topic], Med
     for topic in topics:
         entries = tuple(resolver.entry(entry) for entry in topic.entries)
         changed = any(new is not old for new, old in zip(entries, topic.entries, strict=True))
-        out.append(dataclasses.replace(topic, entries=entries) if changed else topic)
+        out.append(topic.replace(entries) if changed else topic)
     if resolver.problems:
         raise ProblemsError(resolver.problems)
     return out, resolver.media
@@ -103,7 +109,7 @@ class _Resolver:
         self.media.by_entry[entry.id] = used
         if not self.problems:
             self.media.versions[entry.id] = self._version(used)
-        return dataclasses.replace(entry, values=values)
+        return entry.replace(values)
 
     def _version(self, names: tuple[str, ...]) -> str:
         digest = hashlib.sha256()

@@ -20,7 +20,6 @@ import sqlite3
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,7 +50,6 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _CLOZE_CARD = re.compile(r"{{c(\d+)::.+?}}", re.DOTALL)
 
 
-@dataclass(frozen=True)
 class NoteType:
     """A kind's note type as packages hold it, and which cards a note of it makes.
 
@@ -60,10 +58,13 @@ class NoteType:
     a cloze note type.
     """
 
-    id: int
-    cloze: bool
-    json: dict
-    cloze_fields: tuple[int, ...] = ()
+    # This module's classes are plain classes rather than dataclasses, which would cost every build the making
+    # of their methods at import.
+    def __init__(self, id: int, cloze: bool, json: dict, cloze_fields: tuple[int, ...] = ()) -> None:
+        self.id = id
+        self.cloze = cloze
+        self.json = json
+        self.cloze_fields = cloze_fields
 
     def to_json(self, mod: int, deck_id: int) -> dict:
         """Its definition as a package of this deck holds it, with this ``mod``."""
@@ -253,27 +254,29 @@ def _deck_json(deck_id: int, name: str, description: str) -> dict:
     }
 
 
-@dataclass
 class PackagePlan:
     """Everything one .apkg file holds, as rows ready for SQLite."""
 
-    path: Path
-    decks: list[dict] = field(default_factory=list)
-    # Note-type id -> its definition as JSON text.
-    models: dict[int, str] = field(default_factory=dict)
-    notes: list[tuple] = field(default_factory=list)
-    cards: list[tuple] = field(default_factory=list)
-    # (name in Anki's media folder, file to read), sorted by name.
-    media: list[tuple[str, Path]] = field(default_factory=list)
+    def __init__(self, path: Path, media: list[tuple[str, Path]] | None = None) -> None:
+        self.path = path
+        self.decks: list[dict] = []
+        # Note-type id -> its definition as JSON text.
+        self.models: dict[int, str] = {}
+        self.notes: list[tuple] = []
+        self.cards: list[tuple] = []
+        # (name in Anki's media folder, file to read), sorted by name.
+        self.media: list[tuple[str, Path]] = [] if media is None else media
 
 
-@dataclass
 class TopicDraft:
     """One topic's deck and notes, each note as (kind, guid, fields, sort field, tags, hash, card ords, entry id)."""
 
-    deck_id: int
-    deck: dict
-    notes: list[tuple]
+    __slots__ = ("deck_id", "deck", "notes")
+
+    def __init__(self, deck_id: int, deck: dict, notes: list[tuple]) -> None:
+        self.deck_id = deck_id
+        self.deck = deck
+        self.notes = notes
 
 
 class Packager:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from builder.config import Config
 from builder.entries import Topic
@@ -21,23 +20,25 @@ from builder.manifest import Manifest
 MIGRATION_DOC = "docs/migration.md"
 
 
-@dataclass(frozen=True)
 class Previous:
     """Where a note was built last time: its deck and Anki note id."""
 
-    deck: str
-    note_id: int
+    __slots__ = ("deck", "note_id")
+
+    def __init__(self, deck: str, note_id: int) -> None:
+        self.deck = deck
+        self.note_id = note_id
 
 
-@dataclass
 class ReimportPlan:
     """What to tell the user, and what the build state should record of it (the build applies it)."""
 
-    notices: list[str] = field(default_factory=list)
-    # GUID -> the deck the note is built into now.
-    places: dict[str, str] = field(default_factory=dict)
-    # Notes told as gone: the state forgets them, so they are told once.
-    forget: list[str] = field(default_factory=list)
+    def __init__(self, places: dict[str, str] | None = None) -> None:
+        self.notices: list[str] = []
+        # GUID -> the deck the note is built into now.
+        self.places: dict[str, str] = {} if places is None else places
+        # Notes told as gone: the state forgets them, so they are told once.
+        self.forget: list[str] = []
 
     def apply(self, manifest: Manifest) -> None:
         """Record this plan in a build state (the build's to call: it is the state's one writer)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 OFF = "off"
 WARNING = "warning"
 ERROR = "error"
@@ -26,15 +24,17 @@ def duplicates_are_errors(config) -> bool:
 DUPLICATE_RULES = ("duplicate-question", "near-duplicate-question")
 
 
-@dataclass(frozen=True)
 class Rule:
     """One rule: its name (used in reports, config and `allow:`), default severity and meaning."""
 
-    name: str
-    severity: str
-    summary: str
-    # Build rules are checks the build itself enforces: always errors, never switched off.
-    build: bool = False
+    __slots__ = ("name", "severity", "summary", "build")
+
+    def __init__(self, name: str, severity: str, summary: str, build: bool = False) -> None:
+        self.name = name
+        self.severity = severity
+        self.summary = summary
+        # Build rules are checks the build itself enforces: always errors, never switched off.
+        self.build = build
 
 
 RULES: dict[str, Rule] = {

@@ -13,7 +13,6 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -372,8 +371,9 @@ def plain_words(node: yaml.Node) -> tuple[str, ...] | None:
     return None if None in out else out
 
 
-# `key: value` at the start of a line, possibly as a list item: group 1 is the key, group 2 the value.
-_KEY_LINE = re.compile(r"^\s*(?:-\s+)?([^\s#'\"{\[][^:#]*?):(?:\s+(.*))?$")
+# `key: value` at the start of a line, possibly as a list item: group 1 is the key, group 2 the value. A
+# pattern, compiled (and cached by re) only when a syntax error needs a hint, not by every import.
+_KEY_LINE = r"^\s*(?:-\s+)?([^\s#'\"{\[][^:#]*?):(?:\s+(.*))?$"
 
 
 def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
@@ -397,7 +397,7 @@ def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
     # (inside it, the mapping or list is what the author meant, only unclosed).
     for index in (mark.line, mark.line - 1) if "flow" not in (exc.context or "") else ():
         if 0 <= index < len(lines):
-            found = _KEY_LINE.match(lines[index])
+            found = re.match(_KEY_LINE, lines[index])
             if found and found.group(2) and found.group(2)[0] in "{[":
                 key, value = found.group(1), found.group(2)
                 return (
@@ -406,7 +406,7 @@ def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
                 )
     problem = exc.problem or ""
     if problem.startswith("mapping values are not allowed"):
-        found = _KEY_LINE.match(line)
+        found = re.match(_KEY_LINE, line)
         if found and mark.column > found.end(1):
             # The colon the parser stopped at comes after this line's own key: it is inside the value.
             key, value = found.group(1), line[found.end(1) + 1 :].strip()
@@ -473,17 +473,20 @@ _OPEN_WORDS = frozenset(
         "her",
     ]
 )
-_COMMENT_AFTER = re.compile(r"^[ \t]+#(.*)$")
+# Compiled when `decks check` first asks, not by every import.
+_COMMENT_AFTER = r"^[ \t]+#(.*)$"
 
 
-@dataclass(frozen=True)
 class CommentCut:
     """A plain value that a ` #` ended: YAML read the rest of the line as a comment."""
 
-    line: int  # 1-based, where the comment starts
-    col: int
-    kept: str
-    comment: str
+    __slots__ = ("line", "col", "kept", "comment")
+
+    def __init__(self, line: int, col: int, kept: str, comment: str) -> None:
+        self.line = line  # 1-based, where the comment starts
+        self.col = col
+        self.kept = kept
+        self.comment = comment
 
 
 def comment_cuts(text: str) -> list[CommentCut]:
@@ -501,7 +504,7 @@ def comment_cuts(text: str) -> list[CommentCut]:
                 and token.end_mark.line < len(lines)
             ):
                 end = token.end_mark
-                rest = _COMMENT_AFTER.match(lines[end.line][end.column :])
+                rest = re.match(_COMMENT_AFTER, lines[end.line][end.column :])
                 if rest is not None and _looks_cut(token.value, rest.group(1)):
                     col = end.column + lines[end.line][end.column :].index("#") + 1
                     out.append(CommentCut(end.line + 1, col, token.value, rest.group(1)))
