@@ -33,7 +33,7 @@ class Finding:
     """One reported problem: where, how bad, what, and which rule says so."""
 
     # This module's classes are plain classes rather than dataclasses, which would cost every build the making
-    # of their methods at import. Findings are values: equal, hashed and ordered by all their fields.
+    # of their methods at import. Findings are values: equal, hashed and sorted by all their fields.
     __slots__ = ("path", "line", "col", "severity", "message", "rule")
 
     def __init__(self, path: str, line: int, col: int, severity: str, message: str, rule: str) -> None:
@@ -52,15 +52,6 @@ class Finding:
 
     def __lt__(self, other: Finding) -> bool:
         return self._key() < other._key() if type(other) is Finding else NotImplemented
-
-    def __le__(self, other: Finding) -> bool:
-        return self._key() <= other._key() if type(other) is Finding else NotImplemented
-
-    def __gt__(self, other: Finding) -> bool:
-        return self._key() > other._key() if type(other) is Finding else NotImplemented
-
-    def __ge__(self, other: Finding) -> bool:
-        return self._key() >= other._key() if type(other) is Finding else NotImplemented
 
     def __hash__(self) -> int:
         return hash(self._key())

@@ -94,16 +94,6 @@ class Topic:
         # (line, column) of the title's value, for messages about it.
         self.title_at = title_at
 
-    def _key(self) -> tuple:
-        return (self.slug, self.path, self.title, self.description, self.tags, self.source, self.entries)
-
-    def __eq__(self, other: object) -> bool:
-        # Where the title is written does not count.
-        return self._key() == other._key() if type(other) is Topic else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def replace(self, entries: tuple[Entry, ...]) -> Topic:
         """The same topic with other entries."""
         return Topic(self.slug, self.path, self.title, self.description, self.tags, self.source, entries, self.title_at)

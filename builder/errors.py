@@ -28,7 +28,7 @@ class Problem:
     """One problem in one file, at a line and column when the file has them, and the rule it breaks."""
 
     # A plain class rather than a dataclass, which would cost every build the making of its methods at import.
-    # Problems are values: equal, hashed and ordered by all their fields, and never changed once made.
+    # Problems are values: equal and hashed by all their fields (a set drops repeats), never changed once made.
     __slots__ = ("path", "line", "col", "message", "rule")
 
     def __init__(self, path: str, line: int | None, col: int | None, message: str, rule: str = INVALID) -> None:
@@ -55,26 +55,8 @@ class Problem:
     def __eq__(self, other: object) -> bool:
         return self._key() == other._key() if type(other) is Problem else NotImplemented
 
-    def __lt__(self, other: Problem) -> bool:
-        return self._key() < other._key() if type(other) is Problem else NotImplemented
-
-    def __le__(self, other: Problem) -> bool:
-        return self._key() <= other._key() if type(other) is Problem else NotImplemented
-
-    def __gt__(self, other: Problem) -> bool:
-        return self._key() > other._key() if type(other) is Problem else NotImplemented
-
-    def __ge__(self, other: Problem) -> bool:
-        return self._key() >= other._key() if type(other) is Problem else NotImplemented
-
     def __hash__(self) -> int:
         return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"Problem(path={self.path!r}, line={self.line!r}, col={self.col!r}, message={self.message!r}, "
-            f"rule={self.rule!r})"
-        )
 
     def __str__(self) -> str:
         if self.line is None:

@@ -135,8 +135,7 @@ class NoteTypeRecord:
     def __eq__(self, other: object) -> bool:
         return self._key() == other._key() if type(other) is NoteTypeRecord else NotImplemented
 
-    def __hash__(self) -> int:
-        return hash(self._key())
+    __hash__ = None
 
 
 class TopicRecord:
@@ -210,18 +209,6 @@ class PackageRecord:
         self.sha256 = sha256
         self.notes = notes
         self.cards = cards
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not PackageRecord:
-            return NotImplemented
-        return (self.fingerprint, self.sha256, self.notes, self.cards) == (
-            other.fingerprint,
-            other.sha256,
-            other.notes,
-            other.cards,
-        )
-
-    __hash__ = None
 
 
 class IdLane:

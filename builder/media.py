@@ -38,12 +38,6 @@ class MediaFile:
         self.name = name
         self.path = path
 
-    def __eq__(self, other: object) -> bool:
-        return (self.name, self.path) == (other.name, other.path) if type(other) is MediaFile else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.path))
-
 
 class Media:
     """Every media file the chosen topics use, and which entry uses which."""

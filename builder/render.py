@@ -23,7 +23,6 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -198,22 +197,28 @@ class _LinkOutside(Exception):
         self.filename = filename
 
 
-@dataclass(frozen=True)
 class CardLayout:
     """One Anki card template as made for a build: its name and both sides in Anki's syntax."""
 
-    name: str
-    qfmt: str
-    afmt: str
+    # Plain classes rather than dataclasses, which would cost every build that makes note types the making of
+    # their methods at import.
+    __slots__ = ("name", "qfmt", "afmt")
+
+    def __init__(self, name: str, qfmt: str, afmt: str) -> None:
+        self.name = name
+        self.qfmt = qfmt
+        self.afmt = afmt
 
 
-@dataclass(frozen=True)
 class Layout:
     """What a note type shows: its fields, its card templates and its CSS."""
 
-    kind: Kind
-    cards: tuple[CardLayout, ...]
-    css: str
+    __slots__ = ("kind", "cards", "css")
+
+    def __init__(self, kind: Kind, cards: tuple[CardLayout, ...], css: str) -> None:
+        self.kind = kind
+        self.cards = cards
+        self.css = css
 
     @property
     def field_names(self) -> tuple[str, ...]:
