@@ -152,24 +152,26 @@ class TopicRecord:
         fingerprint: str,
         title: str,
         ids: list[tuple[str, int, int]],
-        media: list[tuple] | None = None,
-        guids: list[str] | None = None,
-        was: list[tuple[str, int, int, str]] | None = None,
-        prompts: list[tuple] | CacheSpan | None = None,
+        media: list[tuple],
+        guids: list[str],
+        was: list[tuple[str, int, int, str]],
+        prompts: list[tuple] | CacheSpan,
     ) -> None:
+        # Every value kept as given, even one of another type read from a cache made by hand: the reader then
+        # finds it is not of the build's own form.
         self.fingerprint = fingerprint
         self.title = title
         self.ids = ids
         # Media files the topic uses: (Anki name, path in media/, sha256, line, column, reference).
-        self.media: list[tuple] = [] if media is None else media
+        self.media = media
         # The GUIDs of its notes, to tell where each note went without hashing every id again.
-        self.guids: list[str] = [] if guids is None else guids
+        self.guids = guids
         # The old ids its entries name in `was:`: (old id, line, column, entry id).
-        self.was: list[tuple[str, int, int, str]] = [] if was is None else was
+        self.was = was
         # What the duplicate rules need of its entries (check.Prompt tuples), when the project makes them errors.
         # A record read from the cache holds their JSON text instead, decoded when first asked for (most of the
         # cache, and a rebuild compares them only when a question changed): see decoded_prompts.
-        self.prompts: list[tuple] | CacheSpan = [] if prompts is None else prompts
+        self.prompts = prompts
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not TopicRecord:
@@ -454,7 +456,7 @@ class Manifest:
         """The stamps made or changed since this was last asked, as plain tuples for adopt().
 
         A worker process hands them back to the build: tuples cross between processes several
-        times faster than dataclasses.
+        times faster than objects.
         """
         touched, self._touched = self._touched, {}
         return {guid: (s.hash, s.mod, s.id, s.cards, s.deck, s.entry, s.kind) for guid, s in touched.items()}

@@ -10,53 +10,69 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 _FIELD_SEP = "\x1f"
 
 
-@dataclass(frozen=True)
 class NoteType:
     """A note type as a package defines it."""
 
-    id: int
-    name: str
-    fields: tuple[str, ...]
-    # (name, question format, answer format) of each card template, in order.
-    templates: tuple[tuple[str, str, str], ...]
+    # This module's records are plain classes rather than dataclasses, which would cost a push the making of
+    # their methods at import.
+    __slots__ = ("id", "name", "fields", "templates")
+
+    def __init__(
+        self, id: int, name: str, fields: tuple[str, ...], templates: tuple[tuple[str, str, str], ...]
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.fields = fields
+        # (name, question format, answer format) of each card template, in order.
+        self.templates = templates
 
     @property
     def template_names(self) -> tuple[str, ...]:
         return tuple(t[0] for t in self.templates)
 
 
-@dataclass(slots=True)
 class BuiltNote:
     """A note as a package holds it (not changed once read)."""
 
-    # Not frozen: a push makes one for each note of a package it does not read, and a frozen dataclass
-    # is several times slower to make.
+    # Not frozen: a push makes one for each note of a package it does not read.
+    __slots__ = ("guid", "note_type", "fields", "tags", "deck", "mod", "package", "id", "entry")
 
-    guid: str
-    note_type: int
-    fields: dict[str, str]
-    tags: tuple[str, ...]
-    deck: str
-    mod: int
-    package: Path
-    # The note's id in the package, which Anki keeps on import unless the collection already uses it.
-    id: int = 0
-    # The entry it is built from (from the build state; "" when unknown).
-    entry: str = ""
+    def __init__(
+        self,
+        guid: str,
+        note_type: int,
+        fields: dict[str, str],
+        tags: tuple[str, ...],
+        deck: str,
+        mod: int,
+        package: Path,
+        id: int = 0,
+        entry: str = "",
+    ) -> None:
+        self.guid = guid
+        self.note_type = note_type
+        self.fields = fields
+        self.tags = tags
+        self.deck = deck
+        self.mod = mod
+        self.package = package
+        # The note's id in the package, which Anki keeps on import unless the collection already uses it.
+        self.id = id
+        # The entry it is built from (from the build state; "" when unknown).
+        self.entry = entry
 
 
-@dataclass
 class BuiltPackages:
     """Every note and note type of a build's packages."""
 
-    notes: dict[str, BuiltNote]
-    note_types: dict[int, NoteType]
+    def __init__(self, notes: dict[str, BuiltNote], note_types: dict[int, NoteType]) -> None:
+        self.notes = notes
+        self.note_types = note_types
 
 
 def read_packages(paths: Iterable[Path], entry_of: Callable[[str, dict[str, str]], str] | None = None) -> BuiltPackages:

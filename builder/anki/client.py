@@ -10,7 +10,6 @@ import json
 import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from builder.errors import DecksError
@@ -31,12 +30,20 @@ class AnkiError(DecksError):
     """Talking to Anki failed; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
 class Action:
     """One AnkiConnect action and its parameters."""
 
-    name: str
-    params: dict[str, Any]
+    # A plain class rather than a dataclass, which would cost every push the making of its methods at import.
+    __slots__ = ("name", "params")
+
+    def __init__(self, name: str, params: dict[str, Any]) -> None:
+        self.name = name
+        self.params = params
+
+    def __eq__(self, other: object) -> bool:
+        return (self.name, self.params) == (other.name, other.params) if type(other) is Action else NotImplemented
+
+    __hash__ = None  # its params are a dict
 
     def request(self) -> dict[str, Any]:
         return {"action": self.name, "version": API_VERSION, "params": self.params}

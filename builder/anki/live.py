@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from builder.anki.client import Action, AnkiConnect, AnkiError, action
@@ -21,40 +20,62 @@ ENTRY_FIELD = "Entry ID"
 REMOVED_TAG = "decks::removed"
 
 
-@dataclass
 class LiveNoteType:
     """A note type in the collection."""
 
-    id: int
-    name: str
-    fields: tuple[str, ...]
-    templates: tuple[str, ...]
+    # This module's records are plain classes rather than dataclasses, which would cost every push the making
+    # of their methods at import.
+    __slots__ = ("id", "name", "fields", "templates")
+
+    def __init__(self, id: int, name: str, fields: tuple[str, ...], templates: tuple[str, ...]) -> None:
+        self.id = id
+        self.name = name
+        self.fields = fields
+        self.templates = templates
 
 
-@dataclass
 class LiveNote:
     """A note in the collection, with where its cards are."""
 
-    id: int
-    note_type: int
-    fields: dict[str, str]
-    tags: list[str]
-    cards: list[int]
-    # deck name -> that note's cards in it
-    decks: dict[str, list[int]] = field(default_factory=dict)
-    suspended: set[int] = field(default_factory=set)
+    __slots__ = ("id", "note_type", "fields", "tags", "cards", "decks", "suspended")
+
+    def __init__(
+        self,
+        id: int,
+        note_type: int,
+        fields: dict[str, str],
+        tags: list[str],
+        cards: list[int],
+        decks: dict[str, list[int]] | None = None,
+        suspended: set[int] | None = None,
+    ) -> None:
+        self.id = id
+        self.note_type = note_type
+        self.fields = fields
+        self.tags = tags
+        self.cards = cards
+        # deck name -> that note's cards in it
+        self.decks: dict[str, list[int]] = {} if decks is None else decks
+        self.suspended: set[int] = set() if suspended is None else suspended
 
 
-@dataclass
 class Live:
     """The project's part of the collection."""
 
-    profile: str
-    note_types: dict[int, LiveNoteType]
-    notes: dict[int, LiveNote]
-    decks: set[str]
-    # The facts' digest when this was read (see ``Facts``).
-    digest: str = ""
+    def __init__(
+        self,
+        profile: str,
+        note_types: dict[int, LiveNoteType],
+        notes: dict[int, LiveNote],
+        decks: set[str],
+        digest: str = "",
+    ) -> None:
+        self.profile = profile
+        self.note_types = note_types
+        self.notes = notes
+        self.decks = decks
+        # The facts' digest when this was read (see ``Facts``).
+        self.digest = digest
 
 
 def connect(client: AnkiConnect) -> str:
@@ -92,7 +113,6 @@ def _profile(media: object) -> str:
     return PurePath(media).parent.name
 
 
-@dataclass
 class Facts:
     """What a few searches tell of the project's part of the collection, without reading any note's fields.
 
@@ -101,14 +121,24 @@ class Facts:
     lists the notes that lack a project tag they were given (from the groups asked about).
     """
 
-    note_types: dict[int, LiveNoteType]
-    note_ids: list[int]
-    suspended: set[int]
-    decks: set[str]
-    digest: str
-    missing_tags: list[int] = field(default_factory=list)
-    # Notes tagged decks::removed.
-    removed: list[int] = field(default_factory=list)
+    def __init__(
+        self,
+        note_types: dict[int, LiveNoteType],
+        note_ids: list[int],
+        suspended: set[int],
+        decks: set[str],
+        digest: str,
+        missing_tags: list[int] | None = None,
+        removed: list[int] | None = None,
+    ) -> None:
+        self.note_types = note_types
+        self.note_ids = note_ids
+        self.suspended = suspended
+        self.decks = decks
+        self.digest = digest
+        self.missing_tags: list[int] = [] if missing_tags is None else missing_tags
+        # Notes tagged decks::removed.
+        self.removed: list[int] = [] if removed is None else removed
 
 
 def read_facts(client: AnkiConnect, note_type_ids: Iterable[int], guess: dict[int, str] | None = None) -> Facts:

@@ -12,53 +12,67 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Set
-from dataclasses import dataclass, field
 
 from builder.anki.apkg import BuiltPackages
 from builder.anki.live import ENTRY_FIELD, REMOVED_TAG, Live, LiveNote
 from builder.anki.state import PushedNote, built_hash, text_hash
 
 
-@dataclass(frozen=True)
 class TopicInfo:
     """A topic file of the project: its deck and how many entries it has."""
 
-    slug: str
-    path: str
-    title: str
-    deck: str
-    entries: int
+    # This module's records are plain classes rather than dataclasses, which would cost a push the making of
+    # their methods at import.
+    __slots__ = ("slug", "path", "title", "deck", "entries")
+
+    def __init__(self, slug: str, path: str, title: str, deck: str, entries: int) -> None:
+        self.slug = slug
+        self.path = path
+        self.title = title
+        self.deck = deck
+        self.entries = entries
 
 
-@dataclass
 class NoteChange:
     """One note and what happens to it."""
 
-    guid: str
-    entry: str
-    deck: str
-    note_id: int | None = None
-    # For moves: the deck its cards leave.
-    old_deck: str = ""
-    # For conflicts and Anki edits: {field: (YAML's text, Anki's text)}.
-    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
-    tags_added_in_anki: list[str] = field(default_factory=list)
+    __slots__ = ("guid", "entry", "deck", "note_id", "old_deck", "fields", "tags_added_in_anki")
+
+    def __init__(
+        self,
+        guid: str,
+        entry: str,
+        deck: str,
+        note_id: int | None = None,
+        old_deck: str = "",
+        fields: dict[str, tuple[str, str]] | None = None,
+        tags_added_in_anki: list[str] | None = None,
+    ) -> None:
+        self.guid = guid
+        self.entry = entry
+        self.deck = deck
+        self.note_id = note_id
+        # For moves: the deck its cards leave.
+        self.old_deck = old_deck
+        # For conflicts and Anki edits: {field: (YAML's text, Anki's text)}.
+        self.fields: dict[str, tuple[str, str]] = {} if fields is None else fields
+        self.tags_added_in_anki: list[str] = [] if tags_added_in_anki is None else tags_added_in_anki
 
 
-@dataclass
 class NoteTypeChange:
     """Changes to a note type applied in place, so that the import keeps using it."""
 
-    id: int
-    name: str
-    renamed_fields: list[tuple[str, str]] = field(default_factory=list)
-    added_fields: list[tuple[str, int]] = field(default_factory=list)
-    renamed_templates: list[tuple[str, str]] = field(default_factory=list)
-    added_templates: list[tuple[str, str, str]] = field(default_factory=list)
-    # Field order to set afterwards, when it differs.
-    field_order: tuple[str, ...] = ()
-    # Field names in Anki the project no longer has (a push refuses these).
-    dropped: list[str] = field(default_factory=list)
+    def __init__(self, id: int, name: str) -> None:
+        self.id = id
+        self.name = name
+        self.renamed_fields: list[tuple[str, str]] = []
+        self.added_fields: list[tuple[str, int]] = []
+        self.renamed_templates: list[tuple[str, str]] = []
+        self.added_templates: list[tuple[str, str, str]] = []
+        # Field order to set afterwards, when it differs.
+        self.field_order: tuple[str, ...] = ()
+        # Field names in Anki the project no longer has (a push refuses these).
+        self.dropped: list[str] = []
 
     @property
     def empty(self) -> bool:
@@ -72,47 +86,73 @@ class NoteTypeChange:
         return f"{self.name}: " + ", ".join(parts)
 
 
-@dataclass
 class Plan:
     """Everything a push would do, and what it found."""
 
-    profile: str
-    added: list[NoteChange] = field(default_factory=list)
-    updated: list[NoteChange] = field(default_factory=list)
-    moved: list[NoteChange] = field(default_factory=list)
-    # Old deck -> new deck, for topics renamed (every note of the old deck went to the new one).
-    renamed_decks: dict[str, str] = field(default_factory=dict)
-    removed: list[NoteChange] = field(default_factory=list)
-    # Removed notes already tagged and suspended by an earlier push.
-    already_removed: list[NoteChange] = field(default_factory=list)
-    restored: list[NoteChange] = field(default_factory=list)
-    retagged: list[NoteChange] = field(default_factory=list)
-    edited_in_anki: list[NoteChange] = field(default_factory=list)
-    conflicts: list[NoteChange] = field(default_factory=list)
-    note_types: list[NoteTypeChange] = field(default_factory=list)
-    unchanged: int = 0
-    # Notes carrying tags added in Anki (not the project's own).
-    anki_tags: list[NoteChange] = field(default_factory=list)
-    # Notes of the project's note types that no push made and no entry builds: left alone.
-    strangers: int = 0
-    # Why removals are refused, when they are.
-    refusals: list[str] = field(default_factory=list)
-    # guid -> the tags the note must carry when imported or retagged.
-    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # guid -> live note id, for every note of the build found in the collection.
-    matched: dict[str, int] = field(default_factory=dict)
-    # Deck each moved card goes to: card id -> deck.
-    card_moves: dict[int, str] = field(default_factory=dict)
-    # Cards to unsuspend (entries back in the YAML) and to suspend (removed).
-    unsuspend: list[int] = field(default_factory=list)
-    suspend: list[int] = field(default_factory=list)
-    # GUIDs whose push record stays as it is: same note, deck, entry and tags, built and held as recorded.
-    steady: set[str] = field(default_factory=set)
-    # Decided from the push state's check alone: neither the build nor the collection's note ids, note types,
-    # tags and suspension changed since the last push, so no note was read (edits of fields in Anki included).
-    quick: bool = False
-    # Notes counted unchanged without being read back from Anki (``trusted``, or all of them when ``quick``).
-    unread: int = 0
+    def __init__(
+        self,
+        profile: str,
+        added: list[NoteChange] | None = None,
+        updated: list[NoteChange] | None = None,
+        moved: list[NoteChange] | None = None,
+        renamed_decks: dict[str, str] | None = None,
+        removed: list[NoteChange] | None = None,
+        already_removed: list[NoteChange] | None = None,
+        restored: list[NoteChange] | None = None,
+        retagged: list[NoteChange] | None = None,
+        edited_in_anki: list[NoteChange] | None = None,
+        conflicts: list[NoteChange] | None = None,
+        note_types: list[NoteTypeChange] | None = None,
+        unchanged: int = 0,
+        anki_tags: list[NoteChange] | None = None,
+        strangers: int = 0,
+        refusals: list[str] | None = None,
+        tags: dict[str, tuple[str, ...]] | None = None,
+        matched: dict[str, int] | None = None,
+        card_moves: dict[int, str] | None = None,
+        unsuspend: list[int] | None = None,
+        suspend: list[int] | None = None,
+        steady: set[str] | None = None,
+        quick: bool = False,
+        unread: int = 0,
+    ) -> None:
+        self.profile = profile
+        self.added: list[NoteChange] = [] if added is None else added
+        self.updated: list[NoteChange] = [] if updated is None else updated
+        self.moved: list[NoteChange] = [] if moved is None else moved
+        # Old deck -> new deck, for topics renamed (every note of the old deck went to the new one).
+        self.renamed_decks: dict[str, str] = {} if renamed_decks is None else renamed_decks
+        self.removed: list[NoteChange] = [] if removed is None else removed
+        # Removed notes already tagged and suspended by an earlier push.
+        self.already_removed: list[NoteChange] = [] if already_removed is None else already_removed
+        self.restored: list[NoteChange] = [] if restored is None else restored
+        self.retagged: list[NoteChange] = [] if retagged is None else retagged
+        self.edited_in_anki: list[NoteChange] = [] if edited_in_anki is None else edited_in_anki
+        self.conflicts: list[NoteChange] = [] if conflicts is None else conflicts
+        self.note_types: list[NoteTypeChange] = [] if note_types is None else note_types
+        self.unchanged = unchanged
+        # Notes carrying tags added in Anki (not the project's own).
+        self.anki_tags: list[NoteChange] = [] if anki_tags is None else anki_tags
+        # Notes of the project's note types that no push made and no entry builds: left alone.
+        self.strangers = strangers
+        # Why removals are refused, when they are.
+        self.refusals: list[str] = [] if refusals is None else refusals
+        # guid -> the tags the note must carry when imported or retagged.
+        self.tags: dict[str, tuple[str, ...]] = {} if tags is None else tags
+        # guid -> live note id, for every note of the build found in the collection.
+        self.matched: dict[str, int] = {} if matched is None else matched
+        # Deck each moved card goes to: card id -> deck.
+        self.card_moves: dict[int, str] = {} if card_moves is None else card_moves
+        # Cards to unsuspend (entries back in the YAML) and to suspend (removed).
+        self.unsuspend: list[int] = [] if unsuspend is None else unsuspend
+        self.suspend: list[int] = [] if suspend is None else suspend
+        # GUIDs whose push record stays as it is: same note, deck, entry and tags, built and held as recorded.
+        self.steady: set[str] = set() if steady is None else steady
+        # Decided from the push state's check alone: neither the build nor the collection's note ids, note types,
+        # tags and suspension changed since the last push, so no note was read (edits of fields in Anki included).
+        self.quick = quick
+        # Notes counted unchanged without being read back from Anki (``trusted``, or all of them when ``quick``).
+        self.unread = unread
 
     @property
     def to_import(self) -> list[NoteChange]:

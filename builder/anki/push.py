@@ -16,7 +16,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,34 +59,54 @@ if TYPE_CHECKING:
 # while Anki answers the first request (``_meanwhile``), off the path of a push with nothing to do.
 
 
-@dataclass
 class Session:
     """The project, its build, the collection and the push state, read once for one command."""
 
-    config: Config
-    client: AnkiConnect
-    state: PushState
-    built: BuiltPackages
-    topics: list[TopicInfo]
-    live: Live
-    build_result: BuildResult | None = None
-    # Notes for the user (a damaged push state).
-    messages: list[str] = field(default_factory=list)
-    # Every note type of the project: those its config and build state name, and those built now.
-    note_types: set[int] = field(default_factory=set)
-    # GUIDs whose notes were not read from Anki: the push state's check showed them as the last push left them.
-    trusted: set[str] = field(default_factory=set)
-    # The push state's check showed nothing to do: nothing else was read (``unchanged`` notes in step).
-    quick: bool = False
-    unchanged: int = 0
-    # A hash of the build (its packages and decks.lock); "" without a build. And each package's hash, by name.
-    build_hash: str = ""
-    package_hashes: dict[str, str] = field(default_factory=dict)
-    # What the request that imported asked besides, when the import was a push's last change: the facts of
-    # the collection afterwards and the notes it touched (``notesInfo``), for recording the result.
-    after_import: tuple[Facts, list] | None = None
-    # The facts ``live`` was read with, when they came from the check's searches (None after a full read).
-    facts: Facts | None = None
+    # This module's classes are plain classes rather than dataclasses, which would cost every push the making
+    # of their methods at import.
+    def __init__(
+        self,
+        config: Config,
+        client: AnkiConnect,
+        state: PushState,
+        built: BuiltPackages,
+        topics: list[TopicInfo],
+        live: Live,
+        build_result: BuildResult | None = None,
+        messages: list[str] | None = None,
+        note_types: set[int] | None = None,
+        trusted: set[str] | None = None,
+        quick: bool = False,
+        unchanged: int = 0,
+        build_hash: str = "",
+        package_hashes: dict[str, str] | None = None,
+        after_import: tuple[Facts, list] | None = None,
+        facts: Facts | None = None,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.state = state
+        self.built = built
+        self.topics = topics
+        self.live = live
+        self.build_result = build_result
+        # Notes for the user (a damaged push state).
+        self.messages: list[str] = [] if messages is None else messages
+        # Every note type of the project: those its config and build state name, and those built now.
+        self.note_types: set[int] = set() if note_types is None else note_types
+        # GUIDs whose notes were not read from Anki: the push state's check showed them as the last push left them.
+        self.trusted: set[str] = set() if trusted is None else trusted
+        # The push state's check showed nothing to do: nothing else was read (``unchanged`` notes in step).
+        self.quick = quick
+        self.unchanged = unchanged
+        # A hash of the build (its packages and decks.lock); "" without a build. And each package's hash, by name.
+        self.build_hash = build_hash
+        self.package_hashes: dict[str, str] = {} if package_hashes is None else package_hashes
+        # What the request that imported asked besides, when the import was a push's last change: the facts of
+        # the collection afterwards and the notes it touched (``notesInfo``), for recording the result.
+        self.after_import = after_import
+        # The facts ``live`` was read with, when they came from the check's searches (None after a full read).
+        self.facts = facts
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -112,19 +131,29 @@ def collector_off(*, freeze: bool = False) -> Iterator[None]:
             gc.enable()
 
 
-@dataclass
 class Ahead:
     """The searches of a push's check, sent before the project's config is loaded (see ``ask_ahead``)."""
 
-    root: str
-    output: str
-    project: str
-    # The check file's checks by profile, the one asked about, and what was asked.
-    checks: dict[str, PushCheck]
-    profile: str
-    check: PushCheck
-    asking: list
-    answer: _Background
+    def __init__(
+        self,
+        root: str,
+        output: str,
+        project: str,
+        checks: dict[str, PushCheck],
+        profile: str,
+        check: PushCheck,
+        asking: list,
+        answer: _Background,
+    ) -> None:
+        self.root = root
+        self.output = output
+        self.project = project
+        # The check file's checks by profile, the one asked about, and what was asked.
+        self.checks = checks
+        self.profile = profile
+        self.check = check
+        self.asking = asking
+        self.answer = answer
 
     def owns(self, config: Config) -> bool:
         """Whether the check file read here is the one this push, with its config loaded, reads."""
@@ -578,12 +607,12 @@ def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
         )
 
 
-@dataclass
 class PushReport:
     """What a push did."""
 
-    done: list[str] = field(default_factory=list)
-    deleted: int = 0
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.deleted = 0
 
 
 def apply_plan(session: Session, plan: Plan, *, delete: bool = False) -> PushReport:

@@ -23,8 +23,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from builder.atomic import folder_lock, write_atomic
 
@@ -54,42 +54,78 @@ def built_hash(fields: Mapping[str, str], tags: tuple[str, ...] | list[str]) -> 
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass
 class PushedNote:
     """One note as the last push left it in one profile."""
 
-    guid: str
-    entry: str
-    note_id: int
-    deck: str
-    built: str
-    fields: dict[str, str]
-    tags: list[str]
+    # This module's records are plain classes rather than dataclasses, which would cost every push the making
+    # of their methods at import.
+    __slots__ = ("guid", "entry", "note_id", "deck", "built", "fields", "tags")
+
+    def __init__(
+        self, guid: str, entry: str, note_id: int, deck: str, built: str, fields: dict[str, str], tags: list[str]
+    ) -> None:
+        self.guid = guid
+        self.entry = entry
+        self.note_id = note_id
+        self.deck = deck
+        self.built = built
+        self.fields = fields
+        self.tags = tags
+
+    def _key(self) -> tuple:
+        return (self.guid, self.entry, self.note_id, self.deck, self.built, self.fields, self.tags)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if type(other) is PushedNote else NotImplemented
+
+    __hash__ = None
 
 
-@dataclass
+# A default that stands for a new empty dict: None, read from a file, is kept (and fails _check).
+_NEW_DICT: Any = object()
+
+
 class PushCheck:
     """What one profile's last push left, in hashes: enough to tell, cheaply, that nothing changed since."""
 
-    # A hash of the build pushed (its packages' bytes and decks.lock's), and of each package, by file name.
-    build: str
-    packages: dict[str, str]
-    # The note types searched, those of them Anki held ([id, name]), and a hash of what it held of the
-    # project (see live.Facts).
-    note_types: list[int]
-    names: list[list]
-    anki: str
-    # The built notes by the project's own tags: [[tags...], [note ids carrying exactly those project tags]].
-    tags: list[list[list]]
-    # How many of the build's notes were in step, and how many records of removed entries are kept.
-    notes: int
-    removed: int
-    # A hash of the profile's note lines as written: a line edited or lost by hand voids the check.
-    lines: str = ""
-    # Each package whose notes are all in one deck of their own, by file name: [that deck, how many notes].
-    # The records of that deck (less those of removed entries) are then that package's notes, so a push
-    # that finds the package unchanged need not read it.
-    topics: dict[str, list] = field(default_factory=dict)
+    def __init__(
+        self,
+        build: str,
+        packages: dict[str, str],
+        note_types: list[int],
+        names: list[list],
+        anki: str,
+        tags: list[list[list]],
+        notes: int,
+        removed: int,
+        lines: str = "",
+        topics: dict[str, list] = _NEW_DICT,
+    ) -> None:
+        # A hash of the build pushed (its packages' bytes and decks.lock's), and of each package, by file name.
+        self.build = build
+        self.packages = packages
+        # The note types searched, those of them Anki held ([id, name]), and a hash of what it held of the
+        # project (see live.Facts).
+        self.note_types = note_types
+        self.names = names
+        self.anki = anki
+        # The built notes by the project's own tags: [[tags...], [note ids carrying exactly those project tags]].
+        self.tags = tags
+        # How many of the build's notes were in step, and how many records of removed entries are kept.
+        self.notes = notes
+        self.removed = removed
+        # A hash of the profile's note lines as written: a line edited or lost by hand voids the check.
+        self.lines = lines
+        # Each package whose notes are all in one deck of their own, by file name: [that deck, how many notes].
+        # The records of that deck (less those of removed entries) are then that package's notes, so a push
+        # that finds the package unchanged need not read it.
+        self.topics = {} if topics is _NEW_DICT else topics
+
+    def __eq__(self, other: object) -> bool:
+        # A push's check is compared with the one its answer was asked for (push.Ahead.fits).
+        return self.row() == other.row() if type(other) is PushCheck else NotImplemented
+
+    __hash__ = None
 
     def row(self) -> dict:
         return {
@@ -145,20 +181,28 @@ def _check(value: object) -> PushCheck | None:
     return check
 
 
-@dataclass
 class PushState:
     """Every profile's pushed notes, by profile then GUID."""
 
-    project: str
-    profiles: dict[str, dict[str, PushedNote]] = field(default_factory=dict)
-    # The latest note ``mod`` each profile was given by a push: the next push stamps later than it.
-    mods: dict[str, int] = field(default_factory=dict)
-    # The checks this push leaves, by profile (None: drop that profile's); other profiles' stay as they are.
-    checks: dict[str, PushCheck | None] = field(default_factory=dict)
-    # Why the file on disk was not usable, when it was there but damaged.
-    damaged: str | None = None
-    # Each note line as read, with its record: a record saved unchanged (the same object) is written as read.
-    lines: dict[tuple[str, str], tuple[PushedNote, str]] = field(default_factory=dict, repr=False, compare=False)
+    def __init__(
+        self,
+        project: str,
+        profiles: dict[str, dict[str, PushedNote]] | None = None,
+        mods: dict[str, int] | None = None,
+        checks: dict[str, PushCheck | None] | None = None,
+        damaged: str | None = None,
+        lines: dict[tuple[str, str], tuple[PushedNote, str]] | None = None,
+    ) -> None:
+        self.project = project
+        self.profiles: dict[str, dict[str, PushedNote]] = {} if profiles is None else profiles
+        # The latest note ``mod`` each profile was given by a push: the next push stamps later than it.
+        self.mods: dict[str, int] = {} if mods is None else mods
+        # The checks this push leaves, by profile (None: drop that profile's); other profiles' stay as they are.
+        self.checks: dict[str, PushCheck | None] = {} if checks is None else checks
+        # Why the file on disk was not usable, when it was there but damaged.
+        self.damaged = damaged
+        # Each note line as read, with its record: a record saved unchanged (the same object) is written as read.
+        self.lines: dict[tuple[str, str], tuple[PushedNote, str]] = {} if lines is None else lines
 
     def notes(self, profile: str) -> dict[str, PushedNote]:
         """The pushed notes of one profile (empty when never pushed to)."""
@@ -236,12 +280,12 @@ def _parse(text: str, project: str) -> PushState:
     return state
 
 
-@dataclass
 class PushHead:
     """The push state's header and profile lines only: what a push needs to decide it has nothing to do."""
 
-    profiles: dict[str, PushCheck | None] = field(default_factory=dict)
-    damaged: str | None = None
+    def __init__(self, profiles: dict[str, PushCheck | None] | None = None, damaged: str | None = None) -> None:
+        self.profiles: dict[str, PushCheck | None] = {} if profiles is None else profiles
+        self.damaged = damaged
 
 
 def read_head(
