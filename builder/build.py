@@ -12,7 +12,6 @@ import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,36 +57,47 @@ if TYPE_CHECKING:
     from builder.reimport import ReimportPlan
 
 
-@dataclass(frozen=True)
 class BuiltTopic:
     """A topic file as the build knows it after reading or trusting it: its deck title and entry count."""
 
-    slug: str
-    path: str
-    title: str
-    entries: int
+    # Plain classes rather than dataclasses, which would cost every build the making of their methods at import.
+    __slots__ = ("slug", "path", "title", "entries")
+
+    def __init__(self, slug: str, path: str, title: str, entries: int) -> None:
+        self.slug = slug
+        self.path = path
+        self.title = title
+        self.entries = entries
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not BuiltTopic:
+            return NotImplemented
+        return (self.slug, self.path, self.title, self.entries) == (other.slug, other.path, other.title, other.entries)
+
+    __hash__ = None
 
 
-@dataclass
 class BuildResult:
     """What a build produced."""
 
-    output_dir: Path
-    written: list[Path] = field(default_factory=list)
-    unchanged: list[Path] = field(default_factory=list)
-    # Packages an earlier build wrote for topics that are gone (or renamed), deleted now.
-    removed: list[Path] = field(default_factory=list)
-    topics: int = 0
-    notes: int = 0
-    cards: int = 0
-    # Topic files read this time (the rest were known unchanged from the last build).
-    read: int = 0
-    # What a re-import into Anki will not do by itself, and what to do about it.
-    notices: list[str] = field(default_factory=list)
-    # Seconds spent in each stage, in STAGES order (summed over processes when there are two).
-    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    # Every topic file of the project, in file order, as this build knows it (empty when it does not know them all).
-    sources: list[BuiltTopic] = field(default_factory=list)
+    def __init__(self, output_dir: Path, topics: int = 0) -> None:
+        self.output_dir = output_dir
+        self.written: list[Path] = []
+        self.unchanged: list[Path] = []
+        # Packages an earlier build wrote for topics that are gone (or renamed), deleted now.
+        self.removed: list[Path] = []
+        self.topics = topics
+        self.notes = 0
+        self.cards = 0
+        # Topic files read this time (the rest were known unchanged from the last build).
+        self.read = 0
+        # What a re-import into Anki will not do by itself, and what to do about it.
+        self.notices: list[str] = []
+        # Seconds spent in each stage, in STAGES order (summed over processes when there are two).
+        self.timings: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        # Every topic file of the project, in file order, as this build knows it (empty when it does not know them
+        # all).
+        self.sources: list[BuiltTopic] = []
 
     @property
     def files(self) -> list[Path]:

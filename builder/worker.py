@@ -15,7 +15,6 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,68 +37,80 @@ if TYPE_CHECKING:
 STAGES = ("load", "validate", "render", "package", "write")
 
 
-@dataclass(eq=False)
 class PendingPackage:
     """One .apkg to produce: the topics it holds, packed once the last of them is in."""
 
-    path: Path
-    slugs: list[str]
-    plan: PackagePlan | None = None
-    data: bytes | None = None
-    media: dict[str, Path] = field(default_factory=dict)
-    waiting: int = 0
-    notes: int = 0
-    cards: int = 0
-    # Where its new note and card ids come from (given by the TopicWorker).
-    lane: IdLane | None = None
+    # This module's records are plain classes rather than dataclasses, which would cost every build the making
+    # of their methods at import. Outcomes cross between processes pickled, as any object does.
+    def __init__(self, path: Path, slugs: list[str], waiting: int = 0) -> None:
+        self.path = path
+        self.slugs = slugs
+        self.plan: PackagePlan | None = None
+        self.data: bytes | None = None
+        self.media: dict[str, Path] = {}
+        self.waiting = waiting
+        self.notes = 0
+        self.cards = 0
+        # Where its new note and card ids come from (given by the TopicWorker).
+        self.lane: IdLane | None = None
 
 
-@dataclass
 class Packed:
     """A package of one topic, packed where the topic was read: its bytes and the note stamps made for it."""
 
-    data: bytes
-    notes: int
-    cards: int
-    # Manifest.take_touched()'s tuples.
-    stamps: dict[str, tuple]
-    # Their lock lines once placed in the topic's deck (manifest.note_lines), made here rather than by the build.
-    lines: dict[str, str] = field(default_factory=dict)
-    deck: str = ""
+    def __init__(
+        self, data: bytes, notes: int, cards: int, stamps: dict[str, tuple], lines: dict[str, str], deck: str
+    ) -> None:
+        self.data = data
+        self.notes = notes
+        self.cards = cards
+        # Manifest.take_touched()'s tuples.
+        self.stamps = stamps
+        # Their lock lines once placed in the topic's deck (manifest.note_lines), made here rather than by the build.
+        self.lines = lines
+        self.deck = deck
 
 
-@dataclass
 class TopicOutcome:
     """What reading (and, when asked, rendering) one topic file gave."""
 
-    summary: TopicSummary | None
-    problems: list[Problem]
-    media: TopicMedia | None = None
-    guids: list[str] = field(default_factory=list)
-    media_problems: list[Problem] = field(default_factory=list)
-    # Each entry's note beside what the build state recorded of it (see breaks.py); none when the state
-    # had no notes.
-    seen: list[NoteSeen] = field(default_factory=list)
-    # What the duplicate rules need of its entries, when the project makes them errors.
-    prompts: list[tuple] = field(default_factory=list)
-    draft: TopicDraft | None = None
-    packed: Packed | None = None
-    # The cache's text of the topic's record (manifest.record_text), when it read without problems.
-    record_text: str | None = None
-    # A forked worker's first outcome: the note types it made, what the cache keeps of them, and their problems.
-    note_types: tuple | None = None
-    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    def __init__(self, summary: TopicSummary | None, problems: list[Problem], timings: dict[str, float]) -> None:
+        self.summary = summary
+        self.problems = problems
+        self.media: TopicMedia | None = None
+        self.guids: list[str] = []
+        self.media_problems: list[Problem] = []
+        # Each entry's note beside what the build state recorded of it (see breaks.py); none when the state
+        # had no notes.
+        self.seen: list[NoteSeen] = []
+        # What the duplicate rules need of its entries, when the project makes them errors.
+        self.prompts: list[tuple] = []
+        self.draft: TopicDraft | None = None
+        self.packed: Packed | None = None
+        # The cache's text of the topic's record (manifest.record_text), when it read without problems.
+        self.record_text: str | None = None
+        # A forked worker's first outcome: the note types it made, what the cache keeps of them, and their problems.
+        self.note_types: tuple | None = None
+        self.timings = timings
 
 
-@dataclass
 class _Read:
     """A topic read as far as it goes without the note types: its outcome so far, the topic and its fields."""
 
-    slug: str
-    outcome: TopicOutcome
-    # None when the topic is not to be drafted: it has problems (in the outcome), or its media have.
-    topic: Topic | None = None
-    fields: dict[str, tuple[str, ...]] | None = None
+    __slots__ = ("slug", "outcome", "topic", "fields")
+
+    def __init__(
+        self,
+        slug: str,
+        outcome: TopicOutcome,
+        topic: Topic | None = None,
+        fields: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.slug = slug
+        self.outcome = outcome
+        # None when the topic is not to be drafted: it has problems (in the outcome), or its media have.
+        self.topic = topic
+        self.fields = fields
 
 
 # Below this much YAML to render, starting worker processes costs more than it saves.
