@@ -289,16 +289,7 @@ def _build(
             if outcome.media is not None:
                 media.append((config.rel(path), outcome.media.uses))
         if not outcome.problems and not outcome.media_problems and outcome.media is not None:
-            summary = outcome.summary
-            record = records[slug] = TopicRecord(
-                fingerprints[slug],
-                summary.title,
-                list(summary.ids),
-                outcome.media.uses,
-                outcome.guids,
-                list(summary.was),
-                outcome.prompts,
-            )
+            record = records[slug] = outcome.record(fingerprints[slug])
             if outcome.record_text is not None:
                 manifest.keep_topic_text(slug, record, outcome.record_text)
         # Once anything is wrong nothing will be written: the rest is only read for its problems.

@@ -93,6 +93,19 @@ class TopicOutcome:
         self.note_types: tuple | None = None
         self.timings = timings
 
+    def record(self, fingerprint: str) -> TopicRecord:
+        """The build cache's record of the topic, once it read without problems (media resolved, GUIDs made)."""
+        summary = self.summary
+        return TopicRecord(
+            fingerprint,
+            summary.title,
+            list(summary.ids),
+            self.media.uses,
+            self.guids,
+            list(summary.was),
+            self.prompts,
+        )
+
 
 class _Read:
     """A topic read as far as it goes without the note types: its outcome so far, the topic and its fields."""
@@ -391,17 +404,7 @@ class TopicWorker:
         outcome.guids = [entry_guid(project, entry.id, entry.was, known) for entry in topic.entries]
         if self._encode:
             # Encoded where the topic is read, rather than by the build after every topic (see _encode_apart).
-            outcome.record_text = record_text(
-                TopicRecord(
-                    "",
-                    summary.title,
-                    list(summary.ids),
-                    outcome.media.uses,
-                    outcome.guids,
-                    list(summary.was),
-                    outcome.prompts,
-                )
-            )
+            outcome.record_text = record_text(outcome.record(""))
         timings["validate"] = (start := clock()) - now
         fields = None
         # Before the note types are known, fields are made in case they come without problems.
