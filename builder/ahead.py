@@ -137,12 +137,23 @@ def _make(config: Config, shared) -> None:  # pragma: no cover - runs in the for
 def idle_cores() -> float:
     """Cores free for a second process: on a busy machine it just adds the cost of handing results over.
 
-    The load average counts this build too.
+    Busy is what both the last minute's load average and the tasks runnable right now say, each counting this
+    build too: a build lasts a fraction of a second, so a machine busy a minute ago but idle now has a core free.
     """
     try:
-        return (os.cpu_count() or 1) - os.getloadavg()[0]
+        recent = os.getloadavg()[0]
     except (OSError, AttributeError):  # no load average to read (Windows)
         return 0.0
+    return (os.cpu_count() or 1) - min(recent, runnable_now())
+
+
+def runnable_now(source: str = "/proc/loadavg") -> float:
+    """How many tasks can run at this moment, this process among them; infinity where the system does not say."""
+    try:
+        with open(source, "rb") as handle:
+            return float(handle.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return float("inf")
 
 
 @contextlib.contextmanager

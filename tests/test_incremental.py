@@ -692,6 +692,27 @@ def test_note_types_are_made_ahead_only_for_a_build_with_no_cache(tmp_path, monk
     assert NoteTypesAhead.start(config, tmp_path / "other", 0) is None
 
 
+def test_a_core_is_free_unless_both_the_last_minute_and_this_moment_say_busy(tmp_path, monkeypatch):
+    """A second process is started when either the load average or the tasks runnable right now leave a core free:
+    a machine busy a minute ago but idle now has one, and so has one that is busy only for this moment."""
+    import builder.ahead as ahead
+
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("1.93 1.40 0.90 3/412 12345\n")
+    assert ahead.runnable_now(str(loadavg)) == 3.0
+    for broken in ("", "1.0 1.0 1.0\n", "1.0 1.0 1.0 x/2 1\n"):
+        loadavg.write_text(broken)
+        assert ahead.runnable_now(str(loadavg)) == float("inf")
+    assert ahead.runnable_now(str(tmp_path / "none")) == float("inf")
+
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    cases = [((1.9, 1.0), 1.0), ((0.3, 4.0), 1.7), ((1.9, 2.0), 0.1), ((2.5, float("inf")), -0.5)]
+    for (recent, now), free in cases:
+        monkeypatch.setattr(ahead.os, "getloadavg", lambda recent=recent: (recent, 0.0, 0.0))
+        monkeypatch.setattr(ahead, "runnable_now", lambda now=now: now)
+        assert abs(ahead.idle_cores() - free) < 1e-9, (recent, now)
+
+
 def test_topics_read_while_the_note_types_were_made_ahead_are_packed_in_two_processes(tmp_path, monkeypatch):
     """A small clean build reads its topics in one process while the note types are made ahead; the topics read
     meanwhile are then packed by this process from the first and a forked one from the last, with the output
