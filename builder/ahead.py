@@ -55,6 +55,10 @@ class NoteTypesAhead:
             return None
         if jobs == 0 and idle_cores() < 0.5:
             return None
+        if other_threads():
+            # A fork copies only this thread: a lock another thread holds (the watcher of `build --watch`, a
+            # push's request) would stay taken in the copy for good. The build then makes the note types itself.
+            return None
         import mmap
 
         # Packing needs it in the build's process, and the note types in this one: imported once, before the fork.
@@ -145,6 +149,16 @@ def idle_cores() -> float:
     except (OSError, AttributeError):  # no load average to read (Windows)
         return 0.0
     return (os.cpu_count() or 1) - min(recent, runnable_now())
+
+
+def other_threads() -> bool:
+    """Whether this process runs threads besides this one, started by Python or by a library (Linux counts both)."""
+    try:
+        return len(os.listdir("/proc/self/task")) > 1
+    except OSError:
+        import threading
+
+        return threading.active_count() > 1
 
 
 def runnable_now(source: str = "/proc/loadavg") -> float:

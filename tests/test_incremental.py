@@ -692,6 +692,31 @@ def test_note_types_are_made_ahead_only_for_a_build_with_no_cache(tmp_path, monk
     assert NoteTypesAhead.start(config, tmp_path / "other", 0) is None
 
 
+def test_nothing_is_forked_ahead_while_another_thread_runs(tmp_path, monkeypatch):
+    """A fork copies only the thread that forks: while another runs (the watcher of `build --watch`, a push's
+    request), the build makes its note types itself, and builds the same packages."""
+    import threading
+
+    from builder.ahead import NoteTypesAhead
+
+    _free_cores(monkeypatch)
+    synth.write_project(tmp_path / "p", 20, topics=2)
+    config = load_config(tmp_path / "p")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert NoteTypesAhead.start(config, None, 0) is None
+        assert NoteTypesAhead.start(config, None, 2) is None
+        assert Project(tmp_path / "p").build().exit_code == 0
+    finally:
+        release.set()
+        other.join()
+    ahead = NoteTypesAhead.start(config, tmp_path / "elsewhere", 0)
+    assert ahead is not None
+    ahead.close()
+
+
 def test_a_core_is_free_unless_both_the_last_minute_and_this_moment_say_busy(tmp_path, monkeypatch):
     """A second process is started when either the load average or the tasks runnable right now leave a core free:
     a machine busy a minute ago but idle now has one, and so has one that is busy only for this moment."""
