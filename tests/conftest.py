@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -16,6 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 # How many cases the property tests tried, by what they tried: shown after the run, whatever ran.
 FUZZ_COUNTS: Counter[str] = Counter()
+
+
+def pytest_configure(config) -> None:
+    """Ctrl-C deliverable to the commands the tests start, even in a test run started in the background."""
+    # A shell starts a background job (`make test &`) with Ctrl-C ignored, and every command a test starts would
+    # inherit that: the tests that send it Ctrl-C (--watch stopping, an interrupted build) would wait in vain.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
