@@ -162,7 +162,7 @@ def startup(runs: int, root: Path) -> tuple[list[Row], list[Ratio]]:
     edit_libraries = Row(
         0, "python -c 'import click, yaml, markupsafe, sqlite3, zipfile' (what an edit rebuild must load)"
     )
-    libraries = Row(0, "python -c 'import click, yaml, jinja2, genanki' (what a build making the note types loads)")
+    libraries = Row(0, "python -c 'import click, yaml, jinja2, chevron' (what a build making the note types loads)")
     version = Row(0, "startup: decks --version")
     rounds(
         [
@@ -170,7 +170,7 @@ def startup(runs: int, root: Path) -> tuple[list[Row], list[Ratio]]:
             Case(click, [sys.executable, "-c", "import click"]),
             Case(click_yaml, [sys.executable, "-c", "import click, yaml"]),
             Case(edit_libraries, [sys.executable, "-c", "import click, yaml, markupsafe, sqlite3, zipfile"]),
-            Case(libraries, [sys.executable, "-c", "import click, yaml, jinja2, genanki"]),
+            Case(libraries, [sys.executable, "-c", "import click, yaml, jinja2, chevron"]),
             Case(version, [*decks_command(), "--version"]),
         ],
         runs,
@@ -186,7 +186,7 @@ def startup(runs: int, root: Path) -> tuple[list[Row], list[Ratio]]:
             version,
         ),
         Ratio(
-            "import click, yaml, jinja2, genanki / decks --version (a build making the note types)", libraries, version
+            "import click, yaml, jinja2, chevron / decks --version (a build making the note types)", libraries, version
         ),
     ]
 

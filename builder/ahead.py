@@ -1,6 +1,6 @@
 """The note types made ahead: in a process forked as soon as the config is read, before the build loads its modules.
 
-Making the note types (importing Jinja2 and genanki, making the card templates and CSS) costs a clean build about
+Making the note types (importing Jinja2, making the card templates and CSS and their definitions) costs a clean build about
 80 ms and needs nothing but the config and the templates. Forked before the build imports PyYAML and its own
 modules, a process makes them while the build's own process imports, reads the build state and reads its first
 topics, which need no note type; the build (and a worker forked later to read topics) takes them once made.

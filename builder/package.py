@@ -4,10 +4,11 @@ Identities (note GUIDs, deck names and ids, note-type ids, content hashes) come 
 card ids and modification times from the build state (manifest.py). The note types' card templates and CSS
 come from render.py, the notes' fields from notefields.py.
 
-genanki makes each note type's JSON and its rule for which cards a note makes, once, when the note types are
-made from the templates; the build cache keeps both (``NoteType.cached``), so a rebuild under the same
-templates imports neither Jinja2 nor genanki (which loads asyncio): the notes, cards, decks and the
-collection's SQL are written here.
+Each note type's JSON (in the form genanki writes, made by notetypes.py) and its rule for which cards a note
+makes are made once, when the note types are made from the templates; the build cache keeps both
+(``NoteType.cached``), so a rebuild under the same templates imports no Jinja2: the notes, cards, decks and the
+collection's SQL (genanki's, read as text) are written here, and genanki itself (which loads asyncio) is never
+imported by a build.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from builder.identity import (
     note_type_id,
     note_type_identity,
 )
-from builder.kinds import KINDS, Kind, note_type_name
+from builder.kinds import KINDS, note_type_name
 from builder.manifest import IdLane, Manifest
 from builder.notefields import sort_text
 
@@ -127,36 +128,20 @@ def note_types_from_cache(cached: Mapping[str, list]) -> dict[str, NoteType] | N
         return None
 
 
-def genanki_model(kind: Kind, config: Config, layout: Layout):
-    """The genanki note type of an entry kind: the project's id, the layout's card templates and CSS."""
-    import genanki
-
-    return genanki.Model(
-        model_id=note_type_id(config.note_type_ids[kind.name]),
-        name=note_type_name(kind, config.project),
-        fields=[{"name": name} for name in kind.field_names],
-        templates=[{"name": c.name, "qfmt": c.qfmt, "afmt": c.afmt} for c in layout.cards],
-        css=layout.css,
-        model_type=genanki.Model.CLOZE if kind.cloze else genanki.Model.FRONT_BACK,
-    )
-
-
 def make_note_types(config: Config, layouts: Mapping[str, Layout]) -> dict[str, NoteType]:
-    """Every kind's note type, made with genanki from the layouts render.py made."""
-    import genanki
+    """Every kind's note type, made from the layouts render.py made, in the form genanki writes."""
+    from builder.notetypes import cloze_fields, definition
 
     out = {}
-    for name, kind in KINDS.items():
-        model = genanki_model(kind, config, layouts[name])
-        cloze_fields: tuple[int, ...] = ()
-        if kind.cloze:
-            # The fields genanki reads deletions from: those where one deletion alone makes a card.
-            empty = [""] * len(kind.field_names)
-            probes = [[*empty[:i], "{{c1::x}}", *empty[i + 1 :]] for i in range(len(empty))]
-            cloze_fields = tuple(i for i, values in enumerate(probes) if genanki.Note(model=model, fields=values).cards)
+    for key, kind in KINDS.items():
+        layout = layouts[key]
+        model_id = note_type_id(config.note_type_ids[kind.name])
+        cards = [(c.name, c.qfmt, c.afmt) for c in layout.cards]
+        name = note_type_name(kind, config.project)
+        made = definition(model_id, name, kind.field_names, cards, layout.css, kind.cloze)
+        fields = cloze_fields(kind.field_names, cards[0][1]) if kind.cloze else ()
         # Through JSON, so that this build holds what a later build reads from the cache, exactly.
-        definition = json.loads(json.dumps(model.to_json(0, 0)))
-        out[name] = NoteType(model.model_id, kind.cloze, definition, cloze_fields)
+        out[key] = NoteType(model_id, kind.cloze, json.loads(json.dumps(made)), fields)
     return out
 
 

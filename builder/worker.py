@@ -3,7 +3,7 @@
 A build (build.py) asks a TopicWorker for each topic's outcome in topic order; with large work and a free
 core the outcomes come from forked processes too. The note types (made once, from the templates) are then made
 by the forked worker while the build's own process reads its first topics, and handed back with the worker's
-first outcome: the build's own process never imports Jinja2 or genanki. A package
+first outcome: the build's own process never imports Jinja2. A package
 of one topic is packed where its topic is read, its notes stamped with ids from the package's own lane, so the
 bytes are the same in whichever process that happens; a package of several topics is packed by the build.
 """
@@ -138,7 +138,7 @@ _ENCODE_APART_MAX_BYTES = 8_000_000
 class TopicWorker:
     """Reads, validates, renders and drafts topics, in this process or in forked ones.
 
-    Made only when some topic is to be read: its imports (Jinja2, genanki) cost time.
+    Made only when some topic is to be read: its imports (Jinja2 among them) cost time.
     """
 
     def __init__(
@@ -155,7 +155,7 @@ class TopicWorker:
 
         The note types are made once, from the templates, before the first topic is rendered (in a forked
         worker when there is one), or taken from the build cache when it kept them under the same build
-        ``stamp`` (the templates, the config and the builder unchanged: Jinja2 and genanki are then not even
+        ``stamp`` (the templates, the config and the builder unchanged: Jinja2 is then not even
         imported), or from the process that made them ``ahead`` (ahead.py); their problems are in
         ``template_problems``, filled in place once known.
         """
@@ -301,7 +301,7 @@ class TopicWorker:
         import builder.check
         import builder.identity
         import builder.notefields
-        import builder.package  # noqa: F401 - packing needs it in every process; Jinja2 and genanki it leaves out
+        import builder.package  # noqa: F401 - packing needs it in every process; Jinja2 it leaves out
 
         # This process reads topics too: jobs - 1 workers take the topics from the first on, while this
         # process, whenever it waits for the next outcome, takes the last topic no one has taken. Each topic is

@@ -263,7 +263,7 @@ def test_note_types_and_decks_are_as_genanki_makes_them(project):
     from genanki.apkg_col import APKG_COL
     from genanki.apkg_schema import APKG_SCHEMA
 
-    from builder.package import _collection_sql, _deck_json, genanki_model, make_note_types
+    from builder.package import _collection_sql, _deck_json, make_note_types
     from builder.render import Renderer
     from builder.templatedirs import template_dirs
 
@@ -275,7 +275,7 @@ def test_note_types_and_decks_are_as_genanki_makes_them(project):
     from builder.kinds import KINDS
 
     for name, kind in KINDS.items():
-        model = genanki_model(kind, config, layouts[name])
+        model = _genanki_model(kind, config, layouts[name])
         assert made[name].json == json.loads(json.dumps(model.to_json(0, 0)))
         assert made[name].to_json(5, 9) == json.loads(json.dumps(model.to_json(5, 9)))
         for _ in range(300):
@@ -285,6 +285,70 @@ def test_note_types_and_decks_are_as_genanki_makes_them(project):
     assert _deck_json(12, "Root::T", "d") == genanki.Deck(12, "Root::T", "d").to_json()
     tables, indexes, col = _collection_sql()
     assert (tables + indexes, col) == (APKG_SCHEMA, APKG_COL)
+
+
+def _genanki_model(kind, config, layout):
+    """The note type as genanki makes it from the same kind and layout."""
+    import genanki
+
+    from builder.identity import note_type_id
+    from builder.kinds import note_type_name
+
+    return genanki.Model(
+        model_id=note_type_id(config.note_type_ids[kind.name]),
+        name=note_type_name(kind, config.project),
+        fields=[{"name": name} for name in kind.field_names],
+        templates=[{"name": c.name, "qfmt": c.qfmt, "afmt": c.afmt} for c in layout.cards],
+        css=layout.css,
+        model_type=genanki.Model.CLOZE if kind.cloze else genanki.Model.FRONT_BACK,
+    )
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "{{Question}}",
+        "{{#Hint}}{{Hint}}<hr>{{/Hint}}{{Question}}",
+        "{{#Question}}{{Question}}{{/Question}}{{#Answer}}{{Answer}}{{/Answer}}",
+        "{{^Question}}{{Answer}}{{/Question}}{{Question}}",
+        "{{Topic}} {{Question}} {{Answer}}",
+        "{{{Question}}} {{text:Answer}}",
+        "{{cloze:Text}}",
+        "{{type:cloze:Text}} {{Extra}}",
+        "<%cloze:Text%>",
+        "{{#Extra}}{{cloze:Text}}{{/Extra}}",
+        "no field at all",
+    ],
+)
+def test_note_type_definitions_are_genanki_s_for_any_front(project, front):
+    """Made without genanki, each kind's definition (its ``req`` above all) and its cloze fields are genanki's for
+    fronts of every shape: fields, sections, inverted sections, filters, cloze in both syntaxes."""
+    import genanki
+
+    from builder.kinds import KINDS
+    from builder.package import make_note_types
+    from builder.render import CardLayout, Layout
+
+    config = load_config(project.root)
+    for name, kind in KINDS.items():
+        fields = kind.field_names
+        used = front.replace("Question", fields[0]).replace("Answer", fields[-1]).replace("Text", fields[0])
+        cards = (CardLayout("Card 1", used, "{{FrontSide}}<hr>{{" + fields[-1] + "}}"),)
+        layouts = {n: Layout(k, cards, "p {}") for n, k in KINDS.items()}
+        try:
+            model = _genanki_model(kind, config, layouts[name])
+            expected = json.loads(json.dumps(model.to_json(0, 0)))
+        except Exception as exc:  # genanki finds no field on the front: so must we
+            with pytest.raises(ValueError):
+                make_note_types(config, layouts)
+            assert "Could not compute required fields" in str(exc)
+            continue
+        made = make_note_types(config, layouts)[name]
+        assert made.json == expected, (name, used)
+        if kind.cloze:
+            probes = [["{{c1::x}}" if i == n else "" for i in range(len(fields))] for n in range(len(fields))]
+            expected = tuple(n for n, values in enumerate(probes) if genanki.Note(model=model, fields=values).cards)
+            assert made.cloze_fields == expected, used
 
 
 def test_a_line_decoded_for_new_ids_is_written_back_as_read(multi, tmp_path):
