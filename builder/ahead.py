@@ -1,7 +1,7 @@
 """The note types made ahead: in a process forked as soon as the config is read, before the build loads its modules.
 
-Making the note types (importing Jinja2, making the card templates and CSS and their definitions) costs a clean build about
-80 ms and needs nothing but the config and the templates. Forked before the build imports PyYAML and its own
+Making the note types (importing Jinja2, making the card templates, the CSS and their definitions) costs a clean
+build about 60 ms and needs nothing but the config and the templates. Forked before the build imports PyYAML and its own
 modules, a process makes them while the build's own process imports, reads the build state and reads its first
 topics, which need no note type; the build (and a worker forked later to read topics) takes them once made.
 They cross as the build cache keeps them (package.py's ``NoteType.cached``), through shared memory, and the
