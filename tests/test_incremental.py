@@ -301,32 +301,8 @@ def test_parallel_build_reports_template_problems_as_one_process_does(tmp_path, 
 def test_parallel_build_makes_the_note_types_in_the_worker_only(tmp_path, monkeypatch):
     """The build's own process reads its first topics while the worker makes the note types: the templates
     are rendered once, in the worker, and the packages are those of a build in one process."""
-    import os
-
-    import builder.render
-
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    log = tmp_path / "layouts.log"
-    original = builder.render.Renderer.layouts
-
-    def layouts(self):
-        with open(log, "a", encoding="utf-8") as out:
-            out.write(f"{os.getpid()}\n")
-        return original(self)
-
-    monkeypatch.setattr(builder.render.Renderer, "layouts", layouts)
-    outputs = []
-    for jobs in (2, 1):
-        root = tmp_path / f"j{jobs}"
-        synth.write_project(root, 300, topics=6)
-        log.write_text("")
-        p = Project(root)
-        assert p.build("-j", str(jobs)).exit_code == 0
-        outputs.append(p.snapshot())
-        pids = log.read_text().split()
-        assert len(pids) == 1
-        assert (pids[0] == str(os.getpid())) == (jobs == 1)
-    assert outputs[0] == outputs[1]
+    _layouts_made_once_elsewhere(tmp_path, monkeypatch, 2, entries=300, topics=6)
 
 
 def test_parallel_build_reads_topics_here_and_in_a_worker_and_ends_it(tmp_path, monkeypatch):
@@ -591,6 +567,27 @@ def test_a_cache_not_as_the_builder_writes_it_is_never_trusted_blindly(multi, me
     assert "Built 3 topics: 9 notes, 9 cards" in result.output
 
 
+def _layouts_made_once_elsewhere(tmp_path, monkeypatch, jobs: int, *, entries: int, topics: int) -> None:
+    """Built with ``-j jobs``, the card templates are made once, in another process, and the packages are those
+    of a build with -j 1 (which makes them once, in this process)."""
+    import os
+
+    log = tmp_path / "layouts.log"
+    _log_layouts(monkeypatch, log)
+    outputs = []
+    for j in (jobs, 1):
+        root = tmp_path / f"j{j}"
+        synth.write_project(root, entries, topics=topics)
+        log.write_text("")
+        p = Project(root)
+        assert p.build("-j", str(j)).exit_code == 0
+        outputs.append(p.snapshot())
+        pids = log.read_text().split()
+        assert len(pids) == 1
+        assert (pids[0] == str(os.getpid())) == (j == 1)
+    assert outputs[0] == outputs[1]
+
+
 def _log_layouts(monkeypatch, log: Path) -> None:
     """Write the id of every process that makes the card templates (Renderer.layouts) into ``log``."""
     import os
@@ -619,24 +616,9 @@ def _free_cores(monkeypatch) -> None:
 def test_a_clean_build_takes_the_note_types_made_ahead(tmp_path, monkeypatch):
     """A clean build in one process (-j 0, small) takes its note types from the process forked to make them
     ahead: the templates are rendered once, there, and the output is that of a build in one process alone."""
-    import os
-
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     _free_cores(monkeypatch)
-    log = tmp_path / "layouts.log"
-    _log_layouts(monkeypatch, log)
-    outputs = []
-    for jobs in (0, 1):
-        root = tmp_path / f"j{jobs}"
-        synth.write_project(root, 60, topics=3)
-        log.write_text("")
-        p = Project(root)
-        assert p.build("-j", str(jobs)).exit_code == 0
-        outputs.append(p.snapshot())
-        pids = log.read_text().split()
-        assert len(pids) == 1
-        assert (pids[0] == str(os.getpid())) == (jobs == 1)
-    assert outputs[0] == outputs[1]
+    _layouts_made_once_elsewhere(tmp_path, monkeypatch, 0, entries=60, topics=3)
 
 
 @pytest.mark.parametrize("jobs", ["0", "2"])
