@@ -27,6 +27,11 @@ from builder.yamlfile import comment_cuts, read_limited
 # Two questions whose word sets overlap this much (Jaccard), with similar answers, are near-duplicates.
 NEAR_DUPLICATE = 0.9
 _WORD_RE = re.compile(r"\w+")
+# ASCII text, byte by byte, as _normal makes it: letters lowercased (what casefold does to them), digits and '_'
+# kept (the word characters), every other byte a space.
+_ASCII_WORDS = bytes(
+    (b | 0x20) if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57 or b == 95) else 32 for b in range(256)
+)
 
 
 class Finding:
@@ -434,6 +439,9 @@ def _has_word(text: str) -> bool:
 
 def _normal(text: str) -> str:
     """Lowercase words only, so that case, punctuation and spacing never make two questions differ."""
+    if text.isascii():
+        # The same words, about four times faster than the pattern: this runs for every entry a build reads.
+        return b" ".join(text.encode("ascii").translate(_ASCII_WORDS).split()).decode("ascii")
     return " ".join(_WORD_RE.findall(text.casefold()))
 
 
@@ -445,21 +453,32 @@ def prompts_of(entries: Iterable[Entry], answers: bool = True) -> list[Prompt]:
 
     Only near duplicates compare answers: without ``answers``, they are left out (None).
     """
+    return [Prompt(*row) for row in prompt_rows(entries, answers)]
+
+
+def prompt_rows(entries: Iterable[Entry], answers: bool = True) -> list[tuple]:
+    """``prompts_of`` as plain tuples, the form the build cache keeps and a worker hands back."""
     out = []
-    # _normal, written out: this runs for every entry of every topic a build reads.
-    words = _WORD_RE.findall
+    # main_text, written out: this runs for every entry of every topic a build reads.
+    normal = _normal
+    append = out.append
     for entry in entries:
         values = entry.values
-        prompt = main_text(values, plain=True)
-        key = " ".join(words(prompt.casefold())) if prompt is not None else ""
+        prompt = values.get("question")
+        if type(prompt) is not str:
+            prompt = values.get("term")
+            if type(prompt) is not str:
+                prompt = main_text(values, plain=True)
+        key = normal(prompt) if prompt is not None else ""
         if not key:
             continue
         answer = (values.get("answer") or values.get("definition")) if answers else None
-        normal = " ".join(words(answer.casefold())) if isinstance(answer, str) else None
+        answer = normal(answer) if isinstance(answer, str) else None
         loc = entry.loc
+        path = loc.path
         mark = entry.marks.get("id")
         line, col = (loc.line, loc.col) if mark is None else (mark.line + 1, mark.column + 1)
-        out.append(Prompt(entry.id, loc.path, line, col, str(loc), key, normal, entry.allow))
+        append((entry.id, path, line, col, f"{path}:{loc.line}:{loc.col}", key, answer, entry.allow))
     return out
 
 

@@ -387,11 +387,11 @@ class TopicWorker:
         outcome = TopicOutcome(summary, problems, timings=timings)
         if topic is not None:
             # The quality rules this project makes errors: the build refuses what `decks check` would.
-            from builder.check import entry_errors, prompts_of
+            from builder.check import entry_errors, prompt_rows
 
             problems.extend(entry_errors(self.config, topic.entries))
             if self.prompts:
-                outcome.prompts = [tuple(p) for p in prompts_of(topic.entries, self.answers)]
+                outcome.prompts = prompt_rows(topic.entries, self.answers)
         if not problems:
             topic, outcome.media, outcome.media_problems = topic_media(self.config, topic)
         if problems or outcome.media_problems:

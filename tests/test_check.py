@@ -382,3 +382,56 @@ def test_value_cut_by_a_comment_is_a_warning(project):
         "0 errors, 2 warnings in 1 file.",
     ]
     assert result.exit_code == 0
+
+
+def test_normal_words_of_ascii_text_are_what_the_pattern_makes():
+    """The byte-wise reading of ASCII text gives the words the pattern gives, for every ASCII character in every
+    place (and for text with other characters too, which takes the pattern)."""
+    import random
+    import re
+
+    from builder.check import _normal
+
+    def by_pattern(text: str) -> str:
+        return " ".join(re.findall(r"\w+", text.casefold()))
+
+    every = "".join(map(chr, range(128)))
+    assert _normal(every) == by_pattern(every)
+    for c in every:
+        for text in (c, f"a{c}b", f"{c}Ab_9{c}{c}z{c}"):
+            assert _normal(text) == by_pattern(text), repr(text)
+    rng = random.Random(5)
+    alphabet = every + "éÉßİﬁΣς ١٢٣\u00a0\u2003"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert _normal(text) == by_pattern(text), repr(text)
+
+
+def test_prompt_rows_are_the_duplicate_rules_view_of_each_entry(project):
+    """The build's prompts (plain tuples) hold, for every kind of entry, its id and places, its main text and its
+    answer as the rules normalize them, and its `allow:`; check's Prompts are the same."""
+    import re
+
+    from builder.check import Prompt, prompt_rows, prompts_of
+    from builder.config import load_config
+    from builder.kinds import main_text
+    from builder.load import load_project
+
+    def normal(text):
+        return " ".join(re.findall(r"\w+", text.casefold()))
+
+    project.write("cards/rules.yaml", RULES_TOPIC)
+    entries = [e for topic in load_project(load_config(project.root)) for e in topic.entries]
+    assert {e.kind for e in entries} >= {"qa", "claim", "concept", "cloze"}
+    for answers in (True, False):
+        expected = []
+        for e in entries:
+            key = normal(main_text(e.values, plain=True) or "")
+            answer = e.values.get("answer") or e.values.get("definition")
+            answer = normal(answer) if answers and isinstance(answer, str) else None
+            line, col = e.key_loc("id")[1:]
+            expected.append((e.id, e.loc.path, line, col, str(e.loc), key, answer, e.allow))
+        rows = prompt_rows(entries, answers)
+        assert rows == [row for row in expected if row[5]]
+        assert all(type(row) is tuple for row in rows)
+        assert prompts_of(entries, answers) == [Prompt(*row) for row in rows]
