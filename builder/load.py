@@ -43,6 +43,8 @@ _PLAIN_KEYS = {
         {"id": _ID, "kind": _KIND, "tags": _TAGS, "source": _SOURCE, "allow": _ALLOW}
         | {key.name: _FLAG if key.type == FLAG else _TEXT for key in kind.keys},
         frozenset(["id", "kind", *(key.name for key in kind.keys if key.required)]),
+        # Each of the kind's own keys by its place among them: values come in this order (as _entry gives them).
+        {key.name: place for place, key in enumerate(kind.keys)},
     )
     for name, kind in KINDS.items()
 }
@@ -248,12 +250,14 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
     if plan is None:
         return None
     scalar = yaml.ScalarNode
-    kind, hows, required = plan
+    kind, hows, required, places = plan
     values: dict[str, object] = {}
     marks = {}
     entry_id = source = None
     own_tags: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()
+    # Whether the kind's own keys came in the kind's order, so that ``values`` needs no reordering.
+    place, in_order = -1, True
     for key_node, value_node in pairs:
         if type(key_node) is not scalar or key_node.tag != STR:
             return None
@@ -267,6 +271,8 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
             if value is None:
                 return None
             values[key] = value
+            if in_order:
+                in_order = place < (place := places[key])
         elif how == _ID:
             entry_id = plain_text(value_node)
             if entry_id is None or len(entry_id) > MAX_ID_LENGTH or not ID_RE.match(entry_id):
@@ -284,6 +290,8 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
             if type(value_node) is not scalar or value_node.tag != BOOL:
                 return None
             values[key] = value_node.value.lower() in ("true", "yes", "on", "y")
+            if in_order:
+                in_order = place < (place := places[key])
         elif how == _ALLOW:
             allow = plain_words(value_node)
             if allow is None:
@@ -296,15 +304,16 @@ def _plain_entry(display: str, node: yaml.Node, topic_tags: tuple[str, ...], top
             return None
     start = node.start_mark
     return Entry(
-        id=entry_id,
-        kind=kind.name,
+        entry_id,
+        kind.name,
         # In the order of the kind's keys, as _entry gives them.
-        values={key: values[key] for key in kind.key_names if key in values},
-        tags=tuple(dict.fromkeys(topic_tags + own_tags)),
-        source=topic_source if "source" not in marks else source,
-        allow=allow,
-        loc=Location(display, start.line + 1, start.column + 1),
-        marks=marks,
+        values if in_order else {key: values[key] for key in kind.key_names if key in values},
+        tuple(dict.fromkeys(topic_tags + own_tags)),
+        topic_source if "source" not in marks else source,
+        allow,
+        Location(display, start.line + 1, start.column + 1),
+        (),
+        marks,
     )
 
 

@@ -37,6 +37,9 @@ _VALUE = "tag:yaml.org,2002:value"
 MERGE_MESSAGE = "YAML merge keys ('<<') are not supported; write the keys out in full"
 # Scalars whose source text is used as card text: `answer: 35` means "35".
 _TEXT_TAGS = frozenset({STR, INT, FLOAT, BOOL})
+# Read for every value of every entry: a module global rather than an attribute of the yaml module.
+_SCALAR = yaml.ScalarNode
+_SEQUENCE = yaml.SequenceNode
 
 # Tags of plain (unquoted) scalars already resolved: keys and short values repeat in every entry.
 _PLAIN_TAGS: dict[str, str] = {}
@@ -349,7 +352,7 @@ def plain_text(node: yaml.Node) -> str | None:
     The one test of a good text value: readers of many values take this first, and ``text`` only words the
     problem of a value it refuses.
     """
-    if type(node) is yaml.ScalarNode and node.tag in _TEXT_TAGS:
+    if type(node) is _SCALAR and node.tag in _TEXT_TAGS:
         value = node.value
         # (`isspace` is what `strip` strips: an empty or all-space value, without copying it. Every character
         # _CONTROL finds is unprintable: most values need no search.)
@@ -366,7 +369,7 @@ def plain_text(node: yaml.Node) -> str | None:
 def plain_words(node: yaml.Node) -> tuple[str, ...] | None:
     """The items of a list of text items (or of one item on its own) when ``YamlFile.words`` takes each with
     nothing to report; None when any needs a closer look."""
-    items = node.value if type(node) is yaml.SequenceNode and node.tag == SEQ else (node,)
+    items = node.value if type(node) is _SEQUENCE and node.tag == SEQ else (node,)
     out = tuple(map(plain_text, items))
     return None if None in out else out
 

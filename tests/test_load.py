@@ -308,14 +308,16 @@ def test_one_pass_entries_are_what_the_checks_make():
             continue
         item = doc.root.value[0][1].value[0]
         ids: list = []
-        checked = _entry(doc, item, ("topic",), "the source", ids, [])
-        fast = _plain_entry(doc.display, item, ("topic",), "the source")
+        # The topic's tags as written (a tag given twice is kept once, in the entry's tags).
+        checked = _entry(doc, item, ("topic", "t1", "topic"), "the source", ids, [])
+        fast = _plain_entry(doc.display, item, ("topic", "t1", "topic"), "the source")
         if fast is None:
             continue
         taken += 1
         assert isinstance(item, yaml.MappingNode)
         assert doc.problems == [] and checked == fast, text
         assert list(checked.values) == list(fast.values), text
+        assert checked.tags == fast.tags and len(set(fast.tags)) == len(fast.tags), text
         assert dict(checked.marks) == dict(fast.marks), text
         assert ids == [(fast.id, fast.key_loc("id"))], text
     assert taken > 500
