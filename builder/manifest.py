@@ -611,7 +611,7 @@ def note_lines(stamps: Mapping[str, tuple], deck: str) -> dict[str, str]:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     decks: dict[str, str] = {}
     return {
-        guid: _note_line(guid, NoteStamp(h, mod, nid, cards, deck, entry, kind), dumps, decks)
+        guid: _line(guid, entry, kind, nid, cards, mod, h, deck, dumps, decks)
         for guid, (h, mod, nid, cards, _, entry, kind) in stamps.items()
     }
 
@@ -637,21 +637,27 @@ def _note_line(guid: str, s: NoteStamp, dumps, decks: dict[str, str]) -> str:
     The strings that come from a note's identity are written as they are when JSON would not escape them;
     the deck's text is encoded once per deck (in ``decks``). Anything else goes through ``dumps``.
     """
-    cards = s.cards
-    plain = _JSON_PLAIN.fullmatch(s.entry + s.kind + guid + s.hash) is not None
-    if not plain or type(s.id) is not int or type(s.mod) is not int or not all(type(c) is int for c in cards.values()):
-        return dumps(
-            ["note", s.entry, s.kind, guid, s.id, {str(o): c for o, c in sorted(cards.items())}, s.mod, s.hash, s.deck]
-        )
-    deck = decks.get(s.deck)
-    if deck is None:
-        deck = decks[s.deck] = dumps(s.deck)
+    return _line(guid, s.entry, s.kind, s.id, s.cards, s.mod, s.hash, s.deck, dumps, decks)
+
+
+def _line(
+    guid: str, entry: str, kind: str, nid, cards: dict, mod, h: str, deck: str, dumps, decks: dict[str, str]
+) -> str:
+    # _note_line of a stamp's fields, which note_lines has as a tuple (made into no stamp).
+    plain = _JSON_PLAIN.fullmatch(entry + kind + guid + h) is not None
     if len(cards) == 1:
         [(o, c)] = cards.items()
+        ints = type(c) is int
         text = f'"{o}":{c}'
     else:
-        text = ",".join(f'"{o}":{c}' for o, c in sorted(cards.items()))
-    return f'["note","{s.entry}","{s.kind}","{guid}",{s.id},{{{text}}},{s.mod},"{s.hash}",{deck}]'
+        ints = all(type(c) is int for c in cards.values())
+        text = ",".join(f'"{o}":{c}' for o, c in sorted(cards.items())) if ints else ""
+    if not plain or not ints or type(nid) is not int or type(mod) is not int:
+        return dumps(["note", entry, kind, guid, nid, {str(o): c for o, c in sorted(cards.items())}, mod, h, deck])
+    deck_text = decks.get(deck)
+    if deck_text is None:
+        deck_text = decks[deck] = dumps(deck)
+    return f'["note","{entry}","{kind}","{guid}",{nid},{{{text}}},{mod},"{h}",{deck_text}]'
 
 
 # -- loading ---------------------------------------------------------------------

@@ -157,7 +157,7 @@ def test_note_lines_are_the_bytes_the_json_encoder_makes(entry, kind, guid, deck
     """Lock lines written without the encoder are byte for byte what json.dumps made, escapes included."""
     import json
 
-    from builder.manifest import _note_line
+    from builder.manifest import _note_line, note_lines
 
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     decks: dict[str, str] = {}
@@ -177,6 +177,9 @@ def test_note_lines_are_the_bytes_the_json_encoder_makes(entry, kind, guid, deck
             ]
         )
         assert _note_line(guid, stamp, dumps, decks) == expected
+        # And from a worker's tuple of the stamp, placed in the deck (its deck before that is left out).
+        row = (stamp.hash, stamp.mod, stamp.id, cards, "the deck before", entry, kind)
+        assert note_lines({guid: row}, deck) == {guid: expected}
 
 
 def test_lock_and_cache_bytes_are_those_of_the_whole_text_encoded_at_once():
