@@ -61,16 +61,24 @@ class _Loader(_Base):
     ascend_resolver = staticmethod(tuple)
 
     def resolve(self, kind, value, implicit):  # noqa: D102 - same answers as PyYAML's Resolver
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is _SCALAR:
+            # Quoted, or (most keys and text) starting with a character no implicit tag starts with (a letter
+            # other than y, n, t, f, o, say): a string, without PyYAML's own resolve and its patterns.
+            if not implicit[0] or (_PLAIN_ONLY_STR and value[:1] not in _IMPLICIT_FIRST):
+                return STR
             tag = _PLAIN_TAGS.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(value) <= 40 and len(_PLAIN_TAGS) < _PLAIN_CACHE_MAX:
                     _PLAIN_TAGS[value] = tag
             return tag
-        if kind is yaml.ScalarNode:
-            return STR
-        return SEQ if kind is yaml.SequenceNode else MAP
+        return SEQ if kind is _SEQUENCE else MAP
+
+
+# The characters some implicit tag of PyYAML's resolver starts with ('' for the empty value); with no pattern
+# for text starting anywhere else (None), text starting with any other character is a string.
+_IMPLICIT_FIRST = frozenset(_Loader.yaml_implicit_resolvers) - {None}
+_PLAIN_ONLY_STR = None not in _Loader.yaml_implicit_resolvers and not _Loader.yaml_path_resolvers
 
 
 # Limits that make a hostile or broken file fail fast with a message instead of a blowup

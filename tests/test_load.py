@@ -228,6 +228,40 @@ def test_composer_resolves_tags_as_pyyaml_does():
         assert tree(yaml.compose(text, Loader=_Loader)) == tree(yaml.compose(text, Loader=plain))
 
 
+def test_composer_resolves_long_and_every_first_character_as_pyyaml_does():
+    """Plain scalars too long to be remembered (numbers and dates among them), and starting with every character,
+    are tagged as PyYAML tags them: most are strings by their first character alone."""
+    import yaml
+
+    from builder.yamlfile import _Loader
+
+    plain = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    values = ["1" * 50, "-" + "2" * 45, "0." + "3" * 45, "+12_345" * 8, "2001-12-14t21:59:43." + "1" * 30 + "-05:00"]
+    values += ["Yes", "NULL", "~", ".nan", "=", "<<"]
+    for first in map(chr, [*range(32, 127), 0xA0, 0xE9, 0x3A3, 0x4E2D]):
+        values += [f"{first}1", f"{first}{first}1.5e3", f"{first} and more words, far longer than forty characters"]
+    tags = set()
+    for value in values:
+        for text in (f"- {value}\n", f"k: {value}\n", f"{value}\n"):
+            try:
+                expected = yaml.compose(text, Loader=plain)
+            except yaml.YAMLError:
+                continue
+            got = yaml.compose(text, Loader=_Loader)
+            nodes = [(expected, got)] if expected is not None else []
+            assert got is None or expected is not None, text
+            while nodes:
+                a, b = nodes.pop()
+                assert (type(a), a.tag) == (type(b), b.tag), text
+                tags.add(a.tag)
+                if isinstance(a, yaml.SequenceNode):
+                    nodes += zip(a.value, b.value, strict=True)
+                elif isinstance(a, yaml.MappingNode):
+                    nodes += [pair for k, v in zip(a.value, b.value, strict=True) for pair in zip(k, v, strict=True)]
+    assert {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"} <= tags
+    assert {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:str"} <= tags
+
+
 def test_each_problem_names_its_rule_where_it_is_found(project):
     project.write(
         "cards/all-kinds.yaml",
