@@ -21,6 +21,21 @@ def test_guid_encoding_is_unambiguous():
     assert note_guid("a", "b") != note_guid("a,", "b")
 
 
+def test_guid_is_the_hash_of_the_json_encoding_of_project_and_id():
+    """GUIDs are what hashing json.dumps(["decks-note/v1", project, entry id]) gives, whatever the project and
+    however projects alternate (each project's start of the encoding is made once)."""
+    import hashlib
+    import json
+
+    from builder.identity import _base91
+
+    projects = ["p", "Ünïcödé ☃", 'quo"te\\', "tab\there", "p"]
+    for n in range(300):
+        project, entry_id = projects[n % len(projects)], f"e{n}.x_y-{'é' * (n % 3)}"
+        encoded = json.dumps(["decks-note/v1", project, entry_id], ensure_ascii=False).encode("utf-8")
+        assert note_guid(project, entry_id) == _base91(int.from_bytes(hashlib.sha256(encoded).digest()[:8], "big"))
+
+
 def test_deck_ids_are_stable_and_valid():
     ids = {deck_id(f"Root::Topic {i}") for i in range(1000)}
     assert len(ids) == 1000
