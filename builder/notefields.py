@@ -46,7 +46,7 @@ def note_fields(topic: Topic, entry: Entry) -> tuple[str, ...]:
             # Ids are letters, digits, '.', '_' and '-' (load.py): nothing to escape.
             out.append(entry.id)
         elif how == _SOURCE:
-            out.append(to_html(entry.source) if entry.source else "")
+            out.append(_source(entry.source) if entry.source else "")
         elif how == _FLAG:
             out.append("y" if values.get(key) else "")
         elif how == _IMAGE:
@@ -56,6 +56,12 @@ def note_fields(topic: Topic, entry: Entry) -> tuple[str, ...]:
             name = values.get(key)
             out.append(f"[sound:{name}]" if name else "")
     return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _source(source: str) -> str:
+    # Most entries of a topic share its source: its HTML is made once.
+    return to_html(source)
 
 
 @lru_cache(maxsize=64)
