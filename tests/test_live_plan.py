@@ -185,7 +185,7 @@ def test_the_check_round_trips_beside_the_build_and_is_void_when_a_note_line_cha
     # Without the output folder, or with the check file gone, or damaged: no check, the records stand.
     assert read_head(tmp_path, "proj").profiles == {"User 1": None}
     saved = (out / CHECK_NAME).read_bytes()
-    for damaged in (b"", b"{", saved.replace(b'"decks-push-check":1', b'"decks-push-check":9'), b"[]"):
+    for damaged in (b"", b"{", saved.replace(b'"decks-push-check":2', b'"decks-push-check":9'), b"[]"):
         (out / CHECK_NAME).write_bytes(damaged)
         assert read_head(tmp_path, "proj", out).profiles == {"User 1": None}
     (out / CHECK_NAME).unlink()

@@ -38,7 +38,9 @@ from builder.anki.state import (
     PushHead,
     PushState,
     built_hash,
+    load_partial,
     load_state,
+    merged_groups,
     peek_checks,
     pushed_profiles,
     read_head,
@@ -82,6 +84,7 @@ class Session:
         package_hashes: dict[str, str] | None = None,
         after_import: tuple[Facts, list] | None = None,
         facts: Facts | None = None,
+        opaque: dict[str, list] | None = None,
     ) -> None:
         self.config = config
         self.client = client
@@ -107,6 +110,9 @@ class Session:
         self.after_import = after_import
         # The facts ``live`` was read with, when they came from the check's searches (None after a full read).
         self.facts = facts
+        # The blocks of the push state left undecoded, by deck, as the check maps them: their packages were not
+        # read either, and their notes (``PushCheck.blocks``) count as unchanged and not read back.
+        self.opaque: dict[str, list] = {} if opaque is None else opaque
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -337,8 +343,16 @@ def _open_session(
     if result is None and do_build:
         result = _build(config)
         build_hash, package_hashes = _build_hash(config, result.files)
+    # Packages unchanged since the last push whose records are a block of their own in the push state: neither
+    # read nor decoded (see ``_opaque_topics``); their blocks, by deck.
+    opaque: dict[str, list] = {}
+    if state is None and check is not None and facts is not None and head.data is not None:
+        opaque = _opaque_topics(check, package_hashes, facts)
+        state = load_partial(head, config.project, profile_open, check, set(opaque))
+        if state is None:
+            opaque = {}
     if state is None:
-        state = load_state(config.root, config.project)
+        state = load_state(config.root, config.project, head.data)
     messages = [state.damaged] if state.damaged else []
     output = result.output_dir if result else config.output_dir
     from builder.identity import deck_name
@@ -376,13 +390,22 @@ def _open_session(
         if check is not None and facts is not None and not state.damaged
         else {}
     )
-    built = read_packages([p for p in packages if p.name not in unread], entry_of)
+    left = {block[3] for block in opaque.values()}
+    built = read_packages([p for p in packages if p.name not in unread and p.name not in left], entry_of)
     lock_types = (lock_head.state if lock_head is not None else lock()).note_types
     note_types = {record.id for record in lock_types.values()} | set(config.note_type_ids.values())
     note_types |= set(built.note_types)
     if asked != note_types:
         # The searches asked about other note types than this build has: ask again.
         facts = check = None
+    if opaque and (check is None or any(note.deck in opaque for note in built.notes.values())):
+        # The blocks left undecoded cannot stand (the check fell, or a package read puts notes into one of their
+        # decks): the whole push state is decoded, and their packages read, after all.
+        state = load_state(config.root, config.project, head.data)
+        more = read_packages([p for p in packages if p.name in left], entry_of)
+        built.notes.update(more.notes)
+        built.note_types.update(more.note_types)
+        opaque = {}
     if unread and check is None:
         more = read_packages([p for p in packages if p.name in unread], entry_of)
         built.notes.update(more.notes)
@@ -412,10 +435,10 @@ def _open_session(
                 )
                 trusted.add(guid)
     pushed = state.notes(profile_open)
-    skip = {pushed[guid].note_id for guid in trusted}
+    skip = {pushed[guid].note_id for guid in trusted} | _block_ids(opaque)
     # Where a note's cards are matters only to move them: to a note whose record names another deck than
     # its build (with every note read, any may).
-    moving = not trusted or any(
+    moving = not (trusted or opaque) or any(
         guid in pushed and pushed[guid].deck != note.deck for guid, note in built.notes.items() if guid not in trusted
     )
     live = read_live(client, profile_open, note_types, skip=skip, facts=facts, decks=moving)
@@ -433,6 +456,7 @@ def _open_session(
         build_hash=build_hash,
         package_hashes=package_hashes,
         facts=facts,
+        opaque=opaque,
     )
 
 
@@ -529,8 +553,36 @@ def _unread_topics(
     return out
 
 
-def _topics(notes: dict[str, PushedNote], built: BuiltPackages) -> dict[str, list]:
-    """Each package alone in its deck with every note recorded: [its deck, how many notes] (see ``PushCheck``)."""
+def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], facts: Facts) -> dict[str, list]:
+    """The blocks of the push state a push need not decode, by deck, as ``check`` maps them.
+
+    A block qualifies when it holds exactly the records of one package (alone in its deck, every note
+    recorded), that package's bytes are as last pushed, and each of its notes is in Anki, with its project
+    tags and not tagged removed (the check's digest vouches for the rest). Its notes then stand as
+    recorded: the package is not read, and the block's bytes are written back as they were.
+    """
+    present = set(facts.note_ids)
+    gone = set(facts.missing_tags) | set(facts.removed)
+    out = {}
+    for name, (deck, count) in check.topics.items():
+        digest = package_hashes.get(name)
+        block = check.blocks.get(deck)
+        if not digest or check.packages.get(name) != digest or block is None or block[3] != name:
+            continue
+        ids = [n for _, group in block[4] for n in group]
+        if block[2] == count == len(ids) and present.issuperset(ids) and gone.isdisjoint(ids):
+            out[deck] = block
+    return out
+
+
+def _block_ids(blocks: dict[str, list]) -> set[int]:
+    """The note ids of the notes built from these blocks' records."""
+    return {n for block in blocks.values() for _, group in block[4] for n in group}
+
+
+def _topics(notes: dict[str, PushedNote], built: BuiltPackages, opaque: dict[str, list]) -> dict[str, list]:
+    """Each package alone in its deck with every note recorded: [its deck, how many notes] (see ``PushCheck``);
+    those of the blocks left undecoded (``opaque``) among them, as they were."""
     decks: dict[str, set[str]] = defaultdict(set)
     counts: dict[str, int] = defaultdict(int)
     complete: dict[str, bool] = defaultdict(lambda: True)
@@ -540,6 +592,9 @@ def _topics(notes: dict[str, PushedNote], built: BuiltPackages) -> dict[str, lis
         counts[name] += 1
         if guid not in notes:
             complete[name] = False
+    for deck, block in opaque.items():
+        decks[block[3]].add(deck)
+        counts[block[3]] += block[2]
     owners: dict[str, int] = defaultdict(int)
     for names in decks.values():
         for deck in names:
@@ -602,9 +657,14 @@ def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
     if session.quick:
         return Plan(session.live.profile, unchanged=session.unchanged, quick=True, unread=session.unchanged)
     with collector_off():
-        return make_plan(
+        plan = make_plan(
             session.built, session.topics, session.live, session.pushed, overwrite=overwrite, trusted=session.trusted
         )
+    # The notes of the blocks left undecoded are as the last push left them, like those not read back.
+    left = sum(block[2] for block in session.opaque.values())
+    plan.unchanged += left
+    plan.unread += left
+    return plan
 
 
 class PushReport:
@@ -802,7 +862,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
             session.note_types,
             before=None if whole else live,
             touched=_touched(plan),
-            skip=() if whole else {old[guid].note_id for guid in session.trusted},
+            skip=() if whole else {old[guid].note_id for guid in session.trusted} | _block_ids(session.opaque),
             # The note types as first read, unless this push changed them: the searches go with the
             # question of their names. What is recorded comes from the built notes' decks, not the cards'.
             guess=None if whole else {mid: t.name for mid, t in live.note_types.items()},
@@ -853,16 +913,20 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     state.checks[session.live.profile] = None
     if session.build_hash and not plan.conflicts:
         # What the next push compares with to find out, cheaply, whether it has anything to do.
+        opaque = session.opaque
+        topics = _topics(notes, session.built, opaque)
+        blocks, tags = _blocks(notes, session.built, topics, opaque)
         state.checks[session.live.profile] = PushCheck(
             session.build_hash,
             session.package_hashes,
             sorted(session.note_types),
             [[mid, t.name] for mid, t in sorted(live.note_types.items())],
             live.digest,
-            _tag_groups(notes, session.built),
-            sum(1 for guid in session.built.notes if guid in notes),
+            tags,
+            sum(1 for guid in session.built.notes if guid in notes) + sum(block[2] for block in opaque.values()),
             sum(1 for guid in notes if guid not in session.built.notes),
-            topics=_topics(notes, session.built),
+            topics=topics,
+            blocks=blocks,
         )
     if changed:
         # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.
@@ -871,13 +935,39 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     save_state(session.config.root, state, session.config.output_dir)
 
 
-def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages) -> list[list[list]]:
+def _blocks(
+    notes: dict[str, PushedNote], built: BuiltPackages, topics: dict[str, list], opaque: dict[str, list]
+) -> tuple[dict[str, list], list[list[list]]]:
+    """The check's blocks of the push state (one per deck of the records; see ``PushCheck.blocks``), where they
+    are in the file left for ``save_state`` to set, and the built notes' ids by project tags, over all blocks.
+
+    A deck whose records are exactly one package's notes (``topics``) names that package. The blocks left
+    undecoded (``opaque``) stay as they were.
+    """
+    by_deck: dict[str, list[str]] = defaultdict(list)
+    for guid, record in notes.items():
+        by_deck[record.deck].append(guid)
+    pure = {deck: (name, count) for name, (deck, count) in topics.items()}
+    blocks = {}
+    for deck, guids in by_deck.items():
+        name, count = pure.get(deck, ("", 0))
+        blocks[deck] = [0, 0, len(guids), name if count == len(guids) else "", _tag_groups(notes, built, guids)]
+    clash = blocks.keys() & opaque.keys()
+    for deck, block in opaque.items():
+        blocks[deck] = [*block[:4], block[4]] if deck not in clash else [0, 0, -1, "", block[4]]
+    tags = merged_groups(blocks.values())
+    # Records of a deck left undecoded beside new ones of it (which a push avoids): no blocks for the next push.
+    return ({} if clash else blocks), tags
+
+
+def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages, guids: list[str]) -> list[list[list]]:
     # The built notes' ids, grouped by the project tags each carries (none too): one search finds those that
     # lost one, and the groups together are the notes this push built.
     # Grouped by the tags as recorded first (most notes share a few lists), then by the sorted tags.
     as_recorded: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for guid, record in notes.items():
+    for guid in guids:
         if guid in built.notes:
+            record = notes[guid]
             as_recorded[tuple(record.tags)].append(record.note_id)
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for tags, ids in as_recorded.items():

@@ -35,7 +35,8 @@ CHECK_NAME = ".decks-push-check.json"
 _VERSION = 1
 _STR = {str}
 _VERSIONS = (1, 2)
-_CHECK_VERSION = 1
+# Version 2: the check maps the profile's note lines, grouped by deck, into blocks (see ``PushCheck.blocks``).
+_CHECK_VERSION = 2
 _HEAD = (
     "# decks.anki.lock: what `decks push` last put into each Anki profile. Written by `decks push`.\n"
     '# Lines: ["profile", profile, latest mod], then its\n'
@@ -100,6 +101,7 @@ class PushCheck:
         removed: int,
         lines: str = "",
         topics: dict[str, list] = _NEW_DICT,
+        blocks: dict[str, list] = _NEW_DICT,
     ) -> None:
         # A hash of the build pushed (its packages' bytes and decks.lock's), and of each package, by file name.
         self.build = build
@@ -120,6 +122,15 @@ class PushCheck:
         # The records of that deck (less those of removed entries) are then that package's notes, so a push
         # that finds the package unchanged need not read it.
         self.topics = {} if topics is _NEW_DICT else topics
+        # The profile's note lines are written grouped by deck: each deck's block of lines, by deck name:
+        # [its first byte, the byte after its last (both counted from the first note line), how many lines,
+        # the package whose notes are exactly these records ("" for none), and the block's built notes by
+        # project tags, as ``tags``]. A push that finds that package unchanged neither reads it nor decodes
+        # the block: it copies the block's bytes. With blocks, ``tags`` is their groups merged, and not
+        # written twice.
+        self.blocks = {} if blocks is _NEW_DICT else blocks
+        if self.blocks:
+            self.tags = merged_groups(self.blocks.values())
 
     def __eq__(self, other: object) -> bool:
         # A push's check is compared with the one its answer was asked for (push.Ahead.fits).
@@ -139,12 +150,42 @@ class PushCheck:
             "removed": self.removed,
             "lines": self.lines,
             "topics": self.topics,
+            "blocks": self.blocks,
         }
+
+    def file_row(self) -> dict:
+        """The row written to the check file: ``tags`` stands in the blocks when there are any."""
+        return {**self.row(), "tags": [] if self.blocks else self.tags}
+
+
+def merged_groups(blocks) -> list[list[list]]:
+    """The blocks' tag groups as one list: notes with the same project tags in one group, blocks in order."""
+    merged: dict[tuple[str, ...], list[int]] = {}
+    for block in blocks:
+        for tags, ids in block[4]:
+            merged.setdefault(tuple(tags), []).extend(ids)
+    return [[list(tags), ids] for tags, ids in merged.items()]
 
 
 def _check(value: object) -> PushCheck | None:
     """A profile's check as read; None when absent or not of this form (the next push then reads everything)."""
     if not isinstance(value, dict):
+        return None
+    blocks = value.get("blocks", {})
+    if not (
+        isinstance(blocks, dict)
+        and all(
+            type(b) is list
+            and len(b) == 5
+            and type(b[0]) is int
+            and type(b[1]) is int
+            and 0 <= b[0] <= b[1]
+            and type(b[2]) is int
+            and type(b[3]) is str
+            and _groups(b[4])
+            for b in blocks.values()
+        )
+    ):
         return None
     try:
         check = PushCheck(**value)
@@ -166,19 +207,23 @@ def _check(value: object) -> PushCheck | None:
             isinstance(t, list) and len(t) == 2 and isinstance(t[0], str) and type(t[1]) is int
             for t in check.topics.values()
         )
-        and isinstance(check.tags, list)
-        and all(
-            isinstance(g, list)
-            and len(g) == 2
-            and isinstance(g[0], list)
-            and all(isinstance(t, str) for t in g[0])
-            and isinstance(g[1], list)
-            and all(isinstance(n, int) for n in g[1])
-            for g in check.tags
-        )
+        and _groups(check.tags)
     ):
         return None
     return check
+
+
+def _groups(value: object) -> bool:
+    """Whether ``value`` is a list of tag groups: [[tags...], [note ids...]]."""
+    return isinstance(value, list) and all(
+        isinstance(g, list)
+        and len(g) == 2
+        and isinstance(g[0], list)
+        and all(isinstance(t, str) for t in g[0])
+        and isinstance(g[1], list)
+        and all(type(n) is int for n in g[1])
+        for g in value
+    )
 
 
 class PushState:
@@ -203,17 +248,23 @@ class PushState:
         self.damaged = damaged
         # Each note line as read, with its record: a record saved unchanged (the same object) is written as read.
         self.lines: dict[tuple[str, str], tuple[PushedNote, str]] = {} if lines is None else lines
+        # Read in part (``load_partial``): blocks of a profile's note lines left undecoded, by profile then
+        # deck, and whole profiles not read (their profile line and note lines), by name. Both are written
+        # back byte for byte; ``profiles`` then holds only the records decoded.
+        self.opaque: dict[str, dict[str, bytes]] = {}
+        self.raw: dict[str, bytes] = {}
 
     def notes(self, profile: str) -> dict[str, PushedNote]:
         """The pushed notes of one profile (empty when never pushed to)."""
         return self.profiles.get(profile, {})
 
 
-def load_state(root: Path, project: str) -> PushState:
-    """The push state of the project at ``root`` (empty when there is none)."""
+def load_state(root: Path, project: str, data: bytes | None = None) -> PushState:
+    """The push state of the project at ``root`` (empty when there is none); ``data``: the file's bytes, when
+    read already."""
     path = root / STATE_NAME
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (path.read_bytes() if data is None else data).decode("utf-8")
     except FileNotFoundError:
         return PushState(project)
     except (OSError, UnicodeDecodeError) as e:
@@ -236,24 +287,30 @@ def _parse(text: str, project: str) -> PushState:
     if head["project"] != project:
         # Another project's notes are not this one's: start afresh rather than touch them.
         return PushState(project, damaged=f"{STATE_NAME} belongs to project '{head['project']}'; treated as absent")
+    _read_lines(state, lines[1:], 2)
+    return state
+
+
+def _read_lines(state: PushState, lines: list[str], first: int, deck: str | None = None) -> None:
+    """Decode note and profile lines into ``state``; with ``deck``, only note lines of that deck may come."""
     try:
         # One decode for every line is several times faster than one per line.
-        rows = json.loads("[" + ",".join(lines[1:]) + "]")
+        rows = json.loads("[" + ",".join(lines) + "]")
     except ValueError:
         rows = None
     profiles = state.profiles
     kept = state.lines
-    for number, line in enumerate(lines[1:], start=2):
-        row = rows[number - 2] if rows is not None else json.loads(line)
+    for number, line in enumerate(lines, start=first):
+        row = rows[number - first] if rows is not None else json.loads(line)
         # JSON gives exact types (a bool is no int here) and string keys: ``type(x) is`` says all.
         if type(row) is list and len(row) == 9 and row[0] == "note":
-            _, profile, guid, entry, note_id, deck, built, fields, tags = row
+            _, profile, guid, entry, note_id, deck_name, built, fields, tags = row
             if not (
                 type(profile) is str
                 and type(guid) is str
                 and type(entry) is str
                 and type(note_id) is int
-                and type(deck) is str
+                and type(deck_name) is str
                 and type(built) is str
                 and type(fields) is dict
                 and _STR.issuperset(map(type, fields.values()))
@@ -261,7 +318,9 @@ def _parse(text: str, project: str) -> PushState:
                 and _STR.issuperset(map(type, tags))
             ):
                 raise ValueError(f"line {number} has a value of the wrong type")
-            record = PushedNote(guid, entry, note_id, deck, built, fields, tags)
+            if deck is not None and deck_name != deck:
+                raise ValueError(f"line {number} is not of the block of deck '{deck}'")
+            record = PushedNote(guid, entry, note_id, deck_name, built, fields, tags)
             notes = profiles.get(profile)
             if notes is None:
                 notes = profiles[profile] = {}
@@ -269,7 +328,7 @@ def _parse(text: str, project: str) -> PushState:
             # Kept as read (without its line break) for writing back unchanged.
             kept[profile, guid] = (record, line)
             continue
-        if type(row) is list and len(row) in (3, 4) and row[0] == "profile":
+        if deck is None and type(row) is list and len(row) in (3, 4) and row[0] == "profile":
             if not (type(row[1]) is str and type(row[2]) is int):
                 raise ValueError(f"line {number} has a value of the wrong type")
             # A version-2 line's fourth value, its check, is not read: checks live in the output folder now.
@@ -277,6 +336,50 @@ def _parse(text: str, project: str) -> PushState:
             profiles.setdefault(row[1], {})
             continue
         raise ValueError(f"line {number} is not a note line")
+
+
+def load_partial(head: PushHead, project: str, profile: str, check: PushCheck, keep: set[str]) -> PushState | None:
+    """The push state as ``head`` read it, decoding only ``profile``'s note lines outside the blocks of the decks
+    in ``keep`` (``check`` maps the blocks; it was made with these very lines): those blocks, and other profiles,
+    are kept as bytes, to be written back as they are. None when the blocks do not map the lines as they should
+    (the caller then reads the whole file).
+    """
+    span = head.spans.get(profile)
+    if head.data is None or span is None or head.profiles.get(profile) is not check:
+        return None
+    data = head.data
+    line_at, start, end = span
+    state = PushState(project)
+    try:
+        row = json.loads(data[line_at:start])
+        if not (type(row) is list and len(row) in (3, 4) and type(row[1]) is str and type(row[2]) is int):
+            return None
+        state.mods[profile] = row[2]
+        state.profiles[profile] = {}
+        opaque: dict[str, bytes] = {}
+        at = 0
+        # The blocks must tile the profile's lines exactly, in order, each as many lines as recorded.
+        for deck, block in sorted(check.blocks.items(), key=lambda item: item[1][0]):
+            first, last, count = block[0], block[1], block[2]
+            chunk = data[start + first : start + last]
+            if first != at or start + last > end or not chunk.endswith(b"\n") or chunk.count(b"\n") != count:
+                return None
+            at = last
+            if deck in keep:
+                opaque[deck] = chunk
+                continue
+            lines = chunk.decode("utf-8").split("\n")[:-1]
+            _read_lines(state, lines, 0, deck)
+        if start + at != end:
+            return None
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if set(state.profiles) != {profile}:
+        return None
+    state.opaque[profile] = opaque
+    for name, (other_line, _, other_end) in head.spans.items():
+        if name != profile:
+            state.raw[name] = data[other_line:other_end]
     return state
 
 
@@ -286,6 +389,10 @@ class PushHead:
     def __init__(self, profiles: dict[str, PushCheck | None] | None = None, damaged: str | None = None) -> None:
         self.profiles: dict[str, PushCheck | None] = {} if profiles is None else profiles
         self.damaged = damaged
+        # The file's bytes as read, and where each profile's line, its first note line and its end are in them:
+        # what ``load_partial`` decodes in part (None when they cannot serve: no file, a profile named twice).
+        self.data: bytes | None = None
+        self.spans: dict[str, tuple[int, int, int]] = {}
 
 
 def read_head(
@@ -306,6 +413,7 @@ def read_head(
     if checks is None:
         checks = _read_checks(root, project, output_dir) if output_dir is not None else {}
     head = PushHead()
+    twice = False
     try:
         # Past the comment lines, the header line, then each profile's line and the block of its note
         # lines, found by searching for the next profile line rather than by walking every line.
@@ -328,10 +436,15 @@ def read_head(
             check = checks.get(row[1])
             if check is not None and check.lines != _block_hash(data[end + 1 : block_end]):
                 check = None
-            head.profiles[row[1]] = check
+            # A profile named twice has its notes in two places: its check is void, and the file is read whole.
+            twice = twice or row[1] in head.spans
+            head.profiles[row[1]] = None if row[1] in head.spans else check
+            head.spans[row[1]] = (at, end + 1, block_end)
             at = block_end
     except (ValueError, TypeError) as e:
         return PushHead(damaged=str(e))
+    if not twice:
+        head.data = data
     return head
 
 
@@ -358,10 +471,6 @@ def pushed_profiles(root: Path) -> list[str]:
     return names
 
 
-def _lines_hash(lines: list[str]) -> str:
-    return _block_hash("".join(lines).encode("utf-8"))
-
-
 def _block_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
@@ -373,30 +482,80 @@ def _known_head(head: object) -> bool:
 def save_state(root: Path, state: PushState, output_dir: Path | None = None) -> bool:
     """Write the push state (atomically), then its checks into ``output_dir``'s check file when given.
 
-    False when the state file already held these bytes and was left untouched.
+    Each profile's note lines are written grouped by deck (decks in order, then by entry and GUID), so that
+    each deck's lines are one block a later push can leave undecoded; the blocks of this push's checks are
+    mapped as written. False when the state file already held these bytes and was left untouched.
     """
-    out = [_HEAD, json.dumps({"decks-anki": _VERSION, "project": state.project}, ensure_ascii=False) + "\n"]
+    out = [
+        _HEAD.encode("utf-8"),
+        (json.dumps({"decks-anki": _VERSION, "project": state.project}, ensure_ascii=False) + "\n").encode("utf-8"),
+    ]
     hashes: dict[str, str] = {}
-    for profile in sorted(state.profiles):
+    for profile in sorted(set(state.profiles) | set(state.raw)):
+        if profile not in state.profiles:
+            out.append(state.raw[profile])
+            continue
         notes = state.profiles[profile]
-        lines = []
-        # Sorted as (entry, GUID) pairs: comparing tuples made once beats a key function called per note.
-        for _, guid in sorted([(n.entry, g) for g, n in notes.items()]):
-            n = notes[guid]
-            read = state.lines.get((profile, guid))
-            if read is not None and read[0] is n:
-                lines.append(read[1] + "\n")
-                continue
-            row = ["note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())), n.tags]
-            lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-        hashes[profile] = _lines_hash(lines)
+        opaque = state.opaque.get(profile, {})
+        by_deck: dict[str, list[tuple[str, str]]] = {}
+        for guid, n in notes.items():
+            by_deck.setdefault(n.deck, []).append((n.entry, guid))
+        chunks = []
+        spans: dict[str, tuple[int, int, int]] = {}
+        at = 0
+        for deck in sorted(by_deck.keys() | opaque.keys()):
+            if deck in opaque and deck not in by_deck:
+                chunk = opaque[deck]
+                count = chunk.count(b"\n")
+            else:
+                if deck in opaque:
+                    # Records of a deck left undecoded beside new ones of it: decoded after all, to sort them in.
+                    extra = PushState(state.project)
+                    _read_lines(extra, opaque[deck].decode("utf-8").split("\n")[:-1], 0, deck)
+                    for guid, n in extra.profiles.get(profile, {}).items():
+                        if guid not in notes:
+                            by_deck[deck].append((n.entry, guid))
+                            notes[guid] = n
+                    state.lines.update(extra.lines)
+                lines = []
+                # Sorted as (entry, GUID) pairs: comparing tuples made once beats a key function called per note.
+                for _, guid in sorted(by_deck[deck]):
+                    n = notes[guid]
+                    read = state.lines.get((profile, guid))
+                    if read is not None and read[0] is n:
+                        lines.append(read[1] + "\n")
+                        continue
+                    row = [
+                        "note", profile, guid, n.entry, n.note_id, n.deck, n.built, dict(sorted(n.fields.items())),
+                        n.tags,
+                    ]  # fmt: skip
+                    lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+                chunk = "".join(lines).encode("utf-8")
+                count = len(lines)
+            chunks.append(chunk)
+            spans[deck] = (at, at + len(chunk), count)
+            at += len(chunk)
+        block = b"".join(chunks)
+        hashes[profile] = _block_hash(block)
+        _map_blocks(state.checks.get(profile), spans)
         head = ["profile", profile, state.mods.get(profile, 0)]
-        out.append(json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n")
-        out += lines
-    written = write_atomic(root / STATE_NAME, "".join(out).encode("utf-8"))
+        out.append((json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+        out.append(block)
+    written = write_atomic(root / STATE_NAME, b"".join(out))
     if output_dir is not None:
         _save_checks(root, state, output_dir, hashes)
     return written
+
+
+def _map_blocks(check: PushCheck | None, spans: dict[str, tuple[int, int, int]]) -> None:
+    """Set where each block of ``check`` was written; a check whose blocks are not the lines written gets none."""
+    if check is None or not check.blocks:
+        return
+    if check.blocks.keys() != spans.keys() or any(check.blocks[d][2] != spans[d][2] for d in spans):
+        check.blocks = {}
+        return
+    for deck, (first, last, _) in spans.items():
+        check.blocks[deck][0:2] = [first, last]
 
 
 def _check_owner(root: Path, project: str, output_dir: Path) -> dict:
@@ -442,7 +601,7 @@ def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[st
     try:
         with folder_lock(output_dir):
             # The file is read only for the checks of profiles this push did not go to.
-            others = set(hashes) - set(state.checks)
+            others = (set(hashes) | set(state.raw)) - set(state.checks)
             checks = (
                 {p: c for p, c in _read_checks(root, state.project, output_dir).items() if p in others}
                 if others
@@ -458,7 +617,7 @@ def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[st
                 return
             record = {
                 **_check_owner(root, state.project, output_dir),
-                "profiles": {p: checks[p].row() for p in sorted(checks)},
+                "profiles": {p: checks[p].file_row() for p in sorted(checks)},
             }
             write_atomic(path, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
     except OSError:
