@@ -25,13 +25,15 @@ except ImportError:  # pragma: no cover - not on Windows
 TEMP_PREFIX = ".decks-"
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     """Replace ``path`` with ``data`` via a temp file in the same folder; False if already identical.
 
-    A symbolic link is kept: its target is replaced. An existing file keeps its permissions.
+    A symbolic link is kept: its target is replaced. An existing file keeps its permissions. Without
+    ``durable``, the bytes are not flushed to disk first: for a cache whose readers tell a torn or stale
+    file from a good one, where a crash may leave either.
     """
     with StagedWrites() as staged:
-        written = staged.add(path, data)
+        written = staged.add(path, data, durable=durable)
         staged.commit()
     return written
 
@@ -66,10 +68,11 @@ class StagedWrites:
                 os.unlink(tmp)
         self._pending = []
 
-    def add(self, path: Path, data: bytes, sync: bool = True) -> bool:
+    def add(self, path: Path, data: bytes, sync: bool = True, *, durable: bool = True) -> bool:
         """Stage ``data`` for ``path``; False (and nothing staged) when the file already holds it.
 
-        ``sync=False`` leaves flushing the temp file to disk for later (sync_in_background, or commit).
+        ``sync=False`` leaves flushing the temp file to disk for later (sync_in_background, or commit);
+        ``durable=False`` never flushes it (see ``write_atomic``).
         """
         self.checksums[path] = zlib.crc32(data)
         if path.is_symlink():
@@ -101,12 +104,12 @@ class StagedWrites:
                 while view:
                     view = view[os.write(fd, view) :]
             os.chmod(tmp, mode)
-            if sync:
+            if sync and durable:
                 os.fsync(fd)
         except OSError as exc:
             os.close(fd)
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-        if sync:
+        if sync or not durable:
             os.close(fd)
         else:
             self._unsynced.append((fd, path))

@@ -98,6 +98,8 @@ class BuildResult:
         # Every topic file of the project, in file order, as this build knows it (empty when it does not know them
         # all).
         self.sources: list[BuiltTopic] = []
+        # The ids of the note types the build state records once the build is done (None: not told).
+        self.note_type_ids: set[int] | None = None
 
     @property
     def files(self) -> list[Path]:
@@ -362,6 +364,8 @@ def _build(
         _write(config, out, manifest, result, stale, records, by_slug, progress, sums)
     except OSError as exc:
         raise _write_error(config, out, exc) from exc
+    # The note types as saved (a push asks Anki about them).
+    result.note_type_ids = {record.id for record in manifest.note_types.values()}
     # What a rebuild would find now, from the state just saved: the packages are the bytes written.
     now = Manifest(project=config.project, note_types=manifest.note_types, topics=records, packages=manifest.packages)
     now.lock_digest = manifest.lock_digest
@@ -494,6 +498,7 @@ def _unchanged_result(
     unread = [f"{path} {why}" for path, why in unread_files(config)]
     result.notices = unread + earlier_layout_notices(config, state)
     result.sources = _sources(config, by_slug, state.topics)
+    result.note_type_ids = {record.id for record in state.note_types.values()}
     return result
 
 

@@ -346,8 +346,9 @@ def _open_session(
     # Packages unchanged since the last push whose records are a block of their own in the push state: neither
     # read nor decoded (see ``_opaque_topics``); their blocks, by deck.
     opaque: dict[str, list] = {}
+    present = _present(check, facts) if check is not None and facts is not None else set()
     if state is None and check is not None and facts is not None and head.data is not None:
-        opaque = _opaque_topics(check, package_hashes, facts)
+        opaque = _opaque_topics(check, package_hashes, present)
         state = load_partial(head, config.project, profile_open, check, set(opaque))
         if state is None:
             opaque = {}
@@ -365,14 +366,20 @@ def _open_session(
     from builder.manifest import load_state as load_lock
     from builder.manifest import read_lock_head
 
-    # The build state's note types come from its head (vouched for by the build's cache); the whole state
-    # is read only when a note does not name its entry, or the head cannot be had.
-    lock_head = read_lock_head(config, config.output_dir)
+    # The build state's note types come from the build just made, else from the state's head (vouched for by
+    # the build's cache); the whole state is read only when a note does not name its entry, or the head cannot
+    # be had.
+    heads: list = []
     whole: list = []
+
+    def lock_head():
+        if not heads:
+            heads.append(read_lock_head(config, config.output_dir))
+        return heads[0]
 
     def lock():
         if not whole:
-            whole.append(load_lock(config, None, lock_head))
+            whole.append(load_lock(config, None, lock_head()))
         return whole[0]
 
     def entry_of(guid: str, fields: dict[str, str]) -> str:
@@ -386,14 +393,18 @@ def _open_session(
     # With the check holding, a package unchanged since the last push is not read: its notes are known
     # from their records (see ``_unread_topics``).
     unread = (
-        _unread_topics(check, package_hashes, state.notes(profile_open), facts)
+        _unread_topics(check, package_hashes, state.notes(profile_open), facts, present)
         if check is not None and facts is not None and not state.damaged
         else {}
     )
     left = {block[3] for block in opaque.values()}
     built = read_packages([p for p in packages if p.name not in unread and p.name not in left], entry_of)
-    lock_types = (lock_head.state if lock_head is not None else lock()).note_types
-    note_types = {record.id for record in lock_types.values()} | set(config.note_type_ids.values())
+    if result is not None and result.note_type_ids is not None:
+        note_types = set(result.note_type_ids)
+    else:
+        lock_types = (lock_head().state if lock_head() is not None else lock()).note_types
+        note_types = {record.id for record in lock_types.values()}
+    note_types |= set(config.note_type_ids.values())
     note_types |= set(built.note_types)
     if asked != note_types:
         # The searches asked about other note types than this build has: ask again.
@@ -416,7 +427,7 @@ def _open_session(
         # Anki holds the project's notes as the last push left them (but for edits of fields, which a push
         # does not look for unless it changes the note): only notes whose build changed need reading.
         same = {name for name, digest in package_hashes.items() if check.packages.get(name) == digest}
-        trusted = _as_recorded(built, state.notes(profile_open), facts, check, same)
+        trusted = _as_recorded(built, state.notes(profile_open), present, same)
         pushed = state.notes(profile_open)
         for name, guids in unread.items():
             path = output / name
@@ -525,8 +536,14 @@ def _build_hash(config: Config, files: list[Path]) -> tuple[str, dict[str, str]]
     return total.hexdigest()[:16], packages
 
 
+def _present(check: PushCheck, facts: Facts) -> set[int]:
+    """The notes the last push built that are still in Anki, with their project tags and not tagged removed."""
+    last_built = {n for _, ids in check.tags for n in ids}
+    return (last_built.intersection(facts.note_ids) - set(facts.missing_tags)).difference(facts.removed)
+
+
 def _unread_topics(
-    check: PushCheck, package_hashes: dict[str, str], pushed: dict[str, PushedNote], facts: Facts
+    check: PushCheck, package_hashes: dict[str, str], pushed: dict[str, PushedNote], facts: Facts, present: set[int]
 ) -> dict[str, list[str]]:
     """The packages a push need not read, by name, with the GUIDs of their notes (from their records).
 
@@ -535,8 +552,6 @@ def _unread_topics(
     (tagged so in Anki, as the check's digest shows), and every one of them must still be in Anki as the
     last push left it. Anything else has the package read.
     """
-    last_built = {int(n) for _, ids in check.tags for n in ids}
-    present = (set(facts.note_ids) & last_built) - set(facts.missing_tags) - set(facts.removed)
     removed = set(facts.removed)
     by_deck: dict[str, list[str]] = defaultdict(list)
     for guid, record in pushed.items():
@@ -553,7 +568,7 @@ def _unread_topics(
     return out
 
 
-def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], facts: Facts) -> dict[str, list]:
+def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], present: set[int]) -> dict[str, list]:
     """The blocks of the push state a push need not decode, by deck, as ``check`` maps them.
 
     A block qualifies when it holds exactly the records of one package (alone in its deck, every note
@@ -561,8 +576,6 @@ def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], facts: Fact
     tags and not tagged removed (the check's digest vouches for the rest). Its notes then stand as
     recorded: the package is not read, and the block's bytes are written back as they were.
     """
-    present = set(facts.note_ids)
-    gone = set(facts.missing_tags) | set(facts.removed)
     out = {}
     for name, (deck, count) in check.topics.items():
         digest = package_hashes.get(name)
@@ -570,7 +583,7 @@ def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], facts: Fact
         if not digest or check.packages.get(name) != digest or block is None or block[3] != name:
             continue
         ids = [n for _, group in block[4] for n in group]
-        if block[2] == count == len(ids) and present.issuperset(ids) and gone.isdisjoint(ids):
+        if block[2] == count == len(ids) and present.issuperset(ids):
             out[deck] = block
     return out
 
@@ -609,17 +622,13 @@ def _topics(notes: dict[str, PushedNote], built: BuiltPackages, opaque: dict[str
     return out
 
 
-def _as_recorded(
-    built: BuiltPackages, pushed: dict[str, PushedNote], facts: Facts, check: PushCheck, same: set[str]
-) -> set[str]:
+def _as_recorded(built: BuiltPackages, pushed: dict[str, PushedNote], present: set[int], same: set[str]) -> set[str]:
     """GUIDs whose push record is what the build gives now, with their notes still in Anki, tags intact.
 
     Only notes the last push built count (not those of entries it found removed, even if they are back).
     A note of a package named in ``same`` (byte for byte as pushed) has the fields its record was made
     from: its hash is not made again.
     """
-    last_built = {int(n) for _, ids in check.tags for n in ids}
-    present = (set(facts.note_ids) & last_built) - set(facts.missing_tags) - set(facts.removed)
     out = set()
     for guid, note in built.notes.items():
         record = pushed.get(guid)

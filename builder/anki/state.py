@@ -619,7 +619,10 @@ def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[st
                 **_check_owner(root, state.project, output_dir),
                 "profiles": {p: checks[p].file_row() for p in sorted(checks)},
             }
-            write_atomic(path, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+            # Not flushed to disk first: a check torn by a crash does not decode, and one older than the note
+            # lines does not hash alike with them (``read_head``); either way it is no check, and costs one full read.
+            data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+            write_atomic(path, data, durable=False)
     except OSError:
         # Only an optimisation: a check that could not be written must not stand for the old note lines.
         with contextlib.suppress(OSError):
