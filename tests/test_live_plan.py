@@ -20,6 +20,7 @@ from builder.anki.state import (
     PushedNote,
     PushState,
     built_hash,
+    load_partial,
     load_state,
     read_head,
     save_state,
@@ -470,3 +471,147 @@ def test_an_answer_asked_ahead_for_another_project_or_output_folder_is_not_taken
     (root / "deck.yaml").write_text(f"{{project: other, root_deck: Root, note_types: {ids}}}\n")
     ahead = ask_ahead(str(root), _Answering())
     assert ahead is not None and not ahead.fits(load_config(root), "User 1", check)
+
+
+# -- the push state in blocks by deck ---------------------------------------------------------------
+
+
+def _two_decks(tmp_path: Path) -> tuple[PushState, Path]:
+    """A state of two decks, B's records written before A's by entry but after them by deck, with its check."""
+    notes = {
+        "g1": _pushed("g1", 1, "a", ("t",), "Root::B"),
+        "g2": _pushed("g2", 2, "b", (), "Root::A"),
+        "g3": _pushed("g3", 3, "c", ("t",), "Root::A"),
+    }
+    state = PushState("proj", {"User 1": notes}, {"User 1": 1700000000})
+    blocks = {"Root::A": [0, 0, 2, "a.apkg", [[[], [2]], [["t"], [3]]]], "Root::B": [0, 0, 1, "b.apkg", [[["t"], [1]]]]}
+    topics = {"a.apkg": ["Root::A", 2], "b.apkg": ["Root::B", 1]}
+    state.checks["User 1"] = PushCheck("b" * 16, {}, [7], [[7, "Question"]], "a" * 16, [], 3, 0, "", topics, blocks)
+    out = tmp_path / "output"
+    save_state(tmp_path, state, out)
+    return state, out
+
+
+def test_note_lines_are_written_by_deck_and_the_check_maps_each_block(tmp_path):
+    _, out = _two_decks(tmp_path)
+    data = (tmp_path / STATE_NAME).read_bytes()
+    notes = [json.loads(line) for line in data.decode().splitlines() if line.startswith('["note"')]
+    assert [(row[5], row[3]) for row in notes] == [("Root::A", "e-g2"), ("Root::A", "e-g3"), ("Root::B", "e-g1")]
+    head = read_head(tmp_path, "proj", out)
+    check = head.profiles["User 1"]
+    # The tag groups are kept by block, and merged for the searches.
+    assert check.tags == [[[], [2]], [["t"], [3, 1]]]
+    assert '"tags":[]' in (out / CHECK_NAME).read_text()
+    start = head.spans["User 1"][1]
+    for deck, (first, last, count, _, _) in check.blocks.items():
+        lines = data[start + first : start + last].decode().splitlines()
+        assert len(lines) == count and all(json.loads(line)[5] == deck for line in lines)
+
+
+def test_a_block_left_undecoded_is_written_back_byte_for_byte(tmp_path):
+    _, out = _two_decks(tmp_path)
+    before = (tmp_path / STATE_NAME).read_bytes()
+    head = read_head(tmp_path, "proj", out)
+    check = head.profiles["User 1"]
+    part = load_partial(head, "proj", "User 1", check, {"Root::B"})
+    assert set(part.profiles["User 1"]) == {"g2", "g3"} and part.mods == {"User 1": 1700000000}
+    assert part.opaque["User 1"]["Root::B"].decode().count('"g1"') == 1
+    # A record of the decoded block changes; the other block's bytes stay as read.
+    part.profiles["User 1"]["g2"] = _pushed("g2", 2, "changed", (), "Root::A")
+    part.checks["User 1"] = PushCheck(**check.row())
+    assert save_state(tmp_path, part, out)
+    whole = load_state(tmp_path, "proj").profiles["User 1"]
+    assert whole["g1"] == _pushed("g1", 1, "a", ("t",), "Root::B")
+    assert whole["g2"] == _pushed("g2", 2, "changed", (), "Root::A")
+    after = (tmp_path / STATE_NAME).read_bytes()
+    assert after != before and after.endswith(before[before.index(b'["note","User 1","g1"') :])
+    # The blocks are mapped anew for the lines as now written.
+    head = read_head(tmp_path, "proj", out)
+    assert head.profiles["User 1"] is not None
+    assert set(load_partial(head, "proj", "User 1", head.profiles["User 1"], {"Root::A"}).profiles["User 1"]) == {"g1"}
+
+
+def test_a_new_record_in_a_block_left_undecoded_is_sorted_in(tmp_path):
+    _, out = _two_decks(tmp_path)
+    head = read_head(tmp_path, "proj", out)
+    part = load_partial(head, "proj", "User 1", head.profiles["User 1"], {"Root::B"})
+    part.profiles["User 1"]["g0"] = _pushed("g0", 9, "new", (), "Root::B")
+    save_state(tmp_path, part, out)
+    rows = [json.loads(line) for line in (tmp_path / STATE_NAME).read_text().splitlines() if line.startswith('["note"')]
+    assert [row[2] for row in rows] == ["g2", "g3", "g0", "g1"]
+    assert set(load_state(tmp_path, "proj").profiles["User 1"]) == {"g0", "g1", "g2", "g3"}
+
+
+def test_a_block_map_that_does_not_fit_the_lines_is_not_used(tmp_path):
+    _, out = _two_decks(tmp_path)
+    saved = json.loads((out / CHECK_NAME).read_text())
+    blocks = saved["profiles"]["User 1"]["blocks"]
+    a, b = blocks["Root::A"], blocks["Root::B"]
+    # Each map holds with the note lines (their hash is the check's), but cuts them wrongly.
+    for changed in (
+        {"Root::A": [a[0], a[1] - 1, *a[2:]], "Root::B": [b[0] - 1, *b[1:]]},  # mid-line
+        {"Root::A": [*a[:2], 3, *a[3:]], "Root::B": b},  # the wrong count of lines
+        {"Root::A": a},  # a block left out
+        {"Root::A": [b[0], b[1], *a[2:]], "Root::B": [a[0], a[1], *b[2:]]},  # two blocks swapped
+    ):
+        saved["profiles"]["User 1"]["blocks"] = changed
+        (out / CHECK_NAME).write_text(json.dumps(saved))
+        head = read_head(tmp_path, "proj", out)
+        check = head.profiles["User 1"]
+        assert check is not None
+        for keep in (set(), {"Root::A"}, {"Root::B"}):
+            assert load_partial(head, "proj", "User 1", check, keep) is None
+
+
+def test_a_push_state_of_the_format_before_blocks_is_read_whole_then_written_by_deck(tmp_path):
+    _, out = _two_decks(tmp_path)
+    path = tmp_path / STATE_NAME
+    lines = path.read_text().splitlines(keepends=True)
+    # As pushes wrote it before: note lines by entry, and a check of version 1 (no blocks, its tags inline).
+    head_lines = [line for line in lines if not line.startswith('["note"')]
+    notes = sorted((line for line in lines if line.startswith('["note"')), key=lambda line: json.loads(line)[3])
+    path.write_text("".join(head_lines + notes))
+    saved = json.loads((out / CHECK_NAME).read_text())
+    check = saved["profiles"]["User 1"]
+    check.pop("blocks")
+    check["tags"] = [[[], [2]], [["t"], [1, 3]]]
+    check["lines"] = hashlib.sha256("".join(notes).encode()).hexdigest()[:16]
+    saved["decks-push-check"] = 1
+    (out / CHECK_NAME).write_text(json.dumps(saved))
+    # The old check is no check: the push reads everything once, as it would without one.
+    head = read_head(tmp_path, "proj", out)
+    assert head.profiles == {"User 1": None}
+    state = load_state(tmp_path, "proj", head.data)
+    assert set(state.profiles["User 1"]) == {"g1", "g2", "g3"}
+    state.checks["User 1"] = _two_decks(tmp_path / "again")[0].checks["User 1"]
+    save_state(tmp_path, state, out)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.startswith('["note"')]
+    assert [row[2] for row in rows] == ["g2", "g3", "g1"]
+    assert read_head(tmp_path, "proj", out).profiles["User 1"].blocks["Root::B"][2] == 1
+
+
+def test_a_profile_named_twice_is_never_read_in_part(tmp_path):
+    _, out = _two_decks(tmp_path)
+    path = tmp_path / STATE_NAME
+    text = path.read_text()
+    profile = next(line for line in text.splitlines(keepends=True) if line.startswith('["profile"'))
+    path.write_text(text + profile)
+    head = read_head(tmp_path, "proj", out)
+    assert head.data is None and head.profiles == {"User 1": None}
+    assert set(load_state(tmp_path, "proj").profiles["User 1"]) == {"g1", "g2", "g3"}
+
+
+def test_other_profiles_are_kept_as_they_were_with_their_checks(tmp_path):
+    state, out = _two_decks(tmp_path)
+    state.profiles["Work"] = {"g9": _pushed("g9", 9, "w", (), "Root::W")}
+    state.mods["Work"] = 1700000005
+    state.checks["Work"] = PushCheck("c" * 16, {}, [7], [[7, "Question"]], "d" * 16, [[[], [9]]], 1, 0)
+    save_state(tmp_path, state, out)
+    head = read_head(tmp_path, "proj", out)
+    part = load_partial(head, "proj", "User 1", head.profiles["User 1"], {"Root::A", "Root::B"})
+    assert part.raw["Work"].decode().startswith('["profile","Work",1700000005]')
+    part.checks["User 1"] = PushCheck(**head.profiles["User 1"].row())
+    save_state(tmp_path, part, out)
+    again = read_head(tmp_path, "proj", out)
+    assert again.profiles["Work"] is not None and again.profiles["User 1"] is not None
+    assert load_state(tmp_path, "proj").profiles["Work"] == state.profiles["Work"]
