@@ -6,6 +6,7 @@ note-type ids), so tests never see each other's notes.
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import itertools
 import json
@@ -963,3 +964,192 @@ def test_a_push_that_only_updates_records_the_searches_it_started_from(live):
     assert QUICK not in out and "add: 1 (b-claim)" in out
     assert live.field("a-one", "Answer") == "Number 1." and "b-claim" in live.notes()
     assert QUICK in live.push().output
+
+
+# -- pushes that decode only the changed topics' records -------------------------------------------
+
+
+@pytest.fixture
+def decoded(monkeypatch) -> list[str | None]:
+    """The decks whose blocks of the push state each push decodes, in order (None: the whole file)."""
+    import builder.anki.state as state
+
+    decks: list[str | None] = []
+    real = state._read_lines
+
+    def read(target, lines, first, deck=None):
+        decks.append(deck)
+        return real(target, lines, first, deck)
+
+    monkeypatch.setattr(state, "_read_lines", read)
+    return decks
+
+
+def _records(live) -> dict[str, list]:
+    return {row[3]: row for row in live.state() if row[0] == "note"}
+
+
+def test_an_edit_in_one_topic_decodes_only_its_block_and_an_edit_in_the_other_is_not_missed(live, decoded):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    beta = [line for line in (live.root / "decks.anki.lock").read_text().splitlines() if "Beta" in line]
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    out = live.push().output
+    assert "update: 1 (a-one)" in out and "not read back: 4" in out
+    assert decoded == [live.deck("Alpha")]
+    assert [line for line in (live.root / "decks.anki.lock").read_text().splitlines() if "Beta" in line] == beta
+    # Now the other topic: its block is decoded, and its edit reaches Anki.
+    live.edit("cards/beta.yaml", "People use more of it.", "People use much more of it.")
+    decoded.clear()
+    out = live.push().output
+    assert "update: 1 (b-claim)" in out and decoded == [live.deck("Beta")]
+    assert live.field("b-claim", "Claim") == "People use much more of it."
+    old = next(json.loads(line) for line in beta if '"b-claim"' in line)
+    assert _records(live)["b-claim"][6] != old[6] and _records(live)["b-term"] == next(
+        json.loads(line) for line in beta if '"b-term"' in line
+    )
+    assert QUICK in live.push().output
+
+
+def test_an_anki_edit_in_a_topic_not_decoded_is_kept_and_becomes_a_conflict_when_its_entry_changes(live, decoded):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    note = live.notes()["b-claim"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Claim": "Anki's answer."}})
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    assert "update: 1 (a-one)" in live.push().output and decoded == [live.deck("Alpha")]
+    assert live.field("b-claim", "Claim") == "Anki's answer."
+    status = json.loads(live.run("status", "--json").output)
+    beta = next(t for t in status["topics"] if t["topic"] == "beta")
+    assert [e["id"] for e in beta["edited_in_anki"]] == ["b-claim"]
+    # Its entry edited too: a conflict, and Anki's text stays.
+    live.edit("cards/beta.yaml", "People use more of it.", "YAML's answer.")
+    out = live.push().output
+    assert "conflict, left as is (see `decks status`): 1 (b-claim)" in out
+    assert live.field("b-claim", "Claim") == "Anki's answer."
+
+
+def test_a_topic_file_removed_while_the_other_is_not_decoded(live, decoded):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    (live.root / "cards/beta.yaml").unlink()
+    decoded.clear()
+    out = live.push().output
+    assert "remove (tag decks::removed, suspend): 2" in out and decoded == [live.deck("Beta")]
+    notes = live.notes()
+    assert all(REMOVED in notes[e]["tags"] for e in ("b-term", "b-claim")) and REMOVED not in notes["a-one"]["tags"]
+    # The removed notes' records stay; the next edit decodes only its topic's block and removes nothing again.
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    out = live.push().output
+    assert "update: 1 (a-one)" in out and "remove" not in out and live.deck("Alpha") in decoded
+    assert {"b-term", "b-claim"} <= set(_records(live))
+
+
+def test_a_topic_renamed_while_the_other_is_not_decoded(live, decoded):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    review = live.review("b-claim")
+    before = live.history(review)
+    live.edit("cards/beta.yaml", "title: Beta", "title: Gamma")
+    decoded.clear()
+    out = live.push().output
+    assert f"rename deck: '{live.deck('Beta')}' -> '{live.deck('Gamma')}'" in out
+    assert decoded == [live.deck("Beta")]
+    assert {c["deckName"] for c in live.cards("b-claim")} == {live.deck("Gamma")}
+    assert live.history(review) == before
+    assert {row[5] for row in live.state() if row[0] == "note" and row[3].startswith("b-")} == {live.deck("Gamma")}
+    assert QUICK in live.push().output
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    assert "update: 1 (a-one)" in live.push().output and decoded == [live.deck("Alpha")]
+
+
+def test_a_note_line_damaged_in_a_block_not_decoded_reads_everything(live, decoded):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    note = live.notes()["b-claim"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Claim": "Anki's answer."}})
+    state = live.root / "decks.anki.lock"
+    # The record of b-claim, in the block of the topic not edited, made to say Anki holds that answer.
+    lines = state.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if '"b-claim"' in line)
+    row = json.loads(lines[at])
+    row[7] = {**row[7], "Answer": "0" * 16}
+    lines[at] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    state.write_text("".join(lines), encoding="utf-8")
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    out = live.push().output
+    # The check vouches for other lines: the file is decoded whole, every note read, nothing taken for new.
+    assert decoded == [None] and "not read back" not in out and "add" not in out
+    assert "update: 1 (a-one)" in out and "keep edits made in Anki (`decks pull` takes them): 1 (b-claim)" in out
+    assert live.field("b-claim", "Claim") == "Anki's answer."
+    # A line cut short is a damaged file: treated as absent, said so, and nothing in Anki is overwritten.
+    data = state.read_bytes()
+    state.write_bytes(data[: data.index(b'"b-claim"') + 20])
+    live.edit("cards/alpha.yaml", "Number 1.", "Number 1!")
+    result = live.run("push")
+    assert result.exit_code == 0 and "is damaged" in result.output
+    assert live.field("b-claim", "Claim") == "Anki's answer."
+    assert "add" not in result.output.split("Done")[0].replace("address", "")
+
+
+def test_a_block_map_damaged_in_the_check_decodes_everything(live, decoded):
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    live.push()
+    check = json.loads(_push_check(live).read_text(encoding="utf-8"))
+    blocks = check["profiles"]["test"]["blocks"]
+    first, second = sorted(blocks.values())
+    first[1] -= 3
+    second[0] -= 3
+    _push_check(live).write_text(json.dumps(check), encoding="utf-8")
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    out = live.push().output
+    assert decoded == [None] and "update: 1 (a-one)" in out and "add" not in out
+    assert live.field("a-one", "Answer") == "Number 1." and {"b-term", "b-claim"} <= set(_records(live))
+    live.edit("cards/alpha.yaml", "Number 1.", "Number 1!")
+    decoded.clear()
+    assert "update: 1 (a-one)" in live.push().output and decoded == [live.deck("Alpha")]
+
+
+def test_a_push_state_and_check_of_the_format_before_blocks_are_read_whole_then_by_block(live, decoded):
+    live.push()
+    note = live.notes()["b-claim"]
+    live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Claim": "Anki's answer."}})
+    state = live.root / "decks.anki.lock"
+    # As pushes wrote them before: note lines by entry, a check of version 1 with its tags inline.
+    lines = state.read_text(encoding="utf-8").splitlines(keepends=True)
+    notes = sorted((line for line in lines if line.startswith('["note"')), key=lambda line: json.loads(line)[3])
+    state.write_text("".join([line for line in lines if not line.startswith('["note"')] + notes), encoding="utf-8")
+    check = json.loads(_push_check(live).read_text(encoding="utf-8"))
+    profile = check["profiles"]["test"]
+    groups: dict[tuple, list[int]] = {}
+    for block in profile.pop("blocks").values():
+        for tags, ids in block[4]:
+            groups.setdefault(tuple(tags), []).extend(ids)
+    profile["tags"] = [[list(tags), sorted(ids)] for tags, ids in sorted(groups.items())]
+    profile["lines"] = hashlib.sha256("".join(notes).encode("utf-8")).hexdigest()[:16]
+    check["decks-push-check"] = 1
+    _push_check(live).write_text(json.dumps(check), encoding="utf-8")
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    decoded.clear()
+    out = live.push().output
+    # Read whole, every note read back: the edit made in Anki is seen, nothing is misread as new.
+    assert decoded == [None] and "not read back" not in out and "add" not in out
+    assert "update: 1 (a-one)" in out and "keep edits made in Anki (`decks pull` takes them): 1 (b-claim)" in out
+    decks = [row[5] for row in live.state() if row[0] == "note"]
+    assert decks == sorted(decks)
+    live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
+    decoded.clear()
+    assert "update: 1 (a-one)" in live.push().output and decoded == [live.deck("Alpha")]
+    assert live.field("b-claim", "Claim") == "Anki's answer."

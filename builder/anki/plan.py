@@ -243,11 +243,14 @@ def make_plan(
     *,
     overwrite: bool = False,
     trusted: Set[str] = frozenset(),
+    elsewhere: int = 0,
 ) -> Plan:
     """Decide what a push changes: notes added, updated, moved, removed, retagged; note types changed.
 
     GUIDs in ``trusted`` were not read from Anki: the caller found their notes as the last push left them
-    (same build, same note ids, tags and suspension in Anki), so they count as unchanged.
+    (same build, same note ids, tags and suspension in Anki), so they count as unchanged. ``elsewhere``
+    counts the build's notes not in ``built`` at all (their packages and records were left unread), which
+    the caller counts as unchanged itself.
     """
     plan = Plan(live.profile)
     _plan_note_types(plan, built, live)
@@ -349,16 +352,16 @@ def make_plan(
         if old not in built_decks and len(new) == 1 and old in live.decks:
             plan.renamed_decks[old] = next(iter(new))
 
-    _plan_removals(plan, built, topics, live, pushed, built_decks)
+    _plan_removals(plan, built, topics, live, pushed, elsewhere)
     return plan
 
 
-def _plan_removals(plan, built, topics, live, pushed, built_decks) -> None:
+def _plan_removals(plan, built, topics, live, pushed, elsewhere) -> None:
     gone = sorted((guid, record) for guid, record in pushed.items() if guid not in built.notes)
     present = [(guid, record, live.notes[record.note_id]) for guid, record in gone if record.note_id in live.notes]
     if not present:
         return
-    if not built.notes:
+    if not built.notes and not elsewhere:
         plan.refusals.append(
             f"the project has no entries, while Anki holds {len(present)} of its notes: push removes nothing"
         )

@@ -665,12 +665,18 @@ def plan_push(session: Session, *, overwrite: bool = False) -> Plan:
 
     if session.quick:
         return Plan(session.live.profile, unchanged=session.unchanged, quick=True, unread=session.unchanged)
-    with collector_off():
-        plan = make_plan(
-            session.built, session.topics, session.live, session.pushed, overwrite=overwrite, trusted=session.trusted
-        )
     # The notes of the blocks left undecoded are as the last push left them, like those not read back.
     left = sum(block[2] for block in session.opaque.values())
+    with collector_off():
+        plan = make_plan(
+            session.built,
+            session.topics,
+            session.live,
+            session.pushed,
+            overwrite=overwrite,
+            trusted=session.trusted,
+            elsewhere=left,
+        )
     plan.unchanged += left
     plan.unread += left
     return plan
