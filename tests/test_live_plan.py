@@ -19,9 +19,11 @@ from builder.anki.state import (
     PushCheck,
     PushedNote,
     PushState,
+    block_groups,
     built_hash,
     load_partial,
     load_state,
+    merge_blocks,
     read_head,
     save_state,
     text_hash,
@@ -484,9 +486,10 @@ def _two_decks(tmp_path: Path) -> tuple[PushState, Path]:
         "g3": _pushed("g3", 3, "c", ("t",), "Root::A"),
     }
     state = PushState("proj", {"User 1": notes}, {"User 1": 1700000000})
-    blocks = {"Root::A": [0, 0, 2, "a.apkg", [[[], [2]], [["t"], [3]]]], "Root::B": [0, 0, 1, "b.apkg", [[["t"], [1]]]]}
+    groups = {"Root::A": [0, 0, 2, "a.apkg", [[[], [2]], [["t"], [3]]]], "Root::B": [0, 0, 1, "b.apkg", [[["t"], [1]]]]}
+    tags, blocks = merge_blocks(groups)
     topics = {"a.apkg": ["Root::A", 2], "b.apkg": ["Root::B", 1]}
-    state.checks["User 1"] = PushCheck("b" * 16, {}, [7], [[7, "Question"]], "a" * 16, [], 3, 0, "", topics, blocks)
+    state.checks["User 1"] = PushCheck("b" * 16, {}, [7], [[7, "Question"]], "a" * 16, tags, 3, 0, "", topics, blocks)
     out = tmp_path / "output"
     save_state(tmp_path, state, out)
     return state, out
@@ -499,9 +502,10 @@ def test_note_lines_are_written_by_deck_and_the_check_maps_each_block(tmp_path):
     assert [(row[5], row[3]) for row in notes] == [("Root::A", "e-g2"), ("Root::A", "e-g3"), ("Root::B", "e-g1")]
     head = read_head(tmp_path, "proj", out)
     check = head.profiles["User 1"]
-    # The tag groups are kept by block, and merged for the searches.
+    # The tag groups, merged for the searches, hold each block's notes in a run of their own.
     assert check.tags == [[[], [2]], [["t"], [3, 1]]]
-    assert '"tags":[]' in (out / CHECK_NAME).read_text()
+    assert block_groups(check, check.blocks["Root::A"]) == [[[], [2]], [["t"], [3]]]
+    assert block_groups(check, check.blocks["Root::B"]) == [[["t"], [1]]]
     start = head.spans["User 1"][1]
     for deck, (first, last, count, _, _) in check.blocks.items():
         lines = data[start + first : start + last].decode().splitlines()
@@ -553,6 +557,7 @@ def test_a_block_map_that_does_not_fit_the_lines_is_not_used(tmp_path):
         {"Root::A": [*a[:2], 3, *a[3:]], "Root::B": b},  # the wrong count of lines
         {"Root::A": a},  # a block left out
         {"Root::A": [b[0], b[1], *a[2:]], "Root::B": [a[0], a[1], *b[2:]]},  # two blocks swapped
+        {"Root::A": a, "Root::B": b, "Root::C": [b[1], b[1], 0, "", []]},  # a block of no lines
     ):
         saved["profiles"]["User 1"]["blocks"] = changed
         (out / CHECK_NAME).write_text(json.dumps(saved))
@@ -561,6 +566,11 @@ def test_a_block_map_that_does_not_fit_the_lines_is_not_used(tmp_path):
         assert check is not None
         for keep in (set(), {"Root::A"}, {"Root::B"}):
             assert load_partial(head, "proj", "User 1", check, keep) is None
+    # Runs that name notes the tag groups do not hold: no check at all.
+    for run in ([2, 0, 1], [0, 0, 2], [1, 1, 2], [0, -1, 1]):
+        saved["profiles"]["User 1"]["blocks"] = {"Root::A": [*a[:4], [run]], "Root::B": b}
+        (out / CHECK_NAME).write_text(json.dumps(saved))
+        assert read_head(tmp_path, "proj", out).profiles["User 1"] is None
 
 
 def test_a_push_state_of_the_format_before_blocks_is_read_whole_then_written_by_deck(tmp_path):

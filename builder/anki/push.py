@@ -37,10 +37,11 @@ from builder.anki.state import (
     PushedNote,
     PushHead,
     PushState,
+    block_groups,
     built_hash,
     load_partial,
     load_state,
-    merged_groups,
+    merge_blocks,
     peek_checks,
     pushed_profiles,
     read_head,
@@ -569,7 +570,8 @@ def _unread_topics(
 
 
 def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], present: set[int]) -> dict[str, list]:
-    """The blocks of the push state a push need not decode, by deck, as ``check`` maps them.
+    """The blocks of the push state a push need not decode, by deck, as ``check`` maps them (each with its tag
+    groups, not their runs).
 
     A block qualifies when it holds exactly the records of one package (alone in its deck, every note
     recorded), that package's bytes are as last pushed, and each of its notes is in Anki, with its project
@@ -582,9 +584,10 @@ def _opaque_topics(check: PushCheck, package_hashes: dict[str, str], present: se
         block = check.blocks.get(deck)
         if not digest or check.packages.get(name) != digest or block is None or block[3] != name:
             continue
-        ids = [n for _, group in block[4] for n in group]
+        groups = block_groups(check, block)
+        ids = [n for _, group in groups for n in group]
         if block[2] == count == len(ids) and present.issuperset(ids):
-            out[deck] = block
+            out[deck] = [*block[:4], groups]
     return out
 
 
@@ -930,7 +933,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         # What the next push compares with to find out, cheaply, whether it has anything to do.
         opaque = session.opaque
         topics = _topics(notes, session.built, opaque)
-        blocks, tags = _blocks(notes, session.built, topics, opaque)
+        tags, blocks = _blocks(notes, session.built, topics, opaque)
         state.checks[session.live.profile] = PushCheck(
             session.build_hash,
             session.package_hashes,
@@ -952,9 +955,9 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
 
 def _blocks(
     notes: dict[str, PushedNote], built: BuiltPackages, topics: dict[str, list], opaque: dict[str, list]
-) -> tuple[dict[str, list], list[list[list]]]:
-    """The check's blocks of the push state (one per deck of the records; see ``PushCheck.blocks``), where they
-    are in the file left for ``save_state`` to set, and the built notes' ids by project tags, over all blocks.
+) -> tuple[list[list[list]], dict[str, list]]:
+    """The built notes' ids by project tags, and the check's blocks of the push state (one per deck of the
+    records; see ``PushCheck.blocks``), where they are in the file left for ``save_state`` to set.
 
     A deck whose records are exactly one package's notes (``topics``) names that package. The blocks left
     undecoded (``opaque``) stay as they were.
@@ -970,9 +973,9 @@ def _blocks(
     clash = blocks.keys() & opaque.keys()
     for deck, block in opaque.items():
         blocks[deck] = [*block[:4], block[4]] if deck not in clash else [0, 0, -1, "", block[4]]
-    tags = merged_groups(blocks.values())
+    tags, blocks = merge_blocks(blocks)
     # Records of a deck left undecoded beside new ones of it (which a push avoids): no blocks for the next push.
-    return ({} if clash else blocks), tags
+    return tags, ({} if clash else blocks)
 
 
 def _tag_groups(notes: dict[str, PushedNote], built: BuiltPackages, guids: list[str]) -> list[list[list]]:

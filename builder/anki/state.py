@@ -124,13 +124,10 @@ class PushCheck:
         self.topics = {} if topics is _NEW_DICT else topics
         # The profile's note lines are written grouped by deck: each deck's block of lines, by deck name:
         # [its first byte, the byte after its last (both counted from the first note line), how many lines,
-        # the package whose notes are exactly these records ("" for none), and the block's built notes by
-        # project tags, as ``tags``]. A push that finds that package unchanged neither reads it nor decodes
-        # the block: it copies the block's bytes. With blocks, ``tags`` is their groups merged, and not
-        # written twice.
+        # the package whose notes are exactly these records ("" for none), and where its built notes are in
+        # ``tags``: [[group, first, how many], ...], each a run of that group's note ids]. A push that finds
+        # that package unchanged neither reads it nor decodes the block: it copies the block's bytes.
         self.blocks = {} if blocks is _NEW_DICT else blocks
-        if self.blocks:
-            self.tags = merged_groups(self.blocks.values())
 
     def __eq__(self, other: object) -> bool:
         # A push's check is compared with the one its answer was asked for (push.Ahead.fits).
@@ -153,27 +150,44 @@ class PushCheck:
             "blocks": self.blocks,
         }
 
-    def file_row(self) -> dict:
-        """The row written to the check file: ``tags`` stands in the blocks when there are any."""
-        return {**self.row(), "tags": [] if self.blocks else self.tags}
+
+def block_groups(check: PushCheck, block: list) -> list[list]:
+    """One block's built notes by project tags, [[tags...], [note ids...]], from the runs it names in ``tags``."""
+    return [[check.tags[group][0], check.tags[group][1][first : first + count]] for group, first, count in block[4]]
 
 
-def merged_groups(blocks) -> list[list[list]]:
-    """The blocks' tag groups as one list: notes with the same project tags in one group, blocks in order."""
-    merged: dict[tuple[str, ...], list[int]] = {}
-    for block in blocks:
-        for tags, ids in block[4]:
-            merged.setdefault(tuple(tags), []).extend(ids)
-    return [[list(tags), ids] for tags, ids in merged.items()]
+def merge_blocks(blocks: dict[str, list]) -> tuple[list[list[list]], dict[str, list]]:
+    """Blocks holding their tag groups as lists, merged: the check's ``tags`` (each group's notes in the order of
+    the blocks' decks) and the blocks as the check keeps them, each naming its runs in those groups."""
+    where: dict[tuple[str, ...], int] = {}
+    tags: list[list] = []
+    out = {}
+    for deck in sorted(blocks):
+        block = blocks[deck]
+        runs = []
+        for names, ids in block[4]:
+            group = where.setdefault(tuple(names), len(tags))
+            if group == len(tags):
+                tags.append([list(names), []])
+            runs.append([group, len(tags[group][1]), len(ids)])
+            tags[group][1].extend(ids)
+        out[deck] = [*block[:4], runs]
+    return tags, out
 
 
 def _check(value: object) -> PushCheck | None:
     """A profile's check as read; None when absent or not of this form (the next push then reads everything)."""
     if not isinstance(value, dict):
         return None
-    blocks = value.get("blocks", {})
+    try:
+        check = PushCheck(**value)
+    except TypeError:
+        return None
+    if not _groups(check.tags):
+        return None
+    sizes = [len(ids) for _, ids in check.tags]
     if not (
-        isinstance(blocks, dict)
+        isinstance(check.blocks, dict)
         and all(
             type(b) is list
             and len(b) == 5
@@ -182,14 +196,20 @@ def _check(value: object) -> PushCheck | None:
             and 0 <= b[0] <= b[1]
             and type(b[2]) is int
             and type(b[3]) is str
-            and _groups(b[4])
-            for b in blocks.values()
+            and type(b[4]) is list
+            and all(
+                type(run) is list
+                and len(run) == 3
+                and all(type(n) is int for n in run)
+                and 0 <= run[0] < len(sizes)
+                and run[1] >= 0
+                and run[2] >= 0
+                and run[1] + run[2] <= sizes[run[0]]
+                for run in b[4]
+            )
+            for b in check.blocks.values()
         )
     ):
-        return None
-    try:
-        check = PushCheck(**value)
-    except TypeError:
         return None
     if not (
         all(isinstance(getattr(check, k), str) for k in ("build", "anki", "lines"))
@@ -617,7 +637,7 @@ def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[st
                 return
             record = {
                 **_check_owner(root, state.project, output_dir),
-                "profiles": {p: checks[p].file_row() for p in sorted(checks)},
+                "profiles": {p: checks[p].row() for p in sorted(checks)},
             }
             # Not flushed to disk first: a check torn by a crash does not decode, and one older than the note
             # lines does not hash alike with them (``read_head``); either way it is no check, and costs one full read.
