@@ -428,8 +428,12 @@ class Manifest:
             lane = self._lane = self._lane or IdLane(self, now, 0, 1)
         old = self._old_stamp(guid)
         if old is None:
-            stamp = NoteStamp(content_hash, now, lane.take(), {}, "", entry, kind)
-        elif old.hash != content_hash:
+            # A new note (every note of a clean build): its id, then its cards' ids, in order, from the lane.
+            take = lane.take
+            nid = take()
+            stamp = self._touched[guid] = NoteStamp(content_hash, now, nid, {o: take() for o in ords}, "", entry, kind)
+            return stamp
+        if old.hash != content_hash:
             # The deck stays until place() records this build's: reimport.py compares the two.
             stamp = NoteStamp(content_hash, max(now, old.mod + 1), old.id, dict(old.cards), old.deck, entry, kind)
         elif (old.entry, old.kind) != (entry, kind) and entry:
