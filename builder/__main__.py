@@ -9,6 +9,10 @@ import sys
 def main() -> None:
     """Start the command line; Ctrl-C while its modules load ends as it does later, without a traceback."""
     try:
+        # A build that will make its note types starts making them now, before Click and PyYAML load (ahead.py).
+        from builder.ahead import start_early
+
+        start_early(sys.argv[1:])
         from builder.cli import main as run
     except KeyboardInterrupt:
         print("\nAborted!", file=sys.stderr)  # what click prints for Ctrl-C once it runs

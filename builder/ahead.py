@@ -1,25 +1,28 @@
-"""The note types made ahead: in a process forked as soon as the config is read, before the build loads its modules.
+"""The note types made ahead: in a process forked at the start of `decks build`, before Click and PyYAML load.
 
 Making the note types (importing Jinja2, making the card templates, the CSS and their definitions) costs a clean
-build about 60 ms and needs nothing but the config and the templates. Forked before the build imports PyYAML and its own
-modules, a process makes them while the build's own process imports, reads the build state and reads its first
-topics, which need no note type; the build (and a worker forked later to read topics) takes them once made.
-They cross as the build cache keeps them (package.py's ``NoteType.cached``), through shared memory, and the
-process ends: its end is the sign that they are there. Whatever goes wrong there (a template problem above all),
-the build makes the note types itself, as a build in one process does, and reports what it finds.
+build about 60 ms and needs nothing but the config and the templates. When the command line is plainly a build
+that will make them (``start_early``, called by the console entry point first thing), a process is forked at
+once: it loads the config itself and makes them while the build's own process imports Click, PyYAML and its
+modules, reads the build state and reads its first topics, which need no note type. The build takes that process
+when it was forked for the same project and output folder (``NoteTypesAhead.start``), else forks one then, once
+the config is read (a build started otherwise: tests, `--watch`, an option the early reading does not know).
+The build (and a worker forked later to read topics) takes the note types once made: they cross as the build
+cache keeps them (package.py's ``NoteType.cached``), through shared memory, and the process ends: its end is the
+sign that they are there, and that its core is free again. They are taken only under the build stamp the build
+took itself. Whatever goes wrong there (a template problem, bad YAML in deck.yaml), the build makes the note types
+itself, as a build in one process does, and reports what it finds.
 
 Only where the build cannot take them from its cache: with no cache in the output folder (a clean build).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from typing import TYPE_CHECKING
 
+# Read at the very start of every command (start_early): nothing else is imported here until it is needed.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from builder.config import Config
@@ -28,6 +31,10 @@ if TYPE_CHECKING:
 _SIZE = 16 << 20
 # The output folder's build cache (manifest.py's CACHE_NAME), which keeps the note types of the last build.
 _CACHE_NAME = ".decks-cache.json"
+# The process forked by start_early, until the build takes it (NoteTypesAhead.start): its id, the pipe's end
+# that tells when it ended, its shared memory, and the project and output folders it was forked for.
+_early: tuple[int, int, object, str, str] | None = None
+_early_owner = 0
 
 
 class NoteTypesAhead:
@@ -47,7 +54,18 @@ class NoteTypesAhead:
 
     @classmethod
     def start(cls, config: Config, output: Path | None, jobs: int) -> NoteTypesAhead | None:
-        """Fork the process that makes the note types, when the build will need them made and a core is free."""
+        """Fork the process that makes the note types, when the build will need them made and a core is free.
+
+        The one forked at the start of the command (``start_early``) is taken instead, when it was forked for
+        this project and output folder; otherwise it is let go, and this decides afresh.
+        """
+        early = _take_early()
+        if early is not None:
+            pid, fd, shared, root, out = early
+            taken = cls(pid, fd, shared)
+            if root == str(config.root) and out == os.path.realpath(output or config.output_dir):
+                return taken
+            taken.close()
         if jobs == 1 or not hasattr(os, "fork"):
             return None
         if ((output or config.output_dir) / _CACHE_NAME).exists():
@@ -88,6 +106,9 @@ class NoteTypesAhead:
             pass
         size = int.from_bytes(self._shared[:8], "little")
         if size:
+            import contextlib
+            import json
+
             with contextlib.suppress(ValueError, TypeError):
                 self.stamp, self.made = json.loads(self._shared[8 : 8 + size])
         self._done = True
@@ -98,18 +119,26 @@ class NoteTypesAhead:
         if os.getpid() != self._owner or self._pid == 0:
             return
         pid, self._pid = self._pid, 0
-        if not self._done:
-            with contextlib.suppress(OSError):
-                os.kill(pid, 15)  # SIGTERM: the build no longer needs what it makes
+        _end(pid, self._fd, self._shared, stop=not self._done)
+
+
+def _end(pid: int, fd: int, shared, stop: bool) -> None:
+    """Stop the process unless it ended (SIGTERM: what it makes is not needed), wait for it, free what it held."""
+    import contextlib
+
+    if stop:
         with contextlib.suppress(OSError):
-            os.waitpid(pid, 0)
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
-        self._shared.close()
+            os.kill(pid, 15)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    shared.close()
 
 
 def _make(config: Config, shared) -> None:  # pragma: no cover - runs in the forked process
     import gc
+    import json
     import signal
 
     try:
@@ -136,6 +165,120 @@ def _make(config: Config, shared) -> None:  # pragma: no cover - runs in the for
         pass
     finally:
         os._exit(0)
+
+
+def start_early(argv: list[str]) -> None:
+    """At the start of the command, before Click and PyYAML load: fork the process that makes the note types now,
+    when ``argv`` is a `decks build` that will make them (as ``NoteTypesAhead.start`` decides, which takes it).
+
+    The command line is read only as far as it is plainly a build: anything this does not know (an option
+    it does not read, a value it could misread, `--watch`, `--help`) leaves the decision to the build, as
+    does a project or output folder it finds otherwise than the build later does (the build lets it go).
+    """
+    global _early, _early_owner
+    wanted = _build_argv(argv)
+    if wanted is None or not hasattr(os, "fork"):
+        return
+    project, output, jobs = wanted
+    if jobs == 1:
+        return
+    try:
+        from builder.nochange import configured_output
+        from builder.projectroot import nearest_root
+
+        root = nearest_root(project or os.getcwd())
+        if root is None:
+            return
+        out = os.path.realpath(output) if output is not None else configured_output(root)
+        if os.path.lexists(os.path.join(out, _CACHE_NAME)):
+            return
+    except (OSError, ValueError):
+        return
+    if (jobs == 0 and idle_cores() < 0.5) or other_threads():
+        return
+    import atexit
+    import mmap
+
+    shared = mmap.mmap(-1, _SIZE)
+    read, write = os.pipe()
+    with ctrl_c_held():
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
+        os.close(read)
+        _make_early(root, shared)
+    os.close(write)
+    _early, _early_owner = (pid, read, shared, root, out), os.getpid()
+    # Not taken by a build (a usage error, bad YAML in deck.yaml, Ctrl-C first): stopped when the command ends.
+    atexit.register(_let_early_go)
+
+
+# The options of `decks` and of `decks build` read by start_early: those taking a value, and flags.
+_GROUP_VALUES = {"-C": "project", "--project": "project"}
+_GROUP_FLAGS = {"-q", "--quiet"}
+_BUILD_VALUES = {"-o": "output", "--output": "output", "-j": "jobs", "--jobs": "jobs", "-t": "", "--topic": ""}
+_BUILD_FLAGS = {"--single", "-q", "--quiet", "--timings", "--new-identity"}
+
+
+def _build_argv(argv: list[str]) -> tuple[str | None, str | None, int] | None:
+    """The project folder (-C), output folder (-o) and -j of a plain `decks build` command line; None otherwise."""
+    found: dict[str, str] = {}
+    command = False
+    args = iter(argv)
+    for arg in args:
+        values, flags = (_BUILD_VALUES, _BUILD_FLAGS) if command else (_GROUP_VALUES, _GROUP_FLAGS)
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if not command and arg == "build":
+            command = True
+        elif name in values:
+            if not equals:
+                value = next(args, "")
+            if not value or value.startswith("-") or (values[name] and values[name] in found):
+                return None  # missing, like an option, or given twice: Click decides
+            if values[name]:
+                found[values[name]] = value
+        elif arg in flags:
+            continue
+        else:
+            return None
+    jobs = found.get("jobs", "0")
+    if not command or not (jobs.isascii() and jobs.isdigit()):
+        return None
+    return found.get("project"), found.get("output"), int(jobs)
+
+
+def _take_early() -> tuple[int, int, object, str, str] | None:
+    """The process start_early forked, taken once (None: none, or taken already)."""
+    global _early
+    early, _early = _early, None
+    # A process forked since holds a copy of the record, and has no such child.
+    return early if _early_owner == os.getpid() else None
+
+
+def _let_early_go() -> None:
+    early = _take_early()
+    if early is not None:
+        pid, fd, shared, _, _ = early
+        _end(pid, fd, shared, stop=True)
+
+
+def _make_early(root: str, shared) -> None:  # pragma: no cover - runs in the forked process
+    try:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # It shows nothing, and holds none of the command's output open (a caller reading it to its end
+        # would wait for this process too): whatever goes wrong, the build meets it again and reports it.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        from pathlib import Path
+
+        from builder.config import load_config
+
+        config = load_config(Path(root))
+    except BaseException:
+        os._exit(0)
+    _make(config, shared)
 
 
 def idle_cores() -> float:
@@ -170,16 +313,18 @@ def runnable_now(source: str = "/proc/loadavg") -> float:
         return float("inf")
 
 
-@contextlib.contextmanager
-def ctrl_c_held() -> Iterator[None]:
+class ctrl_c_held:
     """Hold Ctrl-C back for the block (a fork), so that it never lands inside fork's own bookkeeping."""
-    import signal
 
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows, where nothing is forked
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    # A class, not a generator made a context manager: this module is imported before contextlib is.
+    def __enter__(self) -> None:
+        import signal
+
+        if hasattr(signal, "pthread_sigmask"):  # not on Windows, where nothing is forked
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

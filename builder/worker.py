@@ -251,41 +251,51 @@ class TopicWorker:
 
     def _one_at_a_time(self, slugs: list[str]) -> Iterator[TopicOutcome]:
         # Rendering only while nothing is wrong. While the note types are still being made ahead, the topics
-        # read meanwhile wait for them (as read, fields made), and are drafted and packed once they are in.
+        # read meanwhile wait for them (as read, fields made); once they are in, those and the topics not read
+        # yet are finished by _finish_waiting.
         waiting: list[_Read] = []
-        for slug in slugs:
+        for n, slug in enumerate(slugs):
             if self._typed or self._make_note_types(wait=self.ahead is None or self.ahead.ready(False)) is not None:
-                yield from self._finish_waiting(waiting)
-                waiting = []
+                if self.ahead is not None:
+                    yield from self._finish_waiting(waiting, slugs[n:])
+                    return
                 yield self.outcome(slug, render=not self._failed)
             else:
                 waiting.append(self._read(slug, render=not self._failed))
         if waiting:
             self._make_note_types()
-            yield from self._finish_waiting(waiting)
+            yield from self._finish_waiting(waiting, [])
 
-    def _finish_waiting(self, waiting: list[_Read]) -> Iterator[TopicOutcome]:
-        # The topics read while the note types were made ahead, drafted and packed now, in order. With several,
-        # a process forked now (the one that made the note types has ended, freeing its core) packs them from
-        # the last on while this one packs from the first: it holds every topic read, as this process does.
-        if len(waiting) < _PACK_APART_MIN or self.ahead is None or not _can_fork() or idle_cores() < 0.5:
-            yield from (self._finish(read) for read in waiting)
+    def _finish_waiting(self, waiting: list[_Read], rest: list[str]) -> Iterator[TopicOutcome]:
+        # The topics read while the note types were made ahead, drafted and packed now, then the topics not read
+        # yet, in order. With several, a process forked now (the one that made the note types has ended, freeing
+        # its core) takes them from the last on while this one takes them from the first: it holds every topic
+        # read, as this process does.
+        def task(index: int) -> TopicOutcome:
+            if index < len(waiting):
+                return self._finish(waiting[index])
+            return self.outcome(rest[index - len(waiting)], render=not self._failed)
+
+        count = len(waiting) + len(rest)
+        if count < _PACK_APART_MIN or self.ahead is None or not _can_fork() or idle_cores() < 0.5:
+            yield from (task(index) for index in range(count))
             return
         self._encode_apart()
-        workers = _Workers(len(waiting), 1, lambda index: self._finish(waiting[index]), front=False)
+        workers = _Workers(count, 1, task, front=False)
         try:
             got: dict[int, TopicOutcome] = {}
-            for n in range(len(waiting)):
+            for n in range(count):
                 while n not in got:
                     index = workers.take(front=True)
                     if index is not None:
-                        got[index] = self._finish(waiting[index])
+                        got[index] = task(index)
                         continue
                     taken = workers.outcome(wait=True)
                     if taken is None:
-                        raise RuntimeError(f"a worker process ended before it handed back {waiting[n].slug}")
+                        slug = waiting[n].slug if n < len(waiting) else rest[n - len(waiting)]
+                        raise RuntimeError(f"a worker process ended before it handed back {slug}")
                     got[taken[0]] = taken[1]
-                if n == len(waiting) - 1:
+                if n == count - 1:
                     workers.close()
                 yield got.pop(n)
         finally:
