@@ -19,6 +19,12 @@ def main() -> None:
         sys.exit(1)
     try:
         run(prog_name="decks")
+    except SystemExit as done:
+        # A build that has reported ends without the interpreter's teardown (see builder.commands.build).
+        build = sys.modules.get("builder.commands.build")
+        if build is not None:
+            build.end_process(done.code)
+        raise
     finally:
         # At exit the interpreter walks every object still alive for garbage cycles, a tenth of a
         # small build's time; nothing left needs it (a build runs with the collector off throughout).

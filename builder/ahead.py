@@ -203,13 +203,14 @@ def start_early(argv: list[str]) -> None:
     read, write = os.pipe()
     with ctrl_c_held():
         pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
-        os.close(read)
-        _make_early(root, shared)
-    os.close(write)
-    _early, _early_owner = (pid, read, shared, root, out), os.getpid()
-    # Not taken by a build (a usage error, bad YAML in deck.yaml, Ctrl-C first): stopped when the command ends.
-    atexit.register(_let_early_go)
+        if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
+            os.close(read)
+            _make_early(root, shared)
+        os.close(write)
+        # Recorded before Ctrl-C can land: not taken by a build (a usage error, bad YAML in deck.yaml, Ctrl-C
+        # first), the process is stopped when the command ends.
+        _early, _early_owner = (pid, read, shared, root, out), os.getpid()
+        atexit.register(_let_early_go)
 
 
 # The options of `decks` and of `decks build` read by start_early: those taking a value, and flags.
