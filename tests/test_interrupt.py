@@ -219,3 +219,45 @@ def test_staged_files_flushed_in_the_background_are_committed(tmp_path):
         staged.commit()
     assert (tmp_path / "a").read_bytes() == b"A" and (tmp_path / "b").read_bytes() == b"B"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_a_failed_flush_among_several_at_once_is_told_by_the_first_file_that_failed(tmp_path, monkeypatch):
+    """Packages are flushed a few at a time in threads: whichever thread fails first, commit names the first
+    file (in the order staged) whose flush failed, renames nothing and leaves no temp file."""
+    import errno
+    import threading
+
+    from builder.atomic import StagedWrites
+
+    targets = [tmp_path / f"t{n}.apkg" for n in range(9)]
+    for path in targets:
+        path.write_bytes(b"old")
+    real_fsync = os.fsync
+    failing = {targets[3].name, targets[6].name, targets[8].name}
+    names: dict[int, str] = {}
+
+    def fsync(fd):
+        if names.get(fd) in failing:
+            if names[fd] == targets[3].name:
+                time.sleep(0.05)  # the later files' threads fail first
+            raise OSError(errno.EIO, "input/output error")
+        real_fsync(fd)
+
+    real_temp = __import__("builder.atomic", fromlist=["_temp_beside"])._temp_beside
+
+    def temp_beside(path):
+        fd, tmp = real_temp(path)
+        names[fd] = path.name
+        return fd, tmp
+
+    monkeypatch.setattr("os.fsync", fsync)
+    monkeypatch.setattr("builder.atomic._temp_beside", temp_beside)
+    with pytest.raises(OSError) as caught, StagedWrites() as staged:
+        for path in targets:
+            staged.add(path, b"new", sync=False)
+        staged.sync_in_background()
+        assert len(staged._syncing) > 1 and all(isinstance(t, threading.Thread) for t in staged._syncing)
+        staged.commit()
+    assert caught.value.filename == str(targets[3])
+    assert [path.read_bytes() for path in targets] == [b"old"] * 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(path.name for path in targets)
