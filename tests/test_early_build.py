@@ -386,6 +386,15 @@ def test_the_process_ends_early_only_after_a_build_that_reported(monkeypatch):
     finally:
         release.set()
         other.join()
+    monkeypatch.setattr(sys, "gettrace", lambda: lambda *args: None)
+    command.end_process(0)  # a coverage tool or debugger at work
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "_exit", _exit)
+    monkeypatch.setattr(command, "_done", True)
+    monkeypatch.setattr(sys, "getprofile", lambda: object())
+    command.end_process(0)  # a profiler, which reports once the process ends
+    monkeypatch.setattr(sys, "getprofile", lambda: None)
+    monkeypatch.setattr(sys, "gettrace", lambda: None)
     assert ran == []
     # This test's own process keeps its exit handlers: only that they are run first is checked.
     monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: ran.append("exit handlers"))

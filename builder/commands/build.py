@@ -134,10 +134,11 @@ def _reported() -> None:
 def end_process(code: object) -> None:
     """As the process exits after `decks build`, from the console entry point: once the build has reported,
     end it now, without the interpreter's teardown (every module and object freed one by one: a few ms of a
-    small build); the exit handlers run first and the output is flushed. Anything else exits as usual."""
+    small build); the exit handlers run first and the output is flushed. Anything else (a failed build, a
+    thread the interpreter would wait for, a profiler or coverage tool at work) exits as usual."""
     threading = sys.modules.get("threading")
-    if not _done or code not in (0, None):
-        return
+    if not _done or code not in (0, None) or sys.getprofile() is not None or sys.gettrace() is not None:
+        return  # a profiler or coverage tool reports as the process ends, after this
     if threading is not None and any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
         return  # a thread the interpreter would wait for
     import atexit
