@@ -227,7 +227,6 @@ def _check(value: object) -> PushCheck | None:
             isinstance(t, list) and len(t) == 2 and isinstance(t[0], str) and type(t[1]) is int
             for t in check.topics.values()
         )
-        and _groups(check.tags)
     ):
         return None
     return check
