@@ -13,6 +13,10 @@ def main() -> None:
         from builder.ahead import start_early
 
         start_early(sys.argv[1:])
+        # A push sends its first request to Anki now, which answers while the rest loads (anki/early.py).
+        from builder.anki.early import send_early
+
+        send_early(sys.argv[1:])
         from builder.cli import main as run
     except KeyboardInterrupt:
         print("\nAborted!", file=sys.stderr)  # what click prints for Ctrl-C once it runs

@@ -397,11 +397,12 @@ class _Answering:
     """A stand-in for AnkiConnect that answers every batch (profile 'User 1') and records what it was asked."""
 
     url = "http://127.0.0.1:1"
+    key = None
 
     def __init__(self):
         self.asked: list[list] = []
 
-    def batch(self, actions, lenient=False, sent=None):
+    def batch(self, actions, lenient=False, sent=None, answered=None):
         self.asked.append(list(actions))
         if sent is not None:
             sent()

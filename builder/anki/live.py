@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import PurePath
 
-from builder.anki.client import Action, AnkiConnect, AnkiError, action
+from builder.anki.client import Action, AnkiConnect, AnkiError, Answered, action
+from builder.anki.searches import REMOVED_TAG as REMOVED_TAG
+from builder.anki.searches import _tag_search as _tag_search
+from builder.anki.searches import connect_actions, missing_query
+from builder.anki.searches import fact_actions as fact_actions
 
 ENTRY_FIELD = "Entry ID"
-# The tag a push gives the notes of entries removed from the YAML.
-REMOVED_TAG = "decks::removed"
 
 
 class LiveNoteType:
@@ -85,11 +86,15 @@ def connect(client: AnkiConnect) -> str:
 
 
 def connect_and_ask(
-    client: AnkiConnect, actions: Sequence[Action], sent: Callable[[], None] | None = None
+    client: AnkiConnect,
+    actions: Sequence[Action],
+    sent: Callable[[], None] | None = None,
+    answered: Answered | None = None,
 ) -> tuple[str, list | None]:
     """``connect``, with ``actions`` sent in the same request: the open profile and their replies (None when
-    Anki refused any of them). ``sent`` is called once the request is on its way."""
-    replies = client.batch([action("version"), action("getMediaDirPath"), *actions], lenient=True, sent=sent)
+    Anki refused any of them). ``sent`` is called once the request is on its way; ``answered`` is that
+    request sent already (see ``AnkiConnect.batch``)."""
+    replies = client.batch([*connect_actions(), *actions], lenient=True, sent=sent, answered=answered)
     for reply in replies[:2]:
         if isinstance(reply, AnkiError):
             raise reply
@@ -168,37 +173,6 @@ def ours_of(names_ids: dict, ids: set[int]) -> dict[int, str]:
     return {int(mid): name for name, mid in names_ids.items() if int(mid) in ids}
 
 
-def fact_actions(ours: dict[int, str], groups: Sequence[Sequence] = ()) -> list[Action]:
-    """The searches ``facts_from`` reads: one request for the note types, the notes' ids, the suspended cards
-    (one search, not a question per card), the decks, the notes tagged as removed, and, for the tag
-    ``groups`` ([[tags...], [note ids...]], ...), one search for the notes that lack a tag of their group."""
-    query = _note_types_query(ours)
-    missing = _missing_query(groups)
-    return [
-        *(
-            a
-            for mid in sorted(ours)
-            for a in (action("modelFieldNames", modelName=ours[mid]), action("modelTemplates", modelName=ours[mid]))
-        ),
-        action("findNotes", query=query),
-        action("findCards", query=f"{query} is:suspended"),
-        action("deckNames"),
-        action("findNotes", query=f"{query} {_tag_search(REMOVED_TAG)}"),
-        *([action("findNotes", query=missing)] if missing else []),
-    ]
-
-
-def _missing_query(groups: Sequence[Sequence]) -> str:
-    # One search over the notes of every group, not one per tag over every note: Anki then tests each note
-    # only against its own group's tags (a search per tag cost about 2.5 ms each inside Anki at 10,000 notes).
-    parts = [
-        "(nid:" + ",".join(str(int(n)) for n in notes) + " (" + " OR ".join("-" + _tag_search(t) for t in tags) + "))"
-        for tags, notes in groups
-        if tags and notes
-    ]
-    return " OR ".join(parts)
-
-
 def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequence] = ()) -> Facts:
     """The facts from the replies to ``fact_actions(ours, groups)``: the notes of a group that lack one of its
     tags are ``missing_tags``."""
@@ -209,7 +183,7 @@ def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequenc
         note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
     at = 2 * len(order)
     note_ids, suspended, deck_names, removed = replies[at : at + 4]
-    missing = sorted({int(n) for n in replies[at + 4]}) if _missing_query(groups) else []
+    missing = sorted({int(n) for n in replies[at + 4]}) if missing_query(groups) else []
     flags = {int(c) for c in suspended}
     return Facts(
         note_types,
@@ -230,26 +204,6 @@ def _digest(note_types: dict[int, LiveNoteType], note_ids, suspended, removed) -
         sorted(int(n) for n in removed),
     ]
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode("utf-8")).hexdigest()[:16]
-
-
-def _note_types_query(ours: dict[int, str]) -> str:
-    return "(" + " OR ".join(f"mid:{mid}" for mid in sorted(ours)) + ")"
-
-
-# Characters of a tag that read as themselves in a regular expression; any other but these four goes in brackets.
-_PLAIN = re.compile(r"[\w:-]")
-_SPECIAL = set('\\"[]^')
-
-
-def _tag_search(tag: str) -> str:
-    """An Anki search for the notes carrying exactly this tag (``tag:x`` alone also finds ``x::child``)."""
-    if any(char in _SPECIAL for char in tag):
-        # Characters both the search and the expression read specially: a plain tag search then, which
-        # also finds the tag's children.
-        text = tag.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*").replace("_", "\\_")
-        return f'"tag:{text}"'
-    pattern = "".join(char if _PLAIN.fullmatch(char) else f"[{char}]" for char in tag)
-    return f'"tag:re:^{pattern}$"'
 
 
 def read_live(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.anki.client import AnkiConnect, AnkiError, action
+from builder.anki.early import Early, take
 from builder.anki.live import (
     ENTRY_FIELD,
     REMOVED_TAG,
@@ -32,6 +33,7 @@ from builder.anki.live import (
     ours_of,
     read_live,
 )
+from builder.anki.searches import check_actions, connect_actions
 from builder.anki.state import (
     PushCheck,
     PushedNote,
@@ -48,6 +50,7 @@ from builder.anki.state import (
     save_state,
     text_hash,
 )
+from builder.anki.wire import batch_body
 from builder.errors import DecksError
 from builder.nochange import LOCK_NAME
 
@@ -150,7 +153,7 @@ class Ahead:
         profile: str,
         check: PushCheck,
         asking: list,
-        answer: _Background,
+        answer: _Background | _Answered,
     ) -> None:
         self.root = root
         self.output = output
@@ -202,6 +205,10 @@ def ask_ahead(
     if check is None:
         return None
     asking = _asking(check)
+    # The same request, sent as the process started (early.py), is taken when it is this one to this URL.
+    early = take(client.url, client.key, batch_body([*connect_actions(), *asking], client.key))
+    if early is not None:
+        return Ahead(root, output, made_for, checks, candidates[0], check, asking, _Answered(client, asking, early))
     sent = threading.Event()
 
     def ask() -> tuple[str, list | None]:
@@ -486,8 +493,19 @@ def _usable(check: PushCheck | None, delete: bool) -> PushCheck | None:
 
 
 def _asking(check: PushCheck) -> list:
-    ours = {int(mid): name for mid, name in check.names}
-    return [action("modelNamesAndIds"), *fact_actions(ours, check.tags)]
+    return check_actions(check.names, check.tags)
+
+
+class _Answered:
+    """``connect_and_ask``'s result from a request sent early, as ``_Background.result`` gives its own."""
+
+    def __init__(self, client: AnkiConnect, asking: list, early: Early) -> None:
+        self._client = client
+        self._asking = asking
+        self._early = early
+
+    def result(self) -> tuple[str, list | None]:
+        return connect_and_ask(self._client, self._asking, answered=self._early)
 
 
 class _Background:

@@ -1,0 +1,176 @@
+"""A push's first request to Anki, sent as the process starts: before Click, the config or the push's modules load.
+
+`decks push` starts by asking Anki the searches of its check (``push.ask_ahead``); Anki takes some 50 ms to
+answer, and loading Click and the push takes about as long. ``send_early`` sends that very request first, from
+a look at the command line (only `decks [-C DIR] [-q] push [its options]`), the project's deck.yaml as text
+and its check file, and reads the answer on a thread while the rest loads. ``take`` hands it to
+``ask_ahead`` only when the request ``ask_ahead`` would send is this one byte for byte, to the same URL with
+the same key; the answer then goes through the client's checks as if the client had asked. Anything this
+look does not know (another command, an option, the project's check file missing or of another shape, two
+profiles and no ``--profile``, a URL that is not a plain ``http://`` one on this machine) sends nothing,
+and the push asks as it always did. The searches change nothing in Anki: a request not taken costs nothing
+but itself.
+
+Only the standard library's ``os``, ``json``, ``socket`` and ``threading`` and the builder's own small
+modules load here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from builder.anki.searches import check_actions, connect_actions
+from builder.anki.wire import BATCH, DEFAULT_URL, KEY_ENV, TIMEOUT, URL_ENV, batch_body, plain_http, post, read_answer
+from builder.nochange import configured_output
+from builder.projectroot import nearest_root
+
+# The check file's name in the output folder (``state.CHECK_NAME``; tests/test_live_plan.py holds them equal).
+CHECK_NAME = ".decks-push-check.json"
+# Hosts answered on this machine: a name to resolve, or a host elsewhere, could keep every push waiting here.
+_LOCAL = ("localhost", "127.0.0.1", "::1")
+# The options of `decks` before the command, and of `decks push`, that this look knows: those taking a value.
+_GROUP_VALUES = ("-C", "--project")
+_PUSH_VALUES = ("--url", "--api-key", "--profile")
+_PUSH_FLAGS = ("-n", "--dry-run", "--overwrite", "--delete")
+
+_pending: Early | None = None
+
+
+class Early:
+    """A request on its way to Anki, and its answer read on a thread of its own."""
+
+    def __init__(self, url: str, key: str | None, data: bytes, sock, rest: bytes) -> None:
+        import threading
+
+        self.url = url
+        self.key = key
+        self.data = data
+        self._sock = sock
+        self._rest = rest
+        self._raw: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._sock as sock:
+                if self._rest:
+                    sock.sendall(self._rest)
+                self._raw = read_answer(sock)
+        except BaseException as e:  # raised again by raw(), where the client turns it into its message
+            self._error = e
+
+    def raw(self) -> bytes:
+        """The answer's body; raises what sending or reading it raised (see ``AnkiConnect.batch``)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._raw is not None
+        return self._raw
+
+
+def send_early(argv: list[str]) -> None:
+    """Send the check's searches of the push ``argv`` (the command line, less the program) asks for, if any."""
+    global _pending
+    _pending = None
+    try:
+        _pending = _send(argv)
+    except Exception:
+        # Only a head start, from a guess: on anything unusual the push asks itself, and reports what fails.
+        _pending = None
+
+
+def take(url: str, key: str | None, data: bytes) -> Early | None:
+    """The request sent early when it is ``data``, to ``url`` with ``key``; None otherwise. Taken once."""
+    global _pending
+    early, _pending = _pending, None
+    if early is None or (early.url, early.key, early.data) != (url, key, data):
+        return None
+    return early
+
+
+def _send(argv: list[str]) -> Early | None:
+    seen = _peek(argv)
+    if seen is None:
+        return None
+    project, url, key, profile, delete = seen
+    where = plain_http(url)
+    if where is None or where[0] not in _LOCAL:
+        return None
+    root = nearest_root(project or os.getcwd())
+    if root is None:
+        return None
+    with open(os.path.join(configured_output(root), CHECK_NAME), "rb") as file:
+        profiles = json.loads(file.read())["profiles"]
+    if profile is None and len(profiles) == 1:
+        (profile,) = profiles
+    check = profiles.get(profile)
+    # As push._usable: a push that deletes removed notes reads them all; a check naming no note type has none.
+    if not isinstance(check, dict) or (delete and check["removed"]) or not check["names"]:
+        return None
+    actions = [*connect_actions(), *check_actions(check["names"], check["tags"])]
+    if len(actions) > BATCH:
+        return None
+    data = batch_body(actions, key)
+    address, request = post(where, data)
+    import socket
+
+    sock = socket.create_connection(address, timeout=TIMEOUT)
+    try:
+        # Written here, as far as the socket takes it at once, so that Anki can start on it while the
+        # builder loads; the thread writes any rest.
+        sock.setblocking(False)
+        try:
+            sent = sock.send(request)
+        except BlockingIOError:
+            sent = 0
+        sock.settimeout(TIMEOUT)
+        return Early(url, key, data, sock, request[sent:])
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _peek(argv: list[str]) -> tuple[str | None, str, str | None, str | None, bool] | None:
+    """(project folder, URL, API key, profile, --delete) of `decks [-C DIR] [-q] push [options]`; None for
+    any other command line (``take`` compares what the push asks anyway)."""
+    project = None
+    at = 0
+    while at < len(argv) and argv[at] != "push":
+        arg = argv[at]
+        if arg in ("-q", "--quiet"):
+            at += 1
+        elif arg in _GROUP_VALUES and at + 1 < len(argv):
+            project = argv[at + 1]
+            at += 2
+        elif arg.startswith("--project="):
+            project = arg.partition("=")[2]
+            at += 1
+        else:
+            return None
+    if at == len(argv):
+        return None
+    values: dict[str, str] = {}
+    delete = False
+    rest = argv[at + 1 :]
+    at = 0
+    while at < len(rest):
+        arg = rest[at]
+        name, equals, value = arg.partition("=")
+        if arg in _PUSH_FLAGS:
+            delete = delete or arg == "--delete"
+            at += 1
+        elif arg in _PUSH_VALUES and at + 1 < len(rest):
+            values[arg] = rest[at + 1]
+            at += 2
+        elif equals and name in _PUSH_VALUES:
+            values[name] = value
+            at += 1
+        else:
+            return None
+    # As Click gives them: the option, else its environment variable when not empty, else the default.
+    url = values.get("--url") or os.environ.get(URL_ENV) or DEFAULT_URL
+    key = values["--api-key"] if "--api-key" in values else os.environ.get(KEY_ENV) or None
+    return project, url, key, values.get("--profile"), delete
