@@ -11,6 +11,7 @@ import http.server
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from builder.anki.early import send_early
+from builder.anki.state import CHECK_NAME
 from builder.cli import cli
 from tests.ankidesktop import AnkiDesktop, require_desktop
 
@@ -97,8 +100,11 @@ class LiveProject:
         assert old in text
         path.write_text(text.replace(old, new), encoding="utf-8")
 
-    def run(self, *args: str):
-        return CliRunner().invoke(cli, ["-C", str(self.root), *args, "--url", self.anki.url], catch_exceptions=False)
+    def run(self, *args: str, url: str | None = None):
+        argv = ["-C", str(self.root), *args, "--url", url or self.anki.url]
+        # As the `decks` entry point does (builder/__main__.py): a push's first request leaves before the CLI runs.
+        send_early(argv)
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
     def push(self, *args: str):
         result = self.run("push", *args)
@@ -1149,3 +1155,203 @@ def test_a_push_state_and_check_of_the_format_before_blocks_are_read_whole_then_
     decoded.clear()
     assert "update: 1 (a-one)" in live.push().output and decoded == [live.deck("Alpha")]
     assert live.field("b-claim", "Claim") == "Anki's answer."
+
+
+# -- the request a push sends as the process starts (builder/anki/early.py) ---------------------------------
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list[bool]:
+    """Whether each push took the answer to its request sent as the process started, in order."""
+    from builder.anki import early, push
+
+    seen: list[bool] = []
+
+    def take(*args):
+        found = early.take(*args)
+        seen.append(found is not None)
+        return found
+
+    monkeypatch.setattr(push, "take", take)
+    yield seen
+    early._pending = None
+
+
+class _Proxy:
+    """An HTTP proxy in front of Anki that counts the requests it sees, and can change the answers (``rewrite``)
+    or close the connection unanswered (``hang_up``)."""
+
+    def __init__(self, target: str, rewrite=None, hang_up: bool = False):
+        proxy = self
+        self.requests: list[dict] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the name http.server calls)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                proxy.requests.append(json.loads(body))
+                if hang_up:
+                    self.close_connection = True
+                    return
+                request = urllib.request.Request(target, data=body, headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    answer = response.read()
+                if rewrite is not None:
+                    answer = rewrite(answer)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_push_takes_the_answer_to_the_request_it_sent_as_it_started_and_still_sees_anki_change(live, taken):
+    live.push()
+    assert QUICK in live.push().output
+    assert taken == [True]  # the first push had no check to ask from: it took nothing, and asked for none
+    notes = live.notes()
+    # Changed in Anki between two pushes: each is seen through the answer asked for before the CLI loaded.
+    live.anki.request("removeTags", notes=[notes["a-one"]["noteId"]], tags="numbers")
+    out = live.push().output
+    assert "retag: 1 (a-one)" in out and QUICK not in out and taken[-1] is True
+    assert "numbers" in live.notes()["a-one"]["tags"]
+    # A card suspended by hand stays suspended, but the push reads every note to find that out.
+    live.anki.request("suspend", cards=notes["a-two"]["cards"])
+    out = live.push().output
+    assert "unchanged: 5" in out and QUICK not in out and taken[-1] is True
+    live.anki.request("deleteNotes", notes=[notes["b-claim"]["noteId"]])
+    out = live.push().output
+    assert "add: 1 (b-claim)" in out and QUICK not in out and taken[-1] is True
+    assert "b-claim" in live.notes()
+    name = next(n for n in live.note_type_names() if n.startswith("Question"))
+    live.anki.request("modelTemplateRename", modelName=name, oldTemplateName="Card", newTemplateName="Mine")
+    out = live.push().output
+    assert "card 'Mine' renamed to 'Card'" in out and taken[-1] is True
+    assert QUICK in live.push().output and taken[-1] is True
+
+
+def test_an_answer_asked_before_the_check_changed_is_not_taken(live, taken):
+    from builder.anki import early
+
+    live.push()
+    argv = ["-C", str(live.root), "push", "--url", live.anki.url]
+    # Sent for the check as it is now; then a push changes the check's searches (a-one's tags) before this
+    # push reads it.
+    send_early(argv)
+    sent, early._pending = early._pending, None
+    live.edit("cards/alpha.yaml", "tags: [numbers, basics]", "tags: [numbers, basics, more]")
+    assert "retag: 1 (a-one)" in CliRunner().invoke(cli, argv).output
+    early._pending = sent
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0 and QUICK in result.output
+    assert taken[-1] is False
+    # Anki then loses the new tag: the answer to the old searches would not have asked about it.
+    live.anki.request("removeTags", notes=[live.notes()["a-one"]["noteId"]], tags="more")
+    out = live.push().output
+    assert "retag: 1 (a-one)" in out and taken[-1] is True
+    assert "more" in live.notes()["a-one"]["tags"]
+
+
+def test_an_answer_asked_for_another_project_is_not_taken(live, taken, tmp_path):
+    other = LiveProject(tmp_path / "other", live.anki)
+    other.push()
+    live.push()
+    # Asked for `other` (as a push run there would), then a push of this project runs.
+    send_early(["-C", str(other.root), "push", "--url", live.anki.url])
+    out = CliRunner().invoke(cli, ["-C", str(live.root), "push", "--url", live.anki.url]).output
+    assert QUICK in out and taken[-1] is False
+    # The other project's check file copied into this project's output folder: made for another project,
+    # it is not this push's check, whatever was asked from it.
+    shutil.copy(other.root / "output" / CHECK_NAME, live.root / "output" / CHECK_NAME)
+    out = live.push().output
+    assert QUICK not in out and "unchanged: 5" in out and taken[-1] is False
+    assert QUICK in live.push().output and taken[-1] is True
+
+
+def test_an_answer_from_another_profile_ends_the_push_as_it_always_did(live, taken):
+    live.push()
+    # Anki switched to another profile since the last push: the media folder names it.
+    proxy = _Proxy(
+        live.anki.url, rewrite=lambda answer: answer.replace(b"/test/collection.media", b"/Other/collection.media")
+    )
+    try:
+        early = live.run("push", url=proxy.url)
+        assert taken[-1] is True
+        from builder.anki import early as module
+
+        module._pending = None
+        plain = CliRunner().invoke(cli, ["-C", str(live.root), "push", "--url", proxy.url])
+        assert taken[-1] is False
+    finally:
+        proxy.close()
+    assert early.exit_code == plain.exit_code == 1
+    assert early.output == plain.output
+    assert "Anki has profile 'Other' open, but this project was pushed to 'test'" in early.output
+    assert QUICK in live.push().output
+
+
+def test_anki_gone_before_the_push_starts_or_hanging_up_on_its_first_request(live, taken):
+    live.push()
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "builder", "-C", str(live.root), "push", "--url", f"http://127.0.0.1:{port}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert f"cannot reach Anki at http://127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+    # Answered by nothing: the request sent early fails as the push's own would, with the same message.
+    proxy = _Proxy(live.anki.url, hang_up=True)
+    try:
+        early = live.run("push", url=proxy.url)
+        assert taken[-1] is True and len(proxy.requests) == 1
+        plain = CliRunner().invoke(cli, ["-C", str(live.root), "push", "--url", proxy.url])
+        assert taken[-1] is False
+    finally:
+        proxy.close()
+    assert early.exit_code == plain.exit_code == 1
+    assert early.output == plain.output and "did not answer as AnkiConnect does" in early.output
+    assert QUICK in live.push().output
+
+
+_REPORT_TAKEN = """
+import atexit, sys
+from builder.anki import early
+taken, loaded = [], []
+def take(*args):
+    found = early_take(*args)
+    taken.append(found is not None)
+    return found
+def send_early(argv):
+    loaded.append("click" in sys.modules)
+    early_send(argv)
+early_take, early.take = early.take, take
+early_send, early.send_early = early.send_early, send_early
+atexit.register(lambda: print("taken:", taken, "click loaded first:", loaded, file=sys.stderr))
+sys.argv = ["decks", *sys.argv[1:]]
+from builder.__main__ import main
+main()
+"""
+
+
+def test_the_decks_command_sends_its_first_request_before_the_cli_loads(live):
+    live.push()
+    live.push()
+    command = [sys.executable, "-c", _REPORT_TAKEN, "-C", str(live.root), "push", "--url", live.anki.url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and QUICK in result.stdout, result.stderr
+    assert "taken: [True] click loaded first: [False]" in result.stderr
+    # A command line the look at it does not know (Click takes `--` as the end of the options): nothing is
+    # sent early, and the push asks itself.
+    result = subprocess.run([*command, "--dry-run", "--"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and QUICK in result.stdout, result.stderr
+    assert "taken: [False]" in result.stderr

@@ -626,3 +626,88 @@ def test_other_profiles_are_kept_as_they_were_with_their_checks(tmp_path):
     again = read_head(tmp_path, "proj", out)
     assert again.profiles["Work"] is not None and again.profiles["User 1"] is not None
     assert load_state(tmp_path, "proj").profiles["Work"] == state.profiles["Work"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "seen"),
+    [
+        (["push"], (None, "http://127.0.0.1:8765", None, None, False)),
+        (["-q", "-C", "p", "push", "-n"], ("p", "http://127.0.0.1:8765", None, None, False)),
+        (["--project=p", "--quiet", "push", "--delete"], ("p", "http://127.0.0.1:8765", None, None, True)),
+        (
+            ["push", "--url", "http://h:1", "--api-key=k", "--profile", "User 2", "--overwrite"],
+            (None, "http://h:1", "k", "User 2", False),
+        ),
+        (
+            ["-C", "a", "-C", "b", "push", "--url=http://h:1", "--url", "http://h:2"],
+            ("b", "http://h:2", None, None, False),
+        ),
+    ],
+)
+def test_the_look_at_a_push_command_line(argv, seen, monkeypatch):
+    from builder.anki.early import _peek
+
+    monkeypatch.delenv("DECKS_ANKI_URL", raising=False)
+    monkeypatch.delenv("DECKS_ANKI_KEY", raising=False)
+    assert _peek(argv) == seen
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["build"],
+        ["status"],
+        ["-V"],
+        ["--help", "push"],
+        ["push", "--help"],
+        ["-qC", "p", "push"],
+        ["-C"],
+        ["push", "-nq"],
+        ["push", "--url"],
+        ["push", "--"],
+        ["push", "extra"],
+        ["push", "--dry"],
+        ["--project", "p", "-x", "push"],
+    ],
+)
+def test_a_command_line_the_look_does_not_know_sends_nothing(argv):
+    from builder.anki.early import _peek
+
+    assert _peek(argv) is None
+
+
+def test_the_look_takes_url_and_key_as_click_does(monkeypatch):
+    from builder.anki.early import CHECK_NAME as EARLY_CHECK_NAME
+    from builder.anki.early import _peek
+
+    assert EARLY_CHECK_NAME == CHECK_NAME
+    monkeypatch.setenv("DECKS_ANKI_URL", "http://h:3")
+    monkeypatch.setenv("DECKS_ANKI_KEY", "env")
+    assert _peek(["push"]) == (None, "http://h:3", "env", None, False)
+    assert _peek(["push", "--url", "http://h:4", "--api-key", ""]) == (None, "http://h:4", "", None, False)
+    # An empty variable counts as unset, for Click and for the client.
+    monkeypatch.setenv("DECKS_ANKI_URL", "")
+    monkeypatch.setenv("DECKS_ANKI_KEY", "")
+    assert _peek(["push"]) == (None, "http://127.0.0.1:8765", None, None, False)
+
+
+def test_nothing_is_sent_early_for_a_url_elsewhere_or_without_a_check(tmp_path, monkeypatch):
+    from builder.anki import early
+
+    root = tmp_path / "proj"
+    _project_with_check(root)
+    sent = []
+    monkeypatch.setattr(early, "Early", lambda *args: sent.append(args) or "sent")
+    early.send_early(["-C", str(root), "push", "--url", "http://192.0.2.1:8765"])
+    assert early._pending is None and not sent
+    early.send_early(["-C", str(root), "push", "--url", "https://127.0.0.1:8765"])
+    assert early._pending is None and not sent
+    early.send_early(["-C", str(root), "push", "--profile", "User 2", "--url", "http://127.0.0.1:1"])
+    assert early._pending is None and not sent
+    # A port nothing listens on: the push finds it out itself, and says so as it always did.
+    early.send_early(["-C", str(root), "push", "--url", "http://127.0.0.1:1"])
+    assert early._pending is None and not sent
+    (root / "output" / CHECK_NAME).write_text("{damaged")
+    early.send_early(["-C", str(root), "push", "--url", "http://127.0.0.1:1"])
+    assert early._pending is None and not sent

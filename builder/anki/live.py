@@ -15,7 +15,7 @@ from pathlib import PurePath
 from builder.anki.client import Action, AnkiConnect, AnkiError, Answered, action
 from builder.anki.searches import REMOVED_TAG as REMOVED_TAG
 from builder.anki.searches import _tag_search as _tag_search
-from builder.anki.searches import connect_actions, missing_query
+from builder.anki.searches import asks_missing, connect_actions
 from builder.anki.searches import fact_actions as fact_actions
 
 ENTRY_FIELD = "Entry ID"
@@ -183,7 +183,7 @@ def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequenc
         note_types[mid] = LiveNoteType(mid, ours[mid], tuple(fields), tuple(templates))
     at = 2 * len(order)
     note_ids, suspended, deck_names, removed = replies[at : at + 4]
-    missing = sorted({int(n) for n in replies[at + 4]}) if missing_query(groups) else []
+    missing = sorted({int(n) for n in replies[at + 4]}) if asks_missing(groups) else []
     flags = {int(c) for c in suspended}
     return Facts(
         note_types,

@@ -50,6 +50,11 @@ def fact_actions(ours: dict[int, str], groups: Sequence[Sequence] = ()) -> list[
     ]
 
 
+def asks_missing(groups: Sequence[Sequence]) -> bool:
+    """Whether ``fact_actions`` asks, for these tag groups, the search for notes that lack a tag of their group."""
+    return any(tags and notes for tags, notes in groups)
+
+
 def missing_query(groups: Sequence[Sequence]) -> str:
     # One search over the notes of every group, not one per tag over every note: Anki then tests each note
     # only against its own group's tags (a search per tag cost about 2.5 ms each inside Anki at 10,000 notes).
