@@ -711,3 +711,34 @@ def test_nothing_is_sent_early_for_a_url_elsewhere_or_without_a_check(tmp_path, 
     (root / "output" / CHECK_NAME).write_text("{damaged")
     early.send_early(["-C", str(root), "push", "--url", "http://127.0.0.1:1"])
     assert early._pending is None and not sent
+
+
+def test_the_request_sent_early_is_the_one_the_push_would_send(tmp_path):
+    import json
+    import socket
+
+    from builder.anki import early
+    from builder.anki.push import _asking
+    from builder.anki.searches import connect_actions
+    from builder.anki.wire import batch_body
+
+    root = tmp_path / "proj"
+    check = _project_with_check(root)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        early.send_early(["-C", str(root / "cards"), "push", "--url", url, "--api-key", "k"])
+        connection, _ = server.accept()
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+                data.split(b"Content-Length: ")[1].split(b"\r\n")[0]
+            ):
+                data += connection.recv(65536)
+            answer = json.dumps({"result": [], "error": None}).encode()
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(answer) + answer)
+    body = data.partition(b"\r\n\r\n")[2]
+    assert body == batch_body([*connect_actions(), *_asking(check)], "k")
+    # Taken only for that URL and key, and the note types and tag groups it was made from.
+    assert early.take(url, None, check.names, check.tags) is None
+    early.send_early(["-C", str(root), "push", "--url", url, "--api-key", "k"])
+    assert early._pending is None  # nothing listens there any more

@@ -74,9 +74,10 @@ class AnkiConnect:
         results: list[Any] = []
         for start in range(0, len(actions), BATCH):
             chunk = actions[start : start + BATCH]
-            replies = self._post(
-                batch_body(chunk, self.key), "multi", sent if start == 0 else None, answered if start == 0 else None
-            )
+            if start == 0 and answered is not None:
+                replies = self._post(b"", "multi", answered=answered)
+            else:
+                replies = self._post(batch_body(chunk, self.key), "multi", sent if start == 0 else None)
             for act, reply in zip(chunk, replies, strict=False):
                 if not isinstance(reply, dict) or reply.get("error") is not None:
                     error = reply.get("error") if isinstance(reply, dict) else reply

@@ -4,12 +4,13 @@
 answer, and loading Click and the push takes about as long. ``send_early`` sends that very request first, from
 a look at the command line (only `decks [-C DIR] [-q] push [its options]`), the project's deck.yaml as text
 and its check file, and reads the answer on a thread while the rest loads. ``take`` hands it to
-``ask_ahead`` only when the request ``ask_ahead`` would send is this one byte for byte, to the same URL with
-the same key; the answer then goes through the client's checks as if the client had asked. Anything this
-look does not know (another command, an option, the project's check file missing or of another shape, two
-profiles and no ``--profile``, a URL that is not a plain ``http://`` one on this machine) sends nothing,
-and the push asks as it always did. The searches change nothing in Anki: a request not taken costs nothing
-but itself.
+``ask_ahead`` only when the request ``ask_ahead`` would send is this one byte for byte (made from the same
+note types and tag groups), to the same URL with the same key; the answer then goes through the client's
+checks as if the client had asked, and the push decides with it as with its own (the config it loads must
+name the same project, output folder and check). Anything this look does not know (another command, an
+option, the check file missing or of another shape, two profiles and no ``--profile``, a URL other than a
+plain ``http://`` one on this machine) sends nothing, and the push asks as it always did. The searches
+change nothing in Anki: a request not taken costs nothing but itself.
 
 Only the standard library's ``os``, ``json``, ``socket`` and ``threading`` and the builder's own small
 modules load here.
@@ -40,12 +41,15 @@ _pending: Early | None = None
 class Early:
     """A request on its way to Anki, and its answer read on a thread of its own."""
 
-    def __init__(self, url: str, key: str | None, data: bytes, sock, rest: bytes) -> None:
+    def __init__(self, url: str, key: str | None, asked: tuple, actions: list, sock, rest: bytes) -> None:
         import threading
 
         self.url = url
         self.key = key
-        self.data = data
+        # The check's note types and tag groups the request was made from (``searches.check_actions``), and
+        # the actions sent, the connection's first.
+        self.asked = asked
+        self.actions = actions
         self._sock = sock
         self._rest = rest
         self._raw: bytes | None = None
@@ -82,11 +86,15 @@ def send_early(argv: list[str]) -> None:
         _pending = None
 
 
-def take(url: str, key: str | None, data: bytes) -> Early | None:
-    """The request sent early when it is ``data``, to ``url`` with ``key``; None otherwise. Taken once."""
+def take(url: str, key: str | None, names: list, groups: list) -> Early | None:
+    """The request sent early when it asked the searches of a check with these note types and tag groups
+    (``searches.check_actions``), to ``url`` with ``key``; None otherwise. Taken once.
+
+    The request's bytes are made from those alone, ids through ``int``: equal values make equal bytes.
+    """
     global _pending
     early, _pending = _pending, None
-    if early is None or (early.url, early.key, early.data) != (url, key, data):
+    if early is None or (early.url, early.key, early.asked) != (url, key, (names, groups)):
         return None
     return early
 
@@ -110,11 +118,11 @@ def _send(argv: list[str]) -> Early | None:
     # As push._usable: a push that deletes removed notes reads them all; a check naming no note type has none.
     if not isinstance(check, dict) or (delete and check["removed"]) or not check["names"]:
         return None
-    actions = [*connect_actions(), *check_actions(check["names"], check["tags"])]
+    names, groups = check["names"], check["tags"]
+    actions = [*connect_actions(), *check_actions(names, groups)]
     if len(actions) > BATCH:
         return None
-    data = batch_body(actions, key)
-    address, request = post(where, data)
+    address, request = post(where, batch_body(actions, key))
     import socket
 
     sock = socket.create_connection(address, timeout=TIMEOUT)
@@ -127,7 +135,7 @@ def _send(argv: list[str]) -> Early | None:
         except BlockingIOError:
             sent = 0
         sock.settimeout(TIMEOUT)
-        return Early(url, key, data, sock, request[sent:])
+        return Early(url, key, (names, groups), actions, sock, request[sent:])
     except BaseException:
         sock.close()
         raise

@@ -50,7 +50,6 @@ from builder.anki.state import (
     save_state,
     text_hash,
 )
-from builder.anki.wire import batch_body
 from builder.errors import DecksError
 from builder.nochange import LOCK_NAME
 
@@ -204,11 +203,12 @@ def ask_ahead(
     check = _usable(checks.get(candidates[0]), delete) if len(candidates) == 1 else None
     if check is None:
         return None
-    asking = _asking(check)
     # The same request, sent as the process started (early.py), is taken when it is this one to this URL.
-    early = take(client.url, client.key, batch_body([*connect_actions(), *asking], client.key))
+    early = take(client.url, client.key, check.names, check.tags)
     if early is not None:
+        asking = early.actions[len(connect_actions()) :]
         return Ahead(root, output, made_for, checks, candidates[0], check, asking, _Answered(client, asking, early))
+    asking = _asking(check)
     sent = threading.Event()
 
     def ask() -> tuple[str, list | None]:

@@ -58,11 +58,13 @@ def asks_missing(groups: Sequence[Sequence]) -> bool:
 def missing_query(groups: Sequence[Sequence]) -> str:
     # One search over the notes of every group, not one per tag over every note: Anki then tests each note
     # only against its own group's tags (a search per tag cost about 2.5 ms each inside Anki at 10,000 notes).
-    parts = [
-        "(nid:" + ",".join(str(int(n)) for n in notes) + " (" + " OR ".join("-" + _tag_search(t) for t in tags) + "))"
-        for tags, notes in groups
-        if tags and notes
-    ]
+    # Each tag's search made once (a tag is in many groups); the ids through ``int``, as the check holds them.
+    searches: dict[str, str] = {}
+    parts = []
+    for tags, notes in groups:
+        if tags and notes:
+            lacks = " OR ".join(["-" + (searches.get(t) or searches.setdefault(t, _tag_search(t))) for t in tags])
+            parts.append("(nid:" + ",".join(map(str, map(int, notes))) + " (" + lacks + "))")
     return " OR ".join(parts)
 
 
