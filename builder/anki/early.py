@@ -12,19 +12,16 @@ option, the check file missing or of another shape, two profiles and no ``--prof
 plain ``http://`` one on this machine) sends nothing, and the push asks as it always did. The searches
 change nothing in Anki: a request not taken costs nothing but itself.
 
-Only the standard library's ``os``, ``json``, ``socket`` and ``threading`` and the builder's own small
-modules load here.
+Every command passes through ``send_early``: the look at the command line needs nothing but ``os``, and only
+a push's loads more (the standard library's ``json``, ``socket`` and ``threading`` and the builder's own small
+modules, none of them Click's).
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-from builder.anki.searches import check_actions, connect_actions
-from builder.anki.wire import BATCH, DEFAULT_URL, KEY_ENV, TIMEOUT, URL_ENV, batch_body, plain_http, post, read_answer
-from builder.nochange import configured_output
-from builder.projectroot import nearest_root
+# Every command passes through here: what a push needs is imported once the command line is a push's.
 
 # The check file's name in the output folder (``state.CHECK_NAME``; tests/test_live_plan.py holds them equal).
 CHECK_NAME = ".decks-push-check.json"
@@ -58,6 +55,8 @@ class Early:
         self._thread.start()
 
     def _run(self) -> None:
+        from builder.anki.wire import read_answer
+
         try:
             with self._sock as sock:
                 if self._rest:
@@ -103,6 +102,13 @@ def _send(argv: list[str]) -> Early | None:
     seen = _peek(argv)
     if seen is None:
         return None
+    import json
+
+    from builder.anki.searches import check_actions, connect_actions
+    from builder.anki.wire import BATCH, TIMEOUT, batch_body, plain_http, post
+    from builder.nochange import configured_output
+    from builder.projectroot import nearest_root
+
     project, url, key, profile, delete = seen
     where = plain_http(url)
     if where is None or where[0] not in _LOCAL:
@@ -178,6 +184,8 @@ def _peek(argv: list[str]) -> tuple[str | None, str, str | None, str | None, boo
             at += 1
         else:
             return None
+    from builder.anki.wire import DEFAULT_URL, KEY_ENV, URL_ENV
+
     # As Click gives them: the option, else its environment variable when not empty, else the default.
     url = values.get("--url") or os.environ.get(URL_ENV) or DEFAULT_URL
     key = values["--api-key"] if "--api-key" in values else os.environ.get(KEY_ENV) or None
