@@ -8,7 +8,6 @@ in the copy is the build's package as written.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -80,6 +79,7 @@ def read_packages(paths: Iterable[Path], entry_of: Callable[[str, dict[str, str]
     note's entry."""
     # Imported here: a push that finds nothing to do reads no package, and starts faster without them.
     import sqlite3
+    import tempfile
     import zipfile
 
     notes: dict[str, BuiltNote] = {}
@@ -138,6 +138,7 @@ def write_trimmed(
     """
     import shutil
     import sqlite3
+    import tempfile
     import zipfile
 
     bump = set(note_types)
