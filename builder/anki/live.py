@@ -184,13 +184,15 @@ def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequenc
     at = 2 * len(order)
     note_ids, suspended, deck_names, removed = replies[at : at + 4]
     missing = sorted({int(n) for n in replies[at + 4]}) if asks_missing(groups) else []
-    flags = {int(c) for c in suspended}
+    flags = set(map(int, suspended))
+    # One conversion of the 10,000 ids, shared by the facts and their digest (``map`` runs it in C).
+    ids = list(map(int, note_ids))
     return Facts(
         note_types,
-        [int(n) for n in note_ids],
+        ids,
         flags,
         set(deck_names),
-        _digest(note_types, note_ids, flags, removed),
+        _digest(note_types, ids, flags, removed),
         missing,
         [int(n) for n in removed],
     )
@@ -199,9 +201,9 @@ def facts_from(ours: dict[int, str], replies: Sequence, groups: Sequence[Sequenc
 def _digest(note_types: dict[int, LiveNoteType], note_ids, suspended, removed) -> str:
     data = [
         [[t.id, t.name, list(t.fields), list(t.templates)] for _, t in sorted(note_types.items())],
-        sorted(int(n) for n in note_ids),
+        sorted(map(int, note_ids)),
         sorted(suspended),
-        sorted(int(n) for n in removed),
+        sorted(map(int, removed)),
     ]
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode("utf-8")).hexdigest()[:16]
 
