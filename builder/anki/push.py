@@ -45,7 +45,6 @@ from builder.anki.state import (
     load_state,
     merge_blocks,
     peek_checks,
-    pushed_profiles,
     read_head,
     save_state,
     text_hash,
@@ -153,6 +152,7 @@ class Ahead:
         check: PushCheck,
         asking: list,
         answer: _Background | _Answered,
+        head: PushHead,
     ) -> None:
         self.root = root
         self.output = output
@@ -163,6 +163,8 @@ class Ahead:
         self.check = check
         self.asking = asking
         self.answer = answer
+        # The push state's head, read with those checks: the push reads it once when it owns them.
+        self.head = head
 
     def owns(self, config: Config) -> bool:
         """Whether the check file read here is the one this push, with its config loaded, reads."""
@@ -196,18 +198,23 @@ def ask_ahead(
             return None
         output = configured_output(root)
         made_for, checks = peek_checks(Path(root), Path(output))
-        # Which profile the push goes to is known before asking Anki when it is given or the only one pushed to.
-        candidates = [profile] if profile is not None else pushed_profiles(Path(root)) if checks else []
+        if not checks:
+            return None
+        # The push state's profiles, and their checks as long as their note lines hash as they were made with.
+        head = read_head(Path(root), made_for, Path(output), checks=checks)
     except (OSError, ValueError):
         return None
-    check = _usable(checks.get(candidates[0]), delete) if len(candidates) == 1 else None
+    # Which profile the push goes to is known before asking Anki when it is given or the only one pushed to.
+    candidates = [profile] if profile is not None else list(head.profiles)
+    check = _usable(head.profiles.get(candidates[0]), delete) if len(candidates) == 1 else None
     if check is None:
         return None
     # The same request, sent as the process started (early.py), is taken when it is this one to this URL.
     early = take(client.url, client.key, check.names, check.tags)
     if early is not None:
         asking = early.actions[len(connect_actions()) :]
-        return Ahead(root, output, made_for, checks, candidates[0], check, asking, _Answered(client, asking, early))
+        answered = _Answered(client, asking, early)
+        return Ahead(root, output, made_for, checks, candidates[0], check, asking, answered, head)
     asking = _asking(check)
     sent = threading.Event()
 
@@ -221,7 +228,7 @@ def ask_ahead(
     # Held until the request is out: loading the config first would keep the thread from sending it for a
     # switch interval of the interpreter's lock, while Anki could already be at work.
     sent.wait(1.0)
-    return Ahead(root, output, made_for, checks, candidates[0], check, asking, answer)
+    return Ahead(root, output, made_for, checks, candidates[0], check, asking, answer, head)
 
 
 def open_session(
@@ -259,13 +266,13 @@ def _open_session(
 ) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
-    # The check file, when read already to ask ahead, is not read again (its note lines' hashes still are).
+    # The push state's head and the check file, when read already to ask ahead for this project, state file and
+    # output folder, are not read again.
     head = (
-        read_head(
-            config.root,
-            config.project,
-            config.output_dir,
-            checks=ahead.checks if ahead is not None and ahead.owns(config) else None,
+        (
+            ahead.head
+            if ahead is not None and ahead.owns(config)
+            else read_head(config.root, config.project, config.output_dir)
         )
         if state is None
         else PushHead(dict.fromkeys(state.profiles))

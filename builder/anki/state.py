@@ -470,26 +470,6 @@ def read_head(
 _PROFILE = b'["profile",'
 
 
-def pushed_profiles(root: Path) -> list[str]:
-    """The profiles the push state at ``root`` names, from its profile lines alone (none when it cannot be read)."""
-    try:
-        data = (root / STATE_NAME).read_bytes()
-    except OSError:
-        return []
-    names = []
-    at = data.find(b"\n" + _PROFILE)
-    while at >= 0:
-        end = data.find(b"\n", at + 1)
-        try:
-            row = json.loads(data[at + 1 : end if end >= 0 else len(data)])
-        except ValueError:
-            return []
-        if isinstance(row, list) and len(row) > 1 and isinstance(row[1], str):
-            names.append(row[1])
-        at = data.find(b"\n" + _PROFILE, at + 1)
-    return names
-
-
 def _block_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
