@@ -147,7 +147,6 @@ class Ahead:
         root: str,
         output: str,
         project: str,
-        checks: dict[str, PushCheck],
         profile: str,
         check: PushCheck,
         asking: list,
@@ -157,13 +156,12 @@ class Ahead:
         self.root = root
         self.output = output
         self.project = project
-        # The check file's checks by profile, the one asked about, and what was asked.
-        self.checks = checks
+        # The profile asked about, its check, and what was asked.
         self.profile = profile
         self.check = check
         self.asking = asking
         self.answer = answer
-        # The push state's head, read with those checks: the push reads it once when it owns them.
+        # The push state's head, read with the check file's checks: read once when the push owns that file.
         self.head = head
 
     def owns(self, config: Config) -> bool:
@@ -214,7 +212,7 @@ def ask_ahead(
     if early is not None:
         asking = early.actions[len(connect_actions()) :]
         answered = _Answered(client, asking, early)
-        return Ahead(root, output, made_for, checks, candidates[0], check, asking, answered, head)
+        return Ahead(root, output, made_for, candidates[0], check, asking, answered, head)
     asking = _asking(check)
     sent = threading.Event()
 
@@ -228,7 +226,7 @@ def ask_ahead(
     # Held until the request is out: loading the config first would keep the thread from sending it for a
     # switch interval of the interpreter's lock, while Anki could already be at work.
     sent.wait(1.0)
-    return Ahead(root, output, made_for, checks, candidates[0], check, asking, answer, head)
+    return Ahead(root, output, made_for, candidates[0], check, asking, answer, head)
 
 
 def open_session(
