@@ -64,7 +64,7 @@ class NoteTypesAhead:
             pid, fd, shared, root, out = early
             taken = cls(pid, fd, shared)
             if root == str(config.root) and out == os.path.realpath(output or config.output_dir):
-                return taken
+                return taken.held()
             taken.close()
         if jobs == 1 or not hasattr(os, "fork"):
             return None
@@ -86,11 +86,19 @@ class NoteTypesAhead:
         read, write = os.pipe()
         with ctrl_c_held():
             pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
-            os.close(read)
-            _make(config, shared)
-        os.close(write)
-        return cls(pid, read, shared)
+            if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
+                os.close(read)
+                _make(config, shared)
+            os.close(write)
+            made = cls(pid, read, shared).held()
+        return made
+
+    def held(self) -> NoteTypesAhead:
+        """This, let go when the command ends at the latest: Ctrl-C may land before its caller holds it."""
+        import atexit
+
+        atexit.register(self.close)
+        return self
 
     def ready(self, wait: bool) -> bool:
         """Whether the process has ended (``made`` then holds what it made); ``wait`` for it if not."""
@@ -118,6 +126,9 @@ class NoteTypesAhead:
         """Let the process go (ended, or stopped now) and free what it held; only its parent does it."""
         if os.getpid() != self._owner or self._pid == 0:
             return
+        import atexit
+
+        atexit.unregister(self.close)
         pid, self._pid = self._pid, 0
         _end(pid, self._fd, self._shared, stop=not self._done)
 

@@ -410,3 +410,29 @@ def test_the_process_ends_early_only_after_a_build_that_reported(monkeypatch):
     with pytest.raises(Ended):
         command.end_process(0)
     assert ran == ["exit handlers"]
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["forked-by-the-build", "forked-early"])
+def test_a_note_type_process_not_let_go_by_its_caller_is_stopped_as_the_command_ends(tmp_path, early):
+    """Ctrl-C may land between the fork and the moment the build holds the process: whatever holds it then, the
+    process is stopped as the command ends, not left running on its own."""
+    root = _project(tmp_path / "p")
+    code = (
+        "import os, sys, time\n"
+        "import builder.ahead as a\n"
+        "a.idle_cores = lambda: 2.0\n"
+        "a._make = lambda config, shared: (time.sleep(30), os._exit(0))\n"
+        "from pathlib import Path\n"
+        "from builder.config import load_config\n"
+        f"root = {str(root)!r}\n"
+        f"if {early}: a.start_early(['-C', root, 'build'])\n"
+        "ahead = a.NoteTypesAhead.start(load_config(Path(root)), None, 0)\n"
+        "print(ahead._pid, flush=True)\n"  # and ended, its caller never letting it go
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not Path(f"/proc/{pid}").exists()
