@@ -713,7 +713,8 @@ def test_nothing_is_sent_early_for_a_url_elsewhere_or_without_a_check(tmp_path, 
     assert early._pending is None and not sent
 
 
-def test_the_request_sent_early_is_the_one_the_push_would_send(tmp_path):
+@pytest.mark.parametrize("notes", [1, 300_000])
+def test_the_request_sent_early_is_the_one_the_push_would_send(tmp_path, notes):
     import json
     import socket
 
@@ -724,6 +725,13 @@ def test_the_request_sent_early_is_the_one_the_push_would_send(tmp_path):
 
     root = tmp_path / "proj"
     check = _project_with_check(root)
+    if notes > 1:
+        # A request larger than the socket takes at once: the rest is written by the thread that reads the answer.
+        check = PushCheck(**{**check.row(), "tags": [[["t"], list(range(1, notes + 1))]]})
+        path = root / "output" / CHECK_NAME
+        data = json.loads(path.read_text())
+        data["profiles"]["User 1"]["tags"] = check.tags
+        path.write_text(json.dumps(data))
     with socket.create_server(("127.0.0.1", 0)) as server:
         url = f"http://127.0.0.1:{server.getsockname()[1]}"
         early.send_early(["-C", str(root / "cards"), "push", "--url", url, "--api-key", "k"])
@@ -739,6 +747,11 @@ def test_the_request_sent_early_is_the_one_the_push_would_send(tmp_path):
     body = data.partition(b"\r\n\r\n")[2]
     assert body == batch_body([*connect_actions(), *_asking(check)], "k")
     # Taken only for that URL and key, and the note types and tag groups it was made from.
+    sent = early._pending
     assert early.take(url, None, check.names, check.tags) is None
+    early._pending = sent
+    assert early.take(url, "k", check.names, [[["t"], [2]]]) is None
+    early._pending = sent
+    assert early.take(url, "k", check.names, check.tags).raw() == answer
     early.send_early(["-C", str(root), "push", "--url", url, "--api-key", "k"])
     assert early._pending is None  # nothing listens there any more
