@@ -118,7 +118,8 @@ def build_command(
     if watch:
         _watch_builds(obj, options)
         return
-    _build_once(obj, obj.config, **options)
+    # The one build of this command: the process ends right after its report.
+    _build_once(obj, obj.config, **options, freeze=True)
     _reported()
 
 
@@ -198,6 +199,7 @@ def _build_once(
     jobs: int,
     timings: bool,
     new_identity: bool = False,
+    freeze: bool = False,
 ) -> None:
     from builder.ahead import NoteTypesAhead
 
@@ -217,6 +219,7 @@ def _build_once(
             jobs=jobs,
             new_identity=new_identity,
             ahead=ahead,
+            freeze=freeze,
         )
     _report(obj, config.rel(result.output_dir), result, timings, config.rel)
 
