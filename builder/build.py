@@ -273,6 +273,8 @@ def _build(
     # others passed the rules together when last built, with these topics' prompts as recorded then. (A build
     # that reads every topic compares every prompt, and keeps no such set.)
     changed_keys: set[str] | None = set() if len(to_read) < len(by_slug) else None
+    # A state that holds no note (a clean build) has no stamp a new one could replace, and no note that moved.
+    noteless = not manifest.has_notes()
     for slug, path in by_slug.items():
         if slug not in to_read:
             record = records[slug] = cached[slug]
@@ -313,8 +315,9 @@ def _build(
                     stamps = worker.pack(stale[slug], outcome.draft, outcome.media)
             else:
                 stamps = {}
-            updated += _updated_notes(manifest, stamps)
-            emptied.update(_emptied_cards(manifest, stamps))
+            if not noteless:
+                updated += _updated_notes(manifest, stamps)
+                emptied.update(_emptied_cards(manifest, stamps))
             manifest.adopt(stamps, lines, deck)
 
     # Kept no longer than needed: at 100,000 entries they are tens of megabytes, and the state's
@@ -354,7 +357,16 @@ def _build(
     first = _first_build_note(manifest, out)
     _lock(lock, config, out)
     result.sources = _sources(config, by_slug, records)
-    plan = _notices(config, manifest, records, chosen, to_read, complete=not slugs or project_changed, renamed=renamed)
+    plan = _notices(
+        config,
+        manifest,
+        records,
+        chosen,
+        to_read,
+        complete=not slugs or project_changed,
+        renamed=renamed,
+        fresh=noteless,
+    )
     plan.apply(manifest)
     unread = [f"{path} {why}" for path, why in unread_files(config)]
     result.notices = unread + [n for n in (damage_note(manifest), first) if n] + layout_notices + plan.notices
@@ -580,16 +592,19 @@ def _notices(
     *,
     complete: bool,
     renamed: dict[str, str],
+    fresh: bool = False,
 ) -> ReimportPlan:
     """What a re-import will not do by itself (see reimport.py), and what the state should record of it.
 
     Only notes of topics read again can have moved: those of a topic known unchanged are where the
-    package written last time put them. So only they, and the notes gone, are looked up.
+    package written last time put them. So only they, and the notes gone, are looked up; none when the state
+    held no note before this build (``fresh``): every note is new, and is only placed.
     """
     from builder.reimport import Previous, ReimportPlan, reimport_notices
 
-    built = {guid for slug in chosen for guid in records[slug].guids}
-    gone = manifest.guids() - built if complete else set()
+    gone: set[str] = set()
+    if complete and not fresh:
+        gone = manifest.guids() - {guid for slug in chosen for guid in records[slug].guids}
     again = [slug for slug in chosen if slug in read]
     if not again and not gone:
         return ReimportPlan()
@@ -597,7 +612,7 @@ def _notices(
     for slug in again:
         placed.update(dict.fromkeys(records[slug].guids, deck_name(config.root_deck, records[slug].title)))
     previous = {}
-    for guid in [*placed, *gone]:
+    for guid in () if fresh else [*placed, *gone]:
         stamp = manifest.stamp_of(guid)
         # A note built now that was never placed in a deck (new in this build) cannot have moved.
         if stamp is not None and (stamp.deck or guid in gone):
