@@ -435,3 +435,31 @@ def test_prompt_rows_are_the_duplicate_rules_view_of_each_entry(project):
         assert rows == [row for row in expected if row[5]]
         assert all(type(row) is tuple for row in rows)
         assert prompts_of(entries, answers) == [Prompt(*row) for row in rows]
+
+
+def test_duplicates_of_plain_tuples_are_those_of_prompts():
+    """The build hands the duplicate rules the tuples it keeps, made Prompts only where two meet: the findings are
+    those of the Prompts, exact and near, an allowed pair and a third copy included."""
+    from builder.check import Prompt, _duplicates
+
+    rows = [
+        ("a", "cards/a.yaml", 3, 9, "cards/a.yaml:2:5", "what is a lab", None, ()),
+        ("b", "cards/a.yaml", 7, 9, "cards/a.yaml:6:5", "what is an agent in this one small lab today", "x", ()),
+        ("c", "cards/b.yaml", 3, 9, "cards/b.yaml:2:5", "what is a lab", None, ()),
+        ("d", "cards/b.yaml", 7, 9, "cards/b.yaml:6:5", "what is an agent in this one small lab today now", "x", ()),
+        ("e", "cards/c.yaml", 3, 9, "cards/c.yaml:2:5", "what is a lab", None, ("duplicate-question",)),
+        ("f", "cards/c.yaml", 7, 9, "cards/c.yaml:6:5", "why agents fail", None, ()),
+    ]
+
+    def seen(found):
+        return [(raw.path, raw.loc.line, raw.loc.col, raw.rule, raw.message, raw.allow) for raw in found]
+
+    for near in (False, True):
+        found = seen(_duplicates(rows, near=near))
+        assert found == seen(_duplicates([Prompt(*row) for row in rows], near=near))
+        messages = [(path, line, message, allow) for path, line, _, _, message, allow in found]
+        assert ("cards/b.yaml", 3, "entry 'c' asks the same as 'a' (cards/a.yaml:2:5)", ()) in messages
+        assert ("cards/c.yaml", 3, "entry 'e' asks the same as 'a' (cards/a.yaml:2:5)", ("duplicate-question",)) in (
+            messages
+        )
+        assert any("'d' asks almost the same as 'b'" in m[2] for m in messages) == near
