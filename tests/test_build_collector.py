@@ -1,6 +1,6 @@
-"""The cyclic garbage collector after a build: what is alive as the command's one build ends is frozen, never
-walked again, since turned back on the collector would walk every object the build made; `--watch` builds
-again and again in one process, and freezes nothing."""
+"""After the command's one build: what is alive as it ends is frozen, never walked again, since turned back on the
+cyclic garbage collector would walk every object the build made; and its build state is left for the process's
+end rather than freed note by note. `--watch` builds again and again in one process, and does neither."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from builder.config import load_config
 
 @pytest.fixture
 def unfrozen():
-    """Whatever a test freezes goes back to the collector after it."""
+    """Whatever a test freezes goes back to the collector after it, and what a build left is let go."""
+    builder.build._LEFT.clear()
     yield
     gc.unfreeze()
+    builder.build._LEFT.clear()
 
 
 def test_a_build_freezes_what_is_alive_only_when_asked(project, unfrozen):
@@ -26,11 +28,16 @@ def test_a_build_freezes_what_is_alive_only_when_asked(project, unfrozen):
     build(config)
     assert gc.get_freeze_count() == 0
     assert gc.isenabled()
+    assert builder.build._LEFT == []
     (project.root / "decks.lock").unlink()
     build(config, output_dir=project.root / "again", freeze=True)
     # The build's modules and what it returns at least: thousands of objects, and the collector on as before.
     assert gc.get_freeze_count() > 1000
     assert gc.isenabled()
+    # The state it saved, its notes' stamps with it.
+    (left,) = builder.build._LEFT
+    assert len(left.guids()) == 4
+    assert (project.root / "decks.lock").read_bytes() == left.lock_bytes(config.project)
 
 
 def test_a_build_that_fails_freezes_too_and_leaves_the_collector_as_it_was(project, unfrozen):
@@ -64,6 +71,7 @@ def test_the_build_command_freezes_after_its_one_build(project, monkeypatch, unf
     result = project.build("-j", "1")
     assert result.exit_code == 0, result.output
     assert asked == [True]
+    assert len(builder.build._LEFT) == 1
 
 
 def test_builds_on_every_save_freeze_nothing(project, monkeypatch, unfrozen):
@@ -79,3 +87,4 @@ def test_builds_on_every_save_freeze_nothing(project, monkeypatch, unfrozen):
     result = project.build("--watch")
     assert result.exit_code == 0, result.output
     assert asked == [False, False]
+    assert builder.build._LEFT == []
