@@ -402,7 +402,8 @@ def _build(
     # The cache as just saved (only builds write it, holding the folder's lock).
     _record(signed, config, out, options, following, now, [(out / CACHE_NAME, None)], sums)
     if leave:
-        _LEFT.append(manifest)
+        # One at most: a caller running the command again in one process frees the one before.
+        _LEFT[:] = [manifest]
     return result
 
 

@@ -72,6 +72,10 @@ def test_the_build_command_freezes_after_its_one_build(project, monkeypatch, unf
     assert result.exit_code == 0, result.output
     assert asked == [True]
     assert len(builder.build._LEFT) == 1
+    (project.root / "decks.lock").unlink()
+    assert project.build("-j", "1", "-o", "again").exit_code == 0
+    # The command run again in one process holds the last state only.
+    assert len(builder.build._LEFT) == 1
 
 
 def test_builds_on_every_save_freeze_nothing(project, monkeypatch, unfrozen):
