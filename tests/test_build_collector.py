@@ -73,7 +73,7 @@ def test_the_build_command_freezes_after_its_one_build(project, monkeypatch, unf
     assert asked == [True]
     assert len(builder.build._LEFT) == 1
     (project.root / "decks.lock").unlink()
-    assert project.build("-j", "1", "-o", "again").exit_code == 0
+    assert project.build("-j", "1", "-o", str(project.root / "again")).exit_code == 0
     # The command run again in one process holds the last state only.
     assert len(builder.build._LEFT) == 1
 
