@@ -77,20 +77,11 @@ class NoteTypesAhead:
             # A fork copies only this thread: a lock another thread holds (the watcher of `build --watch`, a
             # push's request) would stay taken in the copy for good. The build then makes the note types itself.
             return None
-        import mmap
-
         # Packing needs it in the build's process, and the note types in this one: imported once, before the fork.
         import builder.package  # noqa: F401
 
-        shared = mmap.mmap(-1, _SIZE)
-        read, write = os.pipe()
         with ctrl_c_held():
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
-                os.close(read)
-                _make(config, shared)
-            os.close(write)
-            made = cls(pid, read, shared).held()
+            made = cls(*_fork(_make, config)).held()
         return made
 
     def held(self) -> NoteTypesAhead:
@@ -131,6 +122,21 @@ class NoteTypesAhead:
         atexit.unregister(self.close)
         pid, self._pid = self._pid, 0
         _end(pid, self._fd, self._shared, stop=not self._done)
+
+
+def _fork(make, arg) -> tuple[int, int, object]:
+    """Fork a process that runs ``make(arg, shared)`` and ends: its id, the pipe's end that tells when it has
+    ended, and the shared memory it writes the note types to. Called with Ctrl-C held."""
+    import mmap
+
+    shared = mmap.mmap(-1, _SIZE)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
+        os.close(read)
+        make(arg, shared)
+    os.close(write)
+    return pid, read, shared
 
 
 def _end(pid: int, fd: int, shared, stop: bool) -> None:
@@ -208,16 +214,9 @@ def start_early(argv: list[str]) -> None:
     if (jobs == 0 and idle_cores() < 0.5) or other_threads():
         return
     import atexit
-    import mmap
 
-    shared = mmap.mmap(-1, _SIZE)
-    read, write = os.pipe()
     with ctrl_c_held():
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
-            os.close(read)
-            _make_early(root, shared)
-        os.close(write)
+        pid, read, shared = _fork(_make_early, root)
         # Recorded before Ctrl-C can land: not taken by a build (a usage error, bad YAML in deck.yaml, Ctrl-C
         # first), the process is stopped when the command ends.
         _early, _early_owner = (pid, read, shared, root, out), os.getpid()
