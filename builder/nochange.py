@@ -286,5 +286,10 @@ class Signatures:
 
         # A temp name the sweep of a killed build's temps knows.
         tmp = out / f"{TEMP_PREFIX}{os.urandom(4).hex()}.tmp"
-        tmp.write_bytes(text)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(text)
+            os.replace(tmp, path)
+        except BaseException:
+            # Ctrl-C as it is written, or a full disk: no temp file is left behind.
+            tmp.unlink(missing_ok=True)
+            raise
