@@ -24,10 +24,10 @@ def main() -> None:
     try:
         run(prog_name="decks")
     except SystemExit as done:
-        # A build that has reported ends without the interpreter's teardown (see builder.commands.build).
-        build = sys.modules.get("builder.commands.build")
-        if build is not None:
-            build.end_process(done.code)
+        # A build or push that has reported ends without the interpreter's teardown (see builder.ending).
+        ending = sys.modules.get("builder.ending")
+        if ending is not None:
+            ending.end_process(done.code)
         raise
     finally:
         # At exit the interpreter walks every object still alive for garbage cycles, a tenth of a

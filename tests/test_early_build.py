@@ -374,7 +374,7 @@ def test_the_process_ends_early_only_after_a_build_that_reported(monkeypatch):
     import atexit
     import threading
 
-    import builder.commands.build as command
+    import builder.ending as command
 
     class Ended(Exception):
         pass

@@ -1355,3 +1355,40 @@ def test_the_decks_command_sends_its_first_request_before_the_cli_loads(live):
     result = subprocess.run([*command, "--dry-run", "--"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and QUICK in result.stdout, result.stderr
     assert "taken: [False]" in result.stderr
+
+
+_REPORT_ENDING = """
+import atexit, os, sys
+ended = []
+real_exit = os._exit
+def _exit(code):
+    ended.append(code)
+    print("ended without teardown:", code, file=sys.stderr)
+    real_exit(code)
+os._exit = _exit
+atexit.register(lambda: print("exit handlers ran", file=sys.stderr))
+sys.argv = ["decks", *sys.argv[1:]]
+from builder.__main__ import main
+main()
+"""
+
+
+def test_a_push_that_reported_ends_without_teardown_with_its_output_and_state_written(live):
+    """A push (or dry run) that has said everything ends as a build does, after the exit handlers and with its
+    output flushed through a pipe; the state it saved is there for the next push. A failed push exits as usual."""
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "The first counting number, said early.")
+    command = [sys.executable, "-c", _REPORT_ENDING, "-C", str(live.root), "push", "--url", live.anki.url]
+    for args in (["--dry-run"], []):
+        result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "update: 1 (a-one)" in result.stdout
+        assert ("Done:" in result.stdout) is not bool(args)
+        assert result.stderr.endswith("exit handlers ran\nended without teardown: 0\n"), result.stderr
+    assert live.field("a-one", "Answer") == "The first counting number, said early."
+    # What that push saved is what the next one starts from: nothing left to read back.
+    assert QUICK in live.push().output
+    live.edit("cards/alpha.yaml", "The first counting number, said early.", "The first number.")
+    result = subprocess.run([*command, "--profile", "nobody"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "ended without teardown" not in result.stderr, result.stderr
+    assert "exit handlers ran" in result.stderr and "Traceback" not in result.stderr

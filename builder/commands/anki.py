@@ -81,6 +81,7 @@ def push_command(
       decks push --url http://127.0.0.1:8766
     """
     from builder.anki.push import apply_plan, collector_off, plan_lines, plan_push, refuse_if_needed
+    from builder.ending import reported
 
     # Off from the first read to the last word: turned back on between the steps, the collector would walk
     # every record and note the push holds, again and again.
@@ -92,6 +93,7 @@ def push_command(
         obj.say("\n".join([head, *lines]))
         refuse_if_needed(plan)
         if dry_run:
+            reported()
             return
         if delete and (plan.removed or plan.already_removed):
             obj.say(f"Deleting {len(plan.removed) + len(plan.already_removed)} notes of removed entries.")
@@ -103,6 +105,8 @@ def push_command(
                 "Anki: `decks status` shows both texts; `decks push --overwrite` takes the YAML's.",
                 err=True,
             )
+    # Everything is written and said: the process may end without the interpreter's teardown.
+    reported()
 
 
 @click.command("status")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from builder.commands.complete import complete_topics
+from builder.ending import reported
 from builder.terminal import echo
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def build_command(
                 for _ in track([]) if track else ():
                     pass  # shown as the full build shows it: no package to write
             _report(obj, unchanged.where, unchanged, timings)
-            _reported()
+            reported()
             return
     from pathlib import Path
 
@@ -120,38 +121,7 @@ def build_command(
         return
     # The one build of this command: the process ends right after its report.
     _build_once(obj, obj.config, **options, freeze=True)
-    _reported()
-
-
-# Whether a build (not --watch) has run to its report in this process: nothing is left to do but end it.
-_done = False
-
-
-def _reported() -> None:
-    global _done
-    _done = True
-
-
-def end_process(code: object) -> None:
-    """As the process exits after `decks build`, from the console entry point: once the build has reported,
-    end it now, without the interpreter's teardown (every module and object freed one by one: a few ms of a
-    small build); the exit handlers run first and the output is flushed. Anything else (a failed build, a
-    thread the interpreter would wait for, a profiler or coverage tool at work) exits as usual."""
-    threading = sys.modules.get("threading")
-    if not _done or code not in (0, None) or sys.getprofile() is not None or sys.gettrace() is not None:
-        return  # a profiler or coverage tool reports as the process ends, after this
-    if threading is not None and any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
-        return  # a thread the interpreter would wait for
-    import atexit
-    import os
-
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return  # reported by the interpreter's own exit, as before
-    os._exit(0)
+    reported()
 
 
 def _watch_builds(obj: Context, options: dict) -> None:
