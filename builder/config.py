@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from builder.decknames import deck_name_problem
-from builder.errors import Problem, ProblemsError
-from builder.kinds import KINDS
 from builder.projectroot import CONFIG_NAME
 from builder.projectroot import find_root as find_root
-from builder.rules import RULES, SEVERITIES
-from builder.yamlfile import YamlFile, suggest
+
+if TYPE_CHECKING:
+    import yaml
+
+    from builder.yamlfile import YamlFile
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Anki stores ids as signed 64-bit integers; 1 is the id of Anki's Default objects.
@@ -56,6 +55,15 @@ class Config:
 
 def load_config(root: Path) -> Config:
     """Read and validate ``deck.yaml`` in ``root``; all problems are reported at once."""
+    # Loaded here, not with the module: a push that the build's no-change record vouches for makes its config
+    # from that record (``Config`` alone), without PyYAML.
+    import yaml
+
+    from builder.decknames import deck_name_problem
+    from builder.errors import Problem, ProblemsError
+    from builder.kinds import KINDS
+    from builder.yamlfile import YamlFile
+
     root = root.resolve()
     doc = YamlFile(root / CONFIG_NAME, CONFIG_NAME).read()
     if doc.root is None:
@@ -149,6 +157,11 @@ _WHY = "a build reads and writes nothing else"
 
 def _rules(doc: YamlFile, node: yaml.Node) -> dict[str, str]:
     """The `rules:` mapping: known rule names to a severity; build rules cannot be relaxed."""
+    import yaml
+
+    from builder.rules import RULES, SEVERITIES
+    from builder.yamlfile import suggest
+
     out: dict[str, str] = {}
     if not isinstance(node, yaml.MappingNode):
         doc.error(node, "'rules' must be a mapping of rule names to off, warning or error")

@@ -64,6 +64,8 @@ class Unchanged:
         self.notices: list[str] = list(report["notices"])
         self.timings: dict[str, float] = dict.fromkeys(report["stages"], 0.0)
         self.read = 0
+        # The config the build was made with (see ``Signatures.record``), which deck.yaml's signature vouches for.
+        self.config: dict | None = None
 
 
 def options_key(*, single: bool, topics: Iterable[str], new_identity: bool) -> list:
@@ -98,7 +100,9 @@ def unchanged_build(project: str | None, output: str | None, options: list) -> U
             with folder_lock(out):
                 remove_stale_temps(out)
                 remove_stale_temps(root)
-            return Unchanged(data["result"])
+            found = Unchanged(data["result"])
+            found.config = data.get("config")
+            return found
     except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return None
 
@@ -275,6 +279,17 @@ class Signatures:
             "listings": self.listings,
             "files": [[name, *entry] for name, entry in self.files.items()],
             "result": report,
+            # The config this build loaded, for a push to take when the record holds (deck.yaml is signed above).
+            "config": {
+                "root": str(config.root),
+                "project": config.project,
+                "root_deck": config.root_deck,
+                "note_type_ids": config.note_type_ids,
+                "cards": str(config.cards_dir),
+                "templates": str(config.templates_dir),
+                "output": str(config.output_dir),
+                "rules": config.rules,
+            },
         }
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:

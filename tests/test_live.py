@@ -1392,3 +1392,42 @@ def test_a_push_that_reported_ends_without_teardown_with_its_output_and_state_wr
     result = subprocess.run([*command, "--profile", "nobody"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "ended without teardown" not in result.stderr, result.stderr
     assert "exit handlers ran" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_push_with_nothing_to_build_takes_its_config_from_the_build_record_only_while_it_holds(live, monkeypatch):
+    """deck.yaml is read with PyYAML only when the build's no-change record does not vouch for it: edited after
+    the record (a mistake, then a renamed root deck), or the record of another project copied with the files."""
+    import shutil
+
+    import builder.config as config_module
+
+    loaded: list[Path] = []
+    load = config_module.load_config
+    monkeypatch.setattr(config_module, "load_config", lambda root: loaded.append(root) or load(root))
+    live.push()
+    loaded.clear()
+    assert QUICK in live.push().output and loaded == []
+    # A mistake in deck.yaml after the record: reported as without the record, and nothing done in Anki.
+    live.edit("deck.yaml", f"project: {live.name}\n", f"project: {live.name.upper()}\n")
+    result = live.run("push")
+    assert result.exit_code == 1 and "deck.yaml:1:10: 'project' must be lowercase" in result.output
+    assert loaded and "Traceback" not in result.output
+    # The root deck renamed after the record: the push renames the topics' decks, as the new config says.
+    live.edit("deck.yaml", f"project: {live.name.upper()}\n", f"project: {live.name}\n")
+    old = live.root_deck
+    live.edit("deck.yaml", f"root_deck: {old}\n", f"root_deck: {old} Moved\n")
+    live.root_deck = f"{old} Moved"
+    out = live.push().output
+    assert f"rename deck: '{old}::Alpha' -> '{live.deck('Alpha')}'" in out
+    assert {c["deckName"] for c in live.cards("a-one")} == {live.deck("Alpha")}
+    loaded.clear()
+    assert QUICK in live.push().output and loaded == []
+    # A copy of the project, records and all, edited: its push reads its own deck.yaml and sees the edit.
+    copy = live.root.parent / "copy"
+    shutil.copytree(live.root, copy)
+    path = copy / "cards/alpha.yaml"
+    path.write_text(path.read_text().replace("The first number.", "The first, in the copy."))
+    result = CliRunner().invoke(cli, ["-C", str(copy), "push", "--url", live.anki.url], catch_exceptions=False)
+    assert result.exit_code == 0 and "update: 1 (a-one)" in result.output, result.output
+    assert loaded == [copy.resolve()]
+    assert live.field("a-one", "Answer") == "The first, in the copy."

@@ -238,17 +238,26 @@ def open_session(
     quick: bool = False,
     delete: bool = False,
     ahead: Ahead | None = None,
+    unchanged: list[Path] | None = None,
 ) -> Session:
     """Build (incrementally), read the packages, the topics, the push state and the collection.
 
     With ``quick`` (a push), a few searches first compare the collection with the push state's check: when
     neither the build nor the collection changed since the last push, nothing more is read; when only the
     build did, only the notes whose entries changed (or were removed) are read back from Anki. ``ahead``
-    holds those searches when ``ask_ahead`` sent them already.
+    holds those searches when ``ask_ahead`` sent them already; ``unchanged``, the packages, when the build's
+    no-change record was found to hold already (``recorded_build``).
     """
     with collector_off():
         return _open_session(
-            config, client, profile=profile, do_build=do_build, quick=quick, delete=delete, ahead=ahead
+            config,
+            client,
+            profile=profile,
+            do_build=do_build,
+            quick=quick,
+            delete=delete,
+            ahead=ahead,
+            unchanged=unchanged,
         )
 
 
@@ -261,6 +270,7 @@ def _open_session(
     quick: bool,
     delete: bool,
     ahead: Ahead | None,
+    unchanged: list[Path] | None,
 ) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
@@ -293,7 +303,8 @@ def _open_session(
             answer = _Background(lambda: connect_and_ask(client, asking))
         _meanwhile()
         # With nothing to build, the build's own no-change record says so without loading the project.
-        packages = _unchanged_packages(config) if do_build else None
+        if do_build:
+            packages = unchanged if unchanged is not None else _unchanged_packages(config)
         if do_build and packages is None:
             result = _build(config)
             packages = result.files
@@ -322,7 +333,7 @@ def _open_session(
             f"Anki (File > Switch Profile), or pass --profile '{profile_open}' to use this one too."
         )
     if check is not None and do_build and packages is None:
-        packages = _unchanged_packages(config)
+        packages = unchanged if unchanged is not None else _unchanged_packages(config)
         if packages is None:
             result = _build(config)
             packages = result.files
@@ -534,6 +545,36 @@ class _Background:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+def recorded_build(project: str | None) -> tuple[Config, list[Path]] | None:
+    """The config and packages of the last build, when the build's no-change record shows that a build would
+    find nothing to do; else None.
+
+    deck.yaml is among the files the record signs, so while it holds, the config that build loaded is the one
+    deck.yaml gives: a push with nothing to build then loads neither PyYAML nor the build.
+    """
+    from builder.config import Config
+    from builder.nochange import options_key, unchanged_build
+
+    found = unchanged_build(project, None, options_key(single=False, topics=(), new_identity=False))
+    if found is None or not isinstance(found.config, dict):
+        return None
+    made = found.config
+    try:
+        config = Config(
+            root=Path(made["root"]),
+            project=made["project"],
+            root_deck=made["root_deck"],
+            note_type_ids=dict(made["note_type_ids"]),
+            cards_dir=Path(made["cards"]),
+            templates_dir=Path(made["templates"]),
+            output_dir=Path(made["output"]),
+            rules=dict(made["rules"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return config, sorted(config.output_dir / name for name in found.unchanged)
 
 
 def _unchanged_packages(config: Config) -> list[Path] | None:

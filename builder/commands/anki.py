@@ -38,12 +38,15 @@ def _anki_options(function):
 
 def _session(obj: Context, url: str, api_key: str | None, profile: str | None, *, quick: bool = False, **options):
     from builder.anki.client import AnkiConnect
-    from builder.anki.push import ask_ahead, open_session
+    from builder.anki.push import ask_ahead, open_session, recorded_build
 
     client = AnkiConnect(url, api_key)
     # A push's first question to Anki goes out before the project's config is even loaded.
     ahead = ask_ahead(obj.project, client, profile=profile, delete=options.get("delete", False)) if quick else None
-    session = open_session(obj.config, client, profile=profile, quick=quick, ahead=ahead, **options)
+    # With nothing to build, the config comes from the build's no-change record, which signs deck.yaml.
+    recorded = recorded_build(obj.project) if quick else None
+    config, unchanged = recorded if recorded is not None else (obj.config, None)
+    session = open_session(config, client, profile=profile, quick=quick, ahead=ahead, unchanged=unchanged, **options)
     for message in session.messages:
         echo(f"note: {message}", err=True)
     return session
