@@ -100,6 +100,8 @@ class BuildResult:
         self.sources: list[BuiltTopic] = []
         # The ids of the note types the build state records once the build is done (None: not told).
         self.note_type_ids: set[int] | None = None
+        # The SHA-256 of each package and of decks.lock as the build hashed or wrote them, by path (None: not told).
+        self.hashes: dict[str, str] | None = None
 
     @property
     def files(self) -> list[Path]:
@@ -393,6 +395,10 @@ def _build(
         raise _write_error(config, out, exc) from exc
     # The note types as saved (a push asks Anki about them).
     result.note_type_ids = {record.id for record in manifest.note_types.values()}
+    # The bytes of each package and of the state, as hashed or written here (a push hashes what it pushes).
+    result.hashes = {str(path): manifest.packages[path.name].sha256 for path in result.files}
+    if manifest.lock_digest:
+        result.hashes[str(config.root / LOCK_NAME)] = manifest.lock_digest
     # What a rebuild would find now, from the state just saved: the packages are the bytes written.
     now = Manifest(project=config.project, note_types=manifest.note_types, topics=records, packages=manifest.packages)
     now.lock_digest = manifest.lock_digest
@@ -529,6 +535,10 @@ def _unchanged_result(
     result.notices = unread + earlier_layout_notices(config, state)
     result.sources = _sources(config, by_slug, state.topics)
     result.note_type_ids = {record.id for record in state.note_types.values()}
+    # Each package's bytes as hashed above (or written by the build that saved ``state``), and the state's.
+    result.hashes = {str(path): state.packages[path.name].sha256 for path in result.unchanged}
+    if state.lock_digest:
+        result.hashes[str(config.root / LOCK_NAME)] = state.lock_digest
     return result
 
 

@@ -66,6 +66,8 @@ class Unchanged:
         self.read = 0
         # The config the build was made with (see ``Signatures.record``), which deck.yaml's signature vouches for.
         self.config: dict | None = None
+        # The SHA-256 of the files whose bytes the build knew (its packages, decks.lock), by path.
+        self.hashes: dict | None = None
 
 
 def options_key(*, single: bool, topics: Iterable[str], new_identity: bool) -> list:
@@ -102,6 +104,7 @@ def unchanged_build(project: str | None, output: str | None, options: list) -> U
                 remove_stale_temps(root)
             found = Unchanged(data["result"])
             found.config = data.get("config")
+            found.hashes = data.get("hashes")
             return found
     except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return None
@@ -261,8 +264,13 @@ class Signatures:
 
         Written without fsync: a record lost or cut short is only no record.
         """
+        # The SHA-256 of each file whose bytes the build knows, kept for a push: while the file keeps its signature,
+        # these are its bytes.
+        hashes = {}
         for path, sha256 in files:
             self.add(path, sha256, written.get(path))
+            if sha256 is not None:
+                hashes[str(path)] = sha256
         path = out / STAMP_NAME
         if report is None or any(entry[0] is None for entry in self.files.values()):
             path.unlink(missing_ok=True)
@@ -290,6 +298,7 @@ class Signatures:
                 "output": str(config.output_dir),
                 "rules": config.rules,
             },
+            "hashes": hashes,
         }
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:

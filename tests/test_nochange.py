@@ -343,3 +343,44 @@ def test_a_topic_replaced_by_a_named_pipe_is_never_opened(proj, full_builds):
         result = proj.build()
         assert result.exit_code == 1 and "cards/b.yaml: is not a regular file" in result.output
     assert len(full_builds) == 2
+
+
+def _read_hash(p: Project) -> tuple[str, dict[str, str]]:
+    """What a push hashes of the build, every file read."""
+    from builder.anki.push import _build_hash
+    from builder.config import load_config
+
+    config = load_config(p.root)
+    return _build_hash(config, sorted(config.output_dir.glob("*.apkg")))
+
+
+def test_a_push_takes_the_config_and_the_hashes_of_a_build_that_holds_from_its_record(proj, stuck_clock):
+    """The record gives a push the config deck.yaml gives and the SHA-256 of every package and of decks.lock (a
+    push then reads none of them), only while its files are as signed: a package of the same size and times
+    with other bytes, or deck.yaml edited, and the record gives nothing."""
+    from builder.anki.push import _build_hash, recorded_build
+    from builder.config import load_config
+
+    assert proj.build().exit_code == 0  # recorded under the stuck clock
+    found = recorded_build(str(proj.root))
+    assert found is not None
+    config, packages, hashes = found
+    loaded = load_config(proj.root)
+    assert vars(config) == vars(loaded)
+    assert packages == sorted(loaded.output_dir.glob("*.apkg"))
+    assert {str(path) for path in [*packages, proj.root / "decks.lock"]} <= set(hashes)
+    assert _build_hash(config, packages, hashes) == _read_hash(proj)
+    # From a full build too, which hands its hashes to the push in its result.
+    from builder.build import build
+
+    result = build(loaded)
+    assert result.hashes is not None and set(result.hashes) == set(hashes)
+    assert _build_hash(loaded, result.files, result.hashes) == _read_hash(proj)
+    package = proj.output / "b.apkg"
+    data = package.read_bytes()
+    package.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, same inode, times stuck
+    assert recorded_build(str(proj.root)) is None
+    package.write_bytes(data)
+    assert recorded_build(str(proj.root)) is not None
+    same_size_edit(proj.root / "deck.yaml", "test-project", "test-projecx")
+    assert recorded_build(str(proj.root)) is None

@@ -239,6 +239,7 @@ def open_session(
     delete: bool = False,
     ahead: Ahead | None = None,
     unchanged: list[Path] | None = None,
+    hashes: dict | None = None,
 ) -> Session:
     """Build (incrementally), read the packages, the topics, the push state and the collection.
 
@@ -246,7 +247,7 @@ def open_session(
     neither the build nor the collection changed since the last push, nothing more is read; when only the
     build did, only the notes whose entries changed (or were removed) are read back from Anki. ``ahead``
     holds those searches when ``ask_ahead`` sent them already; ``unchanged``, the packages, when the build's
-    no-change record was found to hold already (``recorded_build``).
+    no-change record was found to hold already (``recorded_build``), with ``hashes``, the SHA-256 it knew.
     """
     with collector_off():
         return _open_session(
@@ -258,6 +259,7 @@ def open_session(
             delete=delete,
             ahead=ahead,
             unchanged=unchanged,
+            hashes=hashes,
         )
 
 
@@ -271,6 +273,7 @@ def _open_session(
     delete: bool,
     ahead: Ahead | None,
     unchanged: list[Path] | None,
+    hashes: dict | None,
 ) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
@@ -310,7 +313,8 @@ def _open_session(
             packages = result.files
         if packages is not None:
             # Hashed while Anki still answers: after its answer, this is all a push with nothing to do waits on.
-            hashed = (packages, _build_hash(config, packages))
+            known = hashes if unchanged is not None and packages is unchanged else (result.hashes if result else None)
+            hashed = (packages, _build_hash(config, packages, known))
         profile_open, replies = answer.result()
     else:
         profile_open = connect(client)
@@ -366,7 +370,7 @@ def _open_session(
         )
     if result is None and do_build:
         result = _build(config)
-        build_hash, package_hashes = _build_hash(config, result.files)
+        build_hash, package_hashes = _build_hash(config, result.files, result.hashes)
     # Packages unchanged since the last push whose records are a block of their own in the push state: neither
     # read nor decoded (see ``_opaque_topics``); their blocks, by deck.
     opaque: dict[str, list] = {}
@@ -547,12 +551,13 @@ class _Background:
         return self._value
 
 
-def recorded_build(project: str | None) -> tuple[Config, list[Path]] | None:
+def recorded_build(project: str | None) -> tuple[Config, list[Path], dict] | None:
     """The config and packages of the last build, when the build's no-change record shows that a build would
     find nothing to do; else None.
 
     deck.yaml is among the files the record signs, so while it holds, the config that build loaded is the one
-    deck.yaml gives: a push with nothing to build then loads neither PyYAML nor the build.
+    deck.yaml gives: a push with nothing to build then loads neither PyYAML nor the build. The SHA-256 the build
+    knew of its packages and of decks.lock come with them, by path: those files keep the signatures they had.
     """
     from builder.config import Config
     from builder.nochange import options_key, unchanged_build
@@ -574,7 +579,8 @@ def recorded_build(project: str | None) -> tuple[Config, list[Path]] | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
-    return config, sorted(config.output_dir / name for name in found.unchanged)
+    hashes = found.hashes if isinstance(found.hashes, dict) else {}
+    return config, sorted(config.output_dir / name for name in found.unchanged), hashes
 
 
 def _unchanged_packages(config: Config) -> list[Path] | None:
@@ -585,16 +591,24 @@ def _unchanged_packages(config: Config) -> list[Path] | None:
     return None if found is None else sorted(config.output_dir / name for name in found.unchanged)
 
 
-def _build_hash(config: Config, files: list[Path]) -> tuple[str, dict[str, str]]:
-    """A hash of what the build gave a push (every package's bytes and the build state's), and each package's."""
+def _build_hash(config: Config, files: list[Path], known: dict | None = None) -> tuple[str, dict[str, str]]:
+    """A hash of what the build gave a push (every package's bytes and the build state's), and each package's.
+
+    ``known``: the SHA-256 of files whose bytes the build vouches for, by path (those it hashed or wrote, whose
+    signatures its no-change record found unchanged); the others are read and hashed here.
+    """
     total = hashlib.sha256()
     packages = {}
     for path in [*files, config.root / LOCK_NAME]:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return "", {}
-        digest = hashlib.sha256(data).hexdigest()[:16]
+        digest = known.get(str(path)) if known else None
+        if isinstance(digest, str) and len(digest) == 64:
+            digest = digest[:16]
+        else:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return "", {}
+            digest = hashlib.sha256(data).hexdigest()[:16]
         if path in files:
             packages[path.name] = digest
         total.update(f"{path.name}\0{digest}\0".encode())

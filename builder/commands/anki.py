@@ -45,8 +45,10 @@ def _session(obj: Context, url: str, api_key: str | None, profile: str | None, *
     ahead = ask_ahead(obj.project, client, profile=profile, delete=options.get("delete", False)) if quick else None
     # With nothing to build, the config comes from the build's no-change record, which signs deck.yaml.
     recorded = recorded_build(obj.project) if quick else None
-    config, unchanged = recorded if recorded is not None else (obj.config, None)
-    session = open_session(config, client, profile=profile, quick=quick, ahead=ahead, unchanged=unchanged, **options)
+    config, unchanged, hashes = recorded if recorded is not None else (obj.config, None, None)
+    session = open_session(
+        config, client, profile=profile, quick=quick, ahead=ahead, unchanged=unchanged, hashes=hashes, **options
+    )
     for message in session.messages:
         echo(f"note: {message}", err=True)
     return session
