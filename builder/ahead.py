@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 
+from builder.ctrlc import ctrl_c_held
+
 # Read at the very start of every command (start_early): nothing else is imported here until it is needed.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -332,20 +334,3 @@ def runnable_now(source: str = "/proc/loadavg") -> float:
             return float(handle.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return float("inf")
-
-
-class ctrl_c_held:
-    """Hold Ctrl-C back for the block (a fork), so that it never lands inside fork's own bookkeeping."""
-
-    # A class, not a generator made a context manager: this module is imported before contextlib is.
-    def __enter__(self) -> None:
-        import signal
-
-        if hasattr(signal, "pthread_sigmask"):  # not on Windows, where nothing is forked
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

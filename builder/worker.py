@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from builder.ahead import ctrl_c_held, idle_cores
+from builder.ahead import idle_cores
 from builder.config import Config
+from builder.ctrlc import ctrl_c_held
 from builder.errors import Problem
 from builder.incremental import TopicMedia, topic_media
 from builder.load import TopicSummary, check_topic

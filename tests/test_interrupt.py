@@ -8,6 +8,7 @@ its bytes from before or the bytes a completed build writes.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -261,3 +262,56 @@ def test_a_failed_flush_among_several_at_once_is_told_by_the_first_file_that_fai
     assert caught.value.filename == str(targets[3])
     assert [path.read_bytes() for path in targets] == [b"old"] * 9
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(path.name for path in targets)
+
+
+def test_ctrl_c_that_python_wraps_as_a_module_loads_ends_as_aborted(monkeypatch, capsys):
+    """Ctrl-C landing in a class's making (Python wraps it in a RuntimeError) ends as Click ends Ctrl-C: exit 1,
+    "Aborted!", no traceback; a RuntimeError Ctrl-C did not cause is raised as it is."""
+    import builder.__main__ as entry
+    import builder.cli
+
+    def wrapped(**_):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__") from exc
+
+    monkeypatch.setattr(sys, "argv", ["decks", "--version"])
+    monkeypatch.setattr(builder.cli, "main", wrapped)
+    with pytest.raises(SystemExit) as ended:
+        entry.main()
+    assert ended.value.code == 1
+    assert capsys.readouterr().err == "\nAborted!\n"
+
+    def other(**_):
+        raise RuntimeError("not Ctrl-C")
+
+    monkeypatch.setattr(builder.cli, "main", other)
+    with pytest.raises(RuntimeError, match="not Ctrl-C"):
+        entry.main()
+
+
+def test_ctrl_c_waits_while_a_package_is_zipped(monkeypatch):
+    """The zip file's objects run Python code as they are freed, where Ctrl-C would be printed and lost: it is
+    held back until they are gone, and delivered after."""
+    import zipfile
+
+    from builder.package import package_bytes
+
+    held = []
+    writestr = zipfile.ZipFile.writestr
+
+    def watched(self, *args, **kwargs):
+        held.append(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return writestr(self, *args, **kwargs)
+
+    class Plan:
+        media = []
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", watched)
+    monkeypatch.setattr("builder.package._collection_bytes", lambda plan: b"collection")
+    data = package_bytes(Plan())
+    assert held and all(held)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.read("collection.anki2") == b"collection"
