@@ -495,45 +495,6 @@ def _extra_topics(live: LiveProject) -> None:
         live.write(f"cards/extra-{n}.yaml", f"title: Extra {n}\nentries:\n" + entries)
 
 
-class _Holder:
-    """An HTTP proxy in front of Anki that, once a request matching ``when`` has been answered, holds every
-    request after it: a push can be killed at that point exactly, however fast the rest of it would be."""
-
-    def __init__(self, target: str, when):
-        holder = self
-        self.reached = threading.Event()
-        self._release = threading.Event()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (the name http.server calls)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if holder.reached.is_set():
-                    holder._release.wait(60)
-                    return
-                request = urllib.request.Request(target, data=body, headers={"Content-Type": "application/json"})
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    answer = response.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-                if when(json.loads(body)):
-                    holder.reached.set()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _actions(request: dict) -> list[dict]:
     return request["params"]["actions"] if request.get("action") == "multi" else [request]
 
@@ -552,7 +513,7 @@ def test_push_killed_midway_then_run_again_reaches_the_same_end(live, tmp_path, 
     _extra_topics(live)
     live.push()
     _many_changes(live)
-    holder = _Holder(live.anki.url, _MOMENTS.get(moment, lambda request: False))
+    holder = _Proxy(live.anki.url, hold_after=_MOMENTS.get(moment, lambda request: False))
     try:
         env = {**os.environ, "DECKS_ANKI_URL": holder.url}
         command = [sys.executable, "-m", "builder", "-C", str(live.root), "push"]
@@ -1178,17 +1139,24 @@ def taken(monkeypatch) -> list[bool]:
 
 
 class _Proxy:
-    """An HTTP proxy in front of Anki that counts the requests it sees, and can change the answers (``rewrite``)
-    or close the connection unanswered (``hang_up``)."""
+    """An HTTP proxy in front of Anki that counts the requests it sees, and can change the answers (``rewrite``),
+    close the connection unanswered (``hang_up``), or hold every request after the first one matching
+    ``hold_after`` has been answered: a push can then be killed at that point exactly, however fast the rest."""
 
-    def __init__(self, target: str, rewrite=None, hang_up: bool = False):
+    def __init__(self, target: str, rewrite=None, hang_up: bool = False, hold_after=None):
         proxy = self
         self.requests: list[dict] = []
+        self.reached = threading.Event()
+        self._release = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (the name http.server calls)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                proxy.requests.append(json.loads(body))
+                asked = json.loads(body)
+                proxy.requests.append(asked)
+                if proxy.reached.is_set():
+                    proxy._release.wait(60)
+                    return
                 if hang_up:
                     self.close_connection = True
                     return
@@ -1202,6 +1170,8 @@ class _Proxy:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+                if hold_after is not None and hold_after(asked):
+                    proxy.reached.set()
 
             def log_message(self, *args):
                 pass
@@ -1211,6 +1181,7 @@ class _Proxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self._release.set()
         self.server.shutdown()
         self.server.server_close()
 
