@@ -34,6 +34,7 @@ class Config:
         templates_dir: Path,
         output_dir: Path,
         rules: dict[str, str] | None = None,
+        source: bytes | None = None,
     ) -> None:
         self.root = root
         self.project = project
@@ -44,6 +45,9 @@ class Config:
         self.output_dir = output_dir
         # Severity of each quality rule the project sets (rule name -> off | warning | error).
         self.rules: dict[str, str] = {} if rules is None else rules
+        # The deck.yaml bytes this config was read from (None: not read from the file itself): what a build
+        # stamps and signs, since the file may be saved again while the build runs.
+        self.source = source
 
     def rel(self, path: Path) -> str:
         """A path as shown to users: relative to the project root when inside it."""
@@ -65,7 +69,7 @@ def load_config(root: Path) -> Config:
     from builder.yamlfile import YamlFile
 
     root = root.resolve()
-    doc = YamlFile(root / CONFIG_NAME, CONFIG_NAME).read()
+    doc = YamlFile(root / CONFIG_NAME, CONFIG_NAME, keep_bytes=True).read()
     if doc.root is None:
         if doc.empty:
             doc.problems.append(
@@ -136,6 +140,7 @@ def load_config(root: Path) -> Config:
         templates_dir=folders["templates"],
         output_dir=folders["output"],
         rules=rules,
+        source=doc.data,
     )
 
 

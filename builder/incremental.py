@@ -27,7 +27,9 @@ def build_stamp(config: Config, template_dirs: Sequence[Path]) -> str:
     digest = hashlib.sha256(f"decks-build/v1\0{builder.__version__}\0".encode())
     # The config file's bytes, not the loaded config: every setting counts, and the folder does not
     # (a project moved elsewhere keeps its cache).
-    _add_files(digest, [config.root / CONFIG_NAME], config.root)
+    # Those it was read from, when known: the file may have been saved again since.
+    source = config.source if config.source is not None else (config.root / CONFIG_NAME).read_bytes()
+    _add_bytes(digest, CONFIG_NAME, source)
     # The builder's own code: a changed builder rebuilds everything, even at the same version number.
     _add_files(digest, sorted(Path(builder.__file__).parent.glob("*.py")), Path(builder.__file__).parent)
     for index, folder in enumerate(template_dirs):
@@ -38,9 +40,12 @@ def build_stamp(config: Config, template_dirs: Sequence[Path]) -> str:
 
 def _add_files(digest, files: Iterable[Path], base: Path) -> None:
     for path in files:
-        data = path.read_bytes()
-        digest.update(f"{path.relative_to(base).as_posix()}\0{len(data)}\0".encode())
-        digest.update(data)
+        _add_bytes(digest, path.relative_to(base).as_posix(), path.read_bytes())
+
+
+def _add_bytes(digest, name: str, data: bytes) -> None:
+    digest.update(f"{name}\0{len(data)}\0".encode())
+    digest.update(data)
 
 
 def topic_fingerprint(stamp: str, path: Path) -> str | None:

@@ -212,7 +212,7 @@ class Signatures:
 
     def add(self, path: Path, sha256: str | None = None, crc: int | None = None) -> None:
         """Sign one file as it is now. A racy one is recorded with ``crc``, the CRC-32 of the bytes this build
-        wrote there, when given; else it is read, and must hold the bytes ``sha256`` names when given.
+        wrote there (or read from it), when given; else it is read, and must hold the bytes ``sha256`` names when given.
 
         A file missing, or racy and not holding those bytes (it changed while the build ran), cannot be
         recorded: ``record`` then writes no record.
@@ -236,7 +236,9 @@ class Signatures:
         from builder.templatedirs import template_dirs
 
         code = Path(builder.__file__).parent
-        self.add(config.root / CONFIG_NAME)
+        # By the bytes the config was read from: deck.yaml is read before anything is signed, and saved again
+        # meanwhile it must not be taken for what this build used.
+        self.add(config.root / CONFIG_NAME, crc=None if config.source is None else zlib.crc32(config.source))
         for folder, what in [(config.cards_dir, "cards"), (code, "code")]:
             self.listings.append([str(folder), what, _listing(str(folder), what)])
         for path in topic_paths:

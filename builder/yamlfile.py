@@ -165,12 +165,15 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 class YamlFile:
     """One YAML file: its root node and the problems found while reading it."""
 
-    def __init__(self, path: Path, display: str):
+    def __init__(self, path: Path, display: str, keep_bytes: bool = False):
         self.path = path
         self.display = display
         self.problems: list[Problem] = []
         self.root: yaml.Node | None = None
         self.empty = False
+        # The bytes read, when kept (``keep_bytes``): what was parsed, whatever the file holds later.
+        self.data: bytes | None = None
+        self._keep = keep_bytes
 
     # -- reading ---------------------------------------------------------
 
@@ -244,6 +247,8 @@ class YamlFile:
         except OSError as exc:
             self._add(None, None, f"cannot be read: {exc.strerror or exc}")
             return None
+        if self._keep:
+            self.data = data
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
