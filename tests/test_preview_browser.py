@@ -179,6 +179,7 @@ def test_served_page_reloads_after_each_save_and_shows_errors(browser, project):
     import queue
     import threading
 
+    from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     from builder.config import load_config
@@ -197,7 +198,10 @@ def test_served_page_reloads_after_each_save_and_shows_errors(browser, project):
 
     thread = threading.Thread(target=run)
     thread.start()
-    wait = WebDriverWait(browser, 20, poll_frequency=0.1)
+    # While the page reloads, a script or an element of the old page can fail to answer: asked again.
+    wait = WebDriverWait(
+        browser, 20, poll_frequency=0.1, ignored_exceptions=(JavascriptException, StaleElementReferenceException)
+    )
     card = project.root / "cards/all-kinds.yaml"
     try:
         url = ready.get(timeout=30)
