@@ -762,18 +762,23 @@ def test_a_version_2_push_state_with_its_check_inline_is_read_and_rewritten_with
     assert live.field("a-two", "Answer") == "Two!"
 
 
+def _record_other_answer(state: Path, entry: str) -> None:
+    """Change the answer's digest in the push state's record of ``entry``, as a hand edit would."""
+    lines = state.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if f'"{entry}"' in line)
+    row = json.loads(lines[at])
+    row[7] = {**row[7], "Answer": "0" * 16}
+    lines[at] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    state.write_text("".join(lines), encoding="utf-8")
+
+
 def test_a_push_state_edited_by_hand_voids_its_check(live):
     live.push()
     note = live.notes()["a-two"]
     live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Answer": "Two!"}})
     assert QUICK in live.push().output
     state = live.root / "decks.anki.lock"
-    lines = state.read_text(encoding="utf-8").splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if '"a-two"' in line)
-    row = json.loads(lines[at])
-    row[7] = {**row[7], "Answer": "0" * 16}
-    lines[at] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-    state.write_text("".join(lines), encoding="utf-8")
+    _record_other_answer(state, "a-two")
     # The check in the output folder is still there, but made for other note lines.
     assert _push_check(live).is_file()
     out = live.push().output
@@ -1046,12 +1051,7 @@ def test_a_note_line_damaged_in_a_block_not_decoded_reads_everything(live, decod
     live.anki.request("updateNoteFields", note={"id": note["noteId"], "fields": {"Claim": "Anki's answer."}})
     state = live.root / "decks.anki.lock"
     # The record of b-claim, in the block of the topic not edited, made to say Anki holds that answer.
-    lines = state.read_text(encoding="utf-8").splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if '"b-claim"' in line)
-    row = json.loads(lines[at])
-    row[7] = {**row[7], "Answer": "0" * 16}
-    lines[at] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-    state.write_text("".join(lines), encoding="utf-8")
+    _record_other_answer(state, "b-claim")
     live.edit("cards/alpha.yaml", "Number one.", "Number 1.")
     decoded.clear()
     out = live.push().output
