@@ -225,36 +225,21 @@ def start_early(argv: list[str]) -> None:
         atexit.register(_let_early_go)
 
 
-# The options of `decks` and of `decks build` read by start_early: those taking a value, and flags.
-_GROUP_VALUES = {"-C": "project", "--project": "project"}
-_GROUP_FLAGS = {"-q", "--quiet"}
+# The options of `decks build` read by start_early: those taking a value (kept by name; -t is not), and flags.
 _BUILD_VALUES = {"-o": "output", "--output": "output", "-j": "jobs", "--jobs": "jobs", "-t": "", "--topic": ""}
-_BUILD_FLAGS = {"--single", "-q", "--quiet", "--timings", "--new-identity"}
+_BUILD_FLAGS = frozenset({"--single", "-q", "--quiet", "--timings", "--new-identity"})
 
 
 def _build_argv(argv: list[str]) -> tuple[str | None, str | None, int] | None:
     """The project folder (-C), output folder (-o) and -j of a plain `decks build` command line; None otherwise."""
-    found: dict[str, str] = {}
-    command = False
-    args = iter(argv)
-    for arg in args:
-        values, flags = (_BUILD_VALUES, _BUILD_FLAGS) if command else (_GROUP_VALUES, _GROUP_FLAGS)
-        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if not command and arg == "build":
-            command = True
-        elif name in values:
-            if not equals:
-                value = next(args, "")
-            if not value or value.startswith("-") or (values[name] and values[name] in found):
-                return None  # missing, like an option, or given twice: Click decides
-            if values[name]:
-                found[values[name]] = value
-        elif arg in flags:
-            continue
-        else:
-            return None
+    from builder.cmdline import read_command_line
+
+    read = read_command_line(argv, "build", _BUILD_VALUES, _BUILD_FLAGS)
+    if read is None:
+        return None
+    found = read[0]
     jobs = found.get("jobs", "0")
-    if not command or not (jobs.isascii() and jobs.isdigit()):
+    if not (jobs.isascii() and jobs.isdigit()):
         return None
     return found.get("project"), found.get("output"), int(jobs)
 

@@ -27,10 +27,9 @@ import os
 CHECK_NAME = ".decks-push-check.json"
 # Hosts answered on this machine: a name to resolve, or a host elsewhere, could keep every push waiting here.
 _LOCAL = ("localhost", "127.0.0.1", "::1")
-# The options of `decks` before the command, and of `decks push`, that this look knows: those taking a value.
-_GROUP_VALUES = ("-C", "--project")
-_PUSH_VALUES = ("--url", "--api-key", "--profile")
-_PUSH_FLAGS = ("-n", "--dry-run", "--overwrite", "--delete")
+# The options of `decks push` that this look knows: those taking a value (kept by name), and flags.
+_PUSH_VALUES = {"--url": "url", "--api-key": "key", "--profile": "profile"}
+_PUSH_FLAGS = frozenset({"-n", "--dry-run", "--overwrite", "--delete"})
 
 _pending: Early | None = None
 
@@ -150,43 +149,15 @@ def _send(argv: list[str]) -> Early | None:
 def _peek(argv: list[str]) -> tuple[str | None, str, str | None, str | None, bool] | None:
     """(project folder, URL, API key, profile, --delete) of `decks [-C DIR] [-q] push [options]`; None for
     any other command line (``take`` compares what the push asks anyway)."""
-    project = None
-    at = 0
-    while at < len(argv) and argv[at] != "push":
-        arg = argv[at]
-        if arg in ("-q", "--quiet"):
-            at += 1
-        elif arg in _GROUP_VALUES and at + 1 < len(argv):
-            project = argv[at + 1]
-            at += 2
-        elif arg.startswith("--project="):
-            project = arg.partition("=")[2]
-            at += 1
-        else:
-            return None
-    if at == len(argv):
+    from builder.cmdline import read_command_line
+
+    read = read_command_line(argv, "push", _PUSH_VALUES, _PUSH_FLAGS, as_click=True)
+    if read is None:
         return None
-    values: dict[str, str] = {}
-    delete = False
-    rest = argv[at + 1 :]
-    at = 0
-    while at < len(rest):
-        arg = rest[at]
-        name, equals, value = arg.partition("=")
-        if arg in _PUSH_FLAGS:
-            delete = delete or arg == "--delete"
-            at += 1
-        elif arg in _PUSH_VALUES and at + 1 < len(rest):
-            values[arg] = rest[at + 1]
-            at += 2
-        elif equals and name in _PUSH_VALUES:
-            values[name] = value
-            at += 1
-        else:
-            return None
+    values, flags = read
     from builder.anki.wire import DEFAULT_URL, KEY_ENV, URL_ENV
 
     # As Click gives them: the option, else its environment variable when not empty, else the default.
-    url = values.get("--url") or os.environ.get(URL_ENV) or DEFAULT_URL
-    key = values["--api-key"] if "--api-key" in values else os.environ.get(KEY_ENV) or None
-    return project, url, key, values.get("--profile"), delete
+    url = values.get("url") or os.environ.get(URL_ENV) or DEFAULT_URL
+    key = values["key"] if "key" in values else os.environ.get(KEY_ENV) or None
+    return values.get("project"), url, key, values.get("profile"), "--delete" in flags
