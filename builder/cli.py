@@ -14,7 +14,7 @@ import click
 from builder import __version__
 
 if TYPE_CHECKING:
-    from builder.config import Config
+    from builder.errors import DecksError
 
 # Command name -> (its module in builder.commands, the first paragraph of its help). The help is the
 # command's own, repeated so that `decks --help` lists every command without importing them;
@@ -50,33 +50,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class Context:
-    """Finds and loads the project on first use, so `--help` works anywhere."""
-
-    def __init__(self, project: str | None, quiet: bool = False):
-        # The -C folder as given (None: the current folder); made a Path only when the project is loaded.
-        self.project = project
-        self._config: Config | None = None
-        self.quiet = quiet
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from pathlib import Path
-
-            from builder.config import find_root, load_config
-
-            self._config = load_config(find_root(Path(self.project) if self.project else Path.cwd()))
-        return self._config
-
-    def say(self, message: str) -> None:
-        """Report progress on stdout, unless --quiet."""
-        if not self.quiet:
-            from builder.terminal import echo
-
-            echo(message)
-
-
 class LazyGroup(click.Group):
     """A group whose commands are imported when one is run or completed, named by ``COMMANDS``."""
 
@@ -89,6 +62,15 @@ class LazyGroup(click.Group):
             self.add_command(module.COMMANDS[cmd_name], cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context):
+        """Run the command; a DecksError it raises is shown and ends the process as Click's own errors do."""
+        from builder.errors import DecksError
+
+        try:
+            return super().invoke(ctx)
+        except DecksError as exc:
+            raise _Shown(exc) from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The commands and their short help, as Click writes them, from ``COMMANDS`` alone."""
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx) if name in COMMANDS]
@@ -99,6 +81,21 @@ class LazyGroup(click.Group):
         shown = [(name, click.Command(name, help=text).get_short_help_str(limit)) for name, text in rows]
         with formatter.section("Commands"):
             formatter.write_dl(shown)
+
+
+class _Shown(click.ClickException):
+    """A DecksError as Click takes its own errors: shown by the error itself, with its exit code."""
+
+    def __init__(self, error: DecksError) -> None:
+        super().__init__(error.format_message())
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def format_message(self) -> str:
+        return self.error.format_message()
+
+    def show(self, file=None) -> None:
+        self.error.show(file)
 
 
 @click.group(
@@ -132,6 +129,8 @@ Shell completion for bash, zsh and fish: see docs/cli.md.
 @click.pass_context
 def cli(ctx: click.Context, project: str | None, quiet: bool) -> None:
     """Build Anki decks from YAML topic files: one deck per topic, ready to import."""
+    from builder.commands.context import Context
+
     ctx.obj = Context(project, quiet)
 
 

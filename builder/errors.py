@@ -1,14 +1,15 @@
-"""One family of errors: every failure a user can cause is a DecksError with a clear message."""
+"""One family of errors: every failure a user can cause is a DecksError with a clear message.
+
+The builder's own, free of Click: `decks build` and `decks push` run without loading it (``builder.cmdline``),
+and the Click group shows a DecksError as Click shows its own (``builder.cli``).
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import click
-
 from builder.rules import INVALID
 from builder.terminal import echo as echo
-from builder.terminal import printable
 
 
 class Location(NamedTuple):
@@ -66,11 +67,29 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
-class DecksError(click.ClickException):
-    """A failure the user can fix; shown without a traceback, exit code 1."""
+class DecksError(Exception):
+    """A failure the user can fix; shown without a traceback, exit code 1.
 
-    def show(self, file=None) -> None:  # noqa: D401 - click's signature
-        click.echo(printable(self.format_message()), err=True, file=file)
+    It speaks Click's protocol for its errors (``message``, ``exit_code``, ``format_message``, ``show``), so that
+    the Click group shows it as one of its own and a command run without Click shows it alike.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def format_message(self) -> str:
+        """The message as shown."""
+        return self.message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def show(self, file=None) -> None:
+        """Print the message on stderr (or ``file``), control characters shown escaped."""
+        echo(self.format_message(), err=True, file=file)
 
 
 class UsageError(DecksError):

@@ -344,7 +344,7 @@ def test_pull_exits_1_on_a_conflict_after_writing_the_rest(project, monkeypatch,
         conflicts=[NoteChange("g2", "cl-cheap", deck, 2, fields={"Answer": ("People use more of it.", "Less.")})],
     )
     # Only Anki's side is stood in for: the plan a push would find. Pull decides and writes for real.
-    monkeypatch.setattr(cli_module, "_session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli_module, "session", lambda *args, **kwargs: None)
     monkeypatch.setattr(push_module, "plan_push", lambda session: plan)
     topic = project.root / "cards/all-kinds.yaml"
     before = topic.read_text(encoding="utf-8")
@@ -374,7 +374,7 @@ def test_pull_shows_text_from_anki_with_control_characters_escaped(project, monk
         "User 1",
         conflicts=[NoteChange("g2", "cl-cheap", "Test::All Kinds", 2, fields={"Answer": ("More.", hostile)})],
     )
-    monkeypatch.setattr(cli_module, "_session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli_module, "session", lambda *args, **kwargs: None)
     monkeypatch.setattr(push_module, "plan_push", lambda session: plan)
     result = project.run("pull")
     assert result.exit_code == 1, result.output

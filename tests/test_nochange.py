@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from builder import nochange
-from builder.commands import build as build_command
+from builder.commands import build_body
 from tests.conftest import CONFIG, Project
 
 EPOCH = "1700000000"
@@ -44,13 +44,13 @@ def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
 def full_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the builds that went down the full path (the no-change check said nothing)."""
     calls: list[int] = []
-    real = build_command._build_once
+    real = build_body._build_once
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(build_command, "_build_once", counted)
+    monkeypatch.setattr(build_body, "_build_once", counted)
     return calls
 
 

@@ -12,7 +12,7 @@ from builder.errors import echo
 from builder.kinds import FLAG, KINDS
 
 if TYPE_CHECKING:
-    from builder.cli import Context
+    from builder.commands.context import Context
 
 
 def _entry_options(function):

@@ -1,4 +1,8 @@
-"""`decks push`, `status` and `pull`: the project and the collection open in Anki, through AnkiConnect."""
+"""`decks push`, `status` and `pull`: the project and the collection open in Anki, through AnkiConnect.
+
+Their options and help; the push's body and the session every one of them opens are in ``anki_body``, free of
+Click.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from builder.commands.anki_body import run_push, session
 from builder.errors import echo
 
 if TYPE_CHECKING:
-    from builder.cli import Context
+    from builder.commands.context import Context
 
 
 def _anki_options(function):
@@ -34,24 +39,6 @@ def _anki_options(function):
         help="Where AnkiConnect listens. Env: DECKS_ANKI_URL.",
     )(function)
     return function
-
-
-def _session(obj: Context, url: str, api_key: str | None, profile: str | None, *, quick: bool = False, **options):
-    from builder.anki.client import AnkiConnect
-    from builder.anki.push import ask_ahead, open_session, recorded_build
-
-    client = AnkiConnect(url, api_key)
-    # A push's first question to Anki goes out before the project's config is even loaded.
-    ahead = ask_ahead(obj.project, client, profile=profile, delete=options.get("delete", False)) if quick else None
-    # With nothing to build, the config comes from the build's no-change record, which signs deck.yaml.
-    recorded = recorded_build(obj.project) if quick else None
-    config, unchanged, hashes = recorded if recorded is not None else (obj.config, None, None)
-    session = open_session(
-        config, client, profile=profile, quick=quick, ahead=ahead, unchanged=unchanged, hashes=hashes, **options
-    )
-    for message in session.messages:
-        echo(f"note: {message}", err=True)
-    return session
 
 
 @click.command("push")
@@ -85,33 +72,7 @@ def push_command(
       decks push --delete
       decks push --url http://127.0.0.1:8766
     """
-    from builder.anki.push import apply_plan, collector_off, plan_lines, plan_push, refuse_if_needed
-    from builder.ending import reported
-
-    # Off from the first read to the last word: turned back on between the steps, the collector would walk
-    # every record and note the push holds, again and again.
-    with collector_off(freeze=True):
-        session = _session(obj, url, api_key, profile, quick=True, delete=delete)
-        plan = plan_push(session, overwrite=overwrite)
-        lines = plan_lines(plan, delete=delete)
-        head = f"Push to Anki profile '{plan.profile}'" + (" (dry run: nothing changes)" if dry_run else "") + ":"
-        obj.say("\n".join([head, *lines]))
-        refuse_if_needed(plan)
-        if dry_run:
-            reported()
-            return
-        if delete and (plan.removed or plan.already_removed):
-            obj.say(f"Deleting {len(plan.removed) + len(plan.already_removed)} notes of removed entries.")
-        report = apply_plan(session, plan, delete=delete)
-        obj.say("Done: " + ("; ".join(report.done) if report.done else "nothing to change") + ".")
-        if plan.conflicts:
-            click.echo(
-                f"note: {len(plan.conflicts)} notes changed both in the YAML and in Anki were left as they are in "
-                "Anki: `decks status` shows both texts; `decks push --overwrite` takes the YAML's.",
-                err=True,
-            )
-    # Everything is written and said: the process may end without the interpreter's teardown.
-    reported()
+    run_push(obj, url=url, api_key=api_key, profile=profile, dry_run=dry_run, delete=delete, overwrite=overwrite)
 
 
 @click.command("status")
@@ -136,8 +97,8 @@ def status_command(obj: Context, url: str, api_key: str | None, profile: str | N
     from builder.anki.push import plan_push
     from builder.anki.status import status_data, status_lines
 
-    session = _session(obj, url, api_key, profile)
-    data = status_data(plan_push(session), session.topics)
+    opened = session(obj, url, api_key, profile)
+    data = status_data(plan_push(opened), opened.topics)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
@@ -165,8 +126,8 @@ def pull_command(obj: Context, url: str, api_key: str | None, profile: str | Non
     from builder.anki.pull import apply_pull, plan_pull
     from builder.anki.push import plan_push
 
-    session = _session(obj, url, api_key, profile)
-    result = apply_pull(obj.config, plan_pull(obj.config, plan_push(session)), dry_run=dry_run)
+    opened = session(obj, url, api_key, profile)
+    result = apply_pull(obj.config, plan_pull(obj.config, plan_push(opened)), dry_run=dry_run)
     if dry_run:
         for diff in result.diffs.values():
             echo(diff, nl=False)

@@ -11,7 +11,7 @@ from builder.errors import echo
 from builder.kinds import KINDS
 
 if TYPE_CHECKING:
-    from builder.cli import Context
+    from builder.commands.context import Context
 
 
 @click.command("list")

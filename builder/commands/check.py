@@ -10,7 +10,7 @@ import click
 from builder.errors import echo
 
 if TYPE_CHECKING:
-    from builder.cli import Context
+    from builder.commands.context import Context
 
 
 @click.command("check")

@@ -9,7 +9,7 @@ import click
 from builder.errors import echo
 
 if TYPE_CHECKING:
-    from builder.cli import Context
+    from builder.commands.context import Context
     from builder.config import Config
     from builder.errors import DecksError
     from builder.preview import PreviewResult

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from builder.cli import Context
+    from builder.commands.context import Context
 
 
 @click.command("new")
