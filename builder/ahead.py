@@ -1,16 +1,18 @@
 """The note types made ahead: in a process forked at the start of `decks build`, before Click and PyYAML load.
 
-Making the note types (importing Jinja2, making the card templates, the CSS and their definitions) costs a clean
-build about 60 ms and needs nothing but the config and the templates. When the command line is plainly a build
-that will make them (``start_early``, called by the console entry point first thing), a process is forked at
-once: it loads the config itself and makes them while the build's own process imports Click, PyYAML and its
-modules, reads the build state and reads its first topics, which need no note type. The build takes that process
-when it was forked for the same project and output folder (``NoteTypesAhead.start``), else forks one then, once
-the config is read (a build started otherwise: tests, `--watch`, an option the early reading does not know).
-The build (and a worker forked later to read topics) takes the note types once made: they cross as the build
-cache keeps them (package.py's ``NoteType.cached``), through shared memory, and the process ends: its end is the
-sign that they are there, and that its core is free again. They are taken only under the build stamp the build
-took itself. Whatever goes wrong there (a template problem, bad YAML in deck.yaml), the build makes the note types
+Making the note types (importing Jinja2, making the card templates, the CSS and which fields each card needs)
+costs a clean build about 50 ms and needs nothing but the templates: no setting of deck.yaml enters them, only
+the note types' ids and names, which the build adds (package.py's ``note_types_from_parts``). When the command
+line is plainly a build that will make them (``start_early``, called by the console entry point first thing), a
+process is forked at once: it finds the template folders (the one deck.yaml names read from its text, without
+PyYAML) and makes them while the build's own process imports Click, PyYAML and its modules, reads the build state
+and reads its first topics, which need no note type. The build takes that process when it was forked for the same
+project and output folder (``NoteTypesAhead.start``), else forks one then, once the config is read (a build
+started otherwise: tests, `--watch`, an option the early reading does not know). The build (and a worker forked
+later to read topics) takes what was made once the process has ended (its end is the sign that they are there,
+and that its core is free again): they cross as plain JSON through shared memory, and are taken only when made
+from the template folders the config names, under the layout stamp (templatedirs.layout_stamp) the build took
+itself. Whatever goes wrong there (a template problem, a folder guessed wrong), the build makes the note types
 itself, as a build in one process does, and reports what it finds.
 
 Only where the build cannot take them from its cache: with no cache in the output folder (a clean build).
@@ -48,11 +50,14 @@ class NoteTypesAhead:
         self._shared = shared
         self._owner = os.getpid()
         self._done = False
+        # What notetypes.layout_parts gives, by kind (None: not made).
         self.made: dict | None = None
-        # The build stamp (incremental.py) of the config, templates and builder, taken before the templates were
-        # read: the build takes the note types only under the stamp it took itself, so that they are never older
-        # than the stamp the cache keeps them under (a template saved meanwhile is rendered again by the build).
+        # The layout stamp (templatedirs.py) of the templates and builder, taken before the templates were read: the
+        # build takes what was made only under the stamp it took itself, so that it is never older than the stamp
+        # the cache keeps it under (a template saved meanwhile is rendered again by the build).
         self.stamp = ""
+        # The template folders they were made from, in order.
+        self.folders: list[str] = []
 
     @classmethod
     def start(cls, config: Config, output: Path | None, jobs: int) -> NoteTypesAhead | None:
@@ -79,11 +84,11 @@ class NoteTypesAhead:
             # A fork copies only this thread: a lock another thread holds (the watcher of `build --watch`, a
             # push's request) would stay taken in the copy for good. The build then makes the note types itself.
             return None
-        # Packing needs it in the build's process, and the note types in this one: imported once, before the fork.
-        import builder.package  # noqa: F401
+        from builder.templatedirs import template_dirs
 
+        folders = [str(folder) for folder in template_dirs(config.templates_dir)]
         with ctrl_c_held():
-            made = cls(*_fork(_make, config)).held()
+            made = cls(*_fork(_make, folders)).held()
         return made
 
     def held(self) -> NoteTypesAhead:
@@ -111,9 +116,25 @@ class NoteTypesAhead:
             import json
 
             with contextlib.suppress(ValueError, TypeError):
-                self.stamp, self.made = json.loads(self._shared[8 : 8 + size])
+                self.stamp, self.folders, self.made = json.loads(self._shared[8 : 8 + size])
         self._done = True
         return True
+
+    def note_types(self, config: Config, layouts: str) -> dict | None:
+        """The note types made, once ``ready``, as this config makes them (package.py's ``NoteType``s by kind);
+        None unless made from the template folders it names, under the layout stamp the build took (``layouts``)."""
+        from builder.templatedirs import template_dirs
+
+        if self.made is None or self.stamp != layouts:
+            return None
+        if self.folders != [str(folder) for folder in template_dirs(config.templates_dir)]:
+            return None
+        from builder.package import note_types_from_parts
+
+        try:
+            return note_types_from_parts(config, self.made)
+        except (ValueError, TypeError, LookupError):
+            return None
 
     def close(self) -> None:
         """Let the process go (ended, or stopped now) and free what it held; only its parent does it."""
@@ -155,7 +176,7 @@ def _end(pid: int, fd: int, shared, stop: bool) -> None:
     shared.close()
 
 
-def _make(config: Config, shared) -> None:  # pragma: no cover - runs in the forked process
+def _make(folders: list[str], shared) -> None:  # pragma: no cover - runs in the forked process
     import gc
     import json
     import signal
@@ -167,16 +188,14 @@ def _make(config: Config, shared) -> None:  # pragma: no cover - runs in the for
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         from pathlib import Path
 
-        from builder.incremental import build_stamp
-        from builder.package import make_note_types
+        from builder.notetypes import layout_parts
         from builder.render import Renderer
-        from builder.templatedirs import template_dirs
+        from builder.templatedirs import layout_stamp
 
-        folders = template_dirs(config.templates_dir)
-        stamp = build_stamp(config, folders)
-        layouts = Renderer(folders, lambda p: config.rel(Path(p))).layouts()
-        made = make_note_types(config, layouts)
-        data = json.dumps([stamp, {kind: note_type.cached() for kind, note_type in made.items()}]).encode("utf-8")
+        dirs = [Path(folder) for folder in folders]
+        stamp = layout_stamp(dirs)
+        parts = layout_parts(Renderer(dirs).layouts())
+        data = json.dumps([stamp, folders, parts]).encode("utf-8")
         if len(data) <= len(shared) - 8:
             shared[8 : 8 + len(data)] = data
             shared[:8] = len(data).to_bytes(8, "little")
@@ -271,12 +290,16 @@ def _make_early(root: str, shared) -> None:  # pragma: no cover - runs in the fo
             os.dup2(null, fd)
         from pathlib import Path
 
-        from builder.config import load_config
+        from builder.nochange import configured_folder
+        from builder.templatedirs import template_dirs
 
-        config = load_config(Path(root))
+        # The project's folder as the config names it (its root resolved, the value as written): the build takes
+        # what is made from these folders only when they are those the config names.
+        project = Path(os.path.realpath(root)) / configured_folder(root, "templates")
+        folders = [str(folder) for folder in template_dirs(project)]
     except BaseException:
         os._exit(0)
-    _make(config, shared)
+    _make(folders, shared)
 
 
 def idle_cores() -> float:

@@ -47,7 +47,7 @@ from builder.manifest import (
 from builder.nochange import Signatures, options_key
 from builder.reimport import earlier_layout_notices, emptied_cards_notice
 from builder.rules import duplicates_are_errors
-from builder.templatedirs import template_dirs
+from builder.templatedirs import layout_stamp, template_dirs
 from builder.topics import file_titles, select_slugs
 from builder.worker import STAGES, PendingPackage, TopicWorker
 
@@ -212,7 +212,9 @@ def _build(
     signed.inputs(config, by_slug.values())
     signed.add(out / CACHE_NAME)
     options = options_key(single=single, topics=slugs, new_identity=new_identity)
-    stamp = build_stamp(config, template_dirs(config.templates_dir))
+    folders = template_dirs(config.templates_dir)
+    layouts = layout_stamp(folders)
+    stamp = build_stamp(config, folders, layouts)
     fingerprints = {slug: topic_fingerprint(stamp, path) for slug, path in by_slug.items()}
     head = read_lock_head(config, out) if cache else None
     try:
@@ -260,7 +262,7 @@ def _build(
     # Topics to read: those packaged now, and those changed since the last build (for their problems).
     to_read = [slug for slug in by_slug if slug in stale or slug not in cached]
     result.read = len(to_read)
-    worker = TopicWorker(config, by_slug, stale, manifest, known, stamp, ahead) if to_read else None
+    worker = TopicWorker(config, by_slug, stale, manifest, known, stamp, ahead, layouts) if to_read else None
     outcomes = worker.run_all(to_read, jobs) if worker else iter(())
 
     # Checked as topics come, so that nothing is packed once two entries share an id.

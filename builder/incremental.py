@@ -12,35 +12,27 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import builder
 from builder.config import CONFIG_NAME, Config
 from builder.entries import Topic
 from builder.errors import Problem, ProblemsError
 from builder.manifest import PackageRecord, TopicRecord
-from builder.templatedirs import template_files
+from builder.templatedirs import layout_stamp
 
 MEDIA_DIR = "media"  # as media.py names it; that module is imported only when a topic is read
 
 
-def build_stamp(config: Config, template_dirs: Sequence[Path]) -> str:
-    """A hash of everything besides the topic files that a package is made from."""
-    digest = hashlib.sha256(f"decks-build/v1\0{builder.__version__}\0".encode())
+def build_stamp(config: Config, template_dirs: Sequence[Path], layouts: str | None = None) -> str:
+    """A hash of everything besides the topic files that a package is made from: the config, and what the note
+    types are made from (``layouts``, templatedirs.layout_stamp of ``template_dirs``, taken here unless given)."""
+    if layouts is None:
+        layouts = layout_stamp(template_dirs)
+    digest = hashlib.sha256(f"decks-build/v2\0{layouts}\0".encode())
     # The config file's bytes, not the loaded config: every setting counts, and the folder does not
     # (a project moved elsewhere keeps its cache).
     # Those it was read from, when known: the file may have been saved again since.
     source = config.source if config.source is not None else (config.root / CONFIG_NAME).read_bytes()
     _add_bytes(digest, CONFIG_NAME, source)
-    # The builder's own code: a changed builder rebuilds everything, even at the same version number.
-    _add_files(digest, sorted(Path(builder.__file__).parent.glob("*.py")), Path(builder.__file__).parent)
-    for index, folder in enumerate(template_dirs):
-        digest.update(f"templates\0{index}\0".encode())
-        _add_files(digest, template_files(folder), folder)
     return digest.hexdigest()
-
-
-def _add_files(digest, files: Iterable[Path], base: Path) -> None:
-    for path in files:
-        _add_bytes(digest, path.relative_to(base).as_posix(), path.read_bytes())
 
 
 def _add_bytes(digest, name: str, data: bytes) -> None:

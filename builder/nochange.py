@@ -47,7 +47,8 @@ RACY_NS = 2_000_000_000
 # The output folder deck.yaml names, when it names one on a line of its own: only a guess of where the
 # record is, which the record itself then confirms (it names the output folder of the config it was made
 # with, and holds deck.yaml's signature).
-_OUTPUT_RE = re.compile(r"""^output[ \t]*:[ \t]*(?P<q>["']?)(?P<value>[^"'#\n]*?)(?P=q)[ \t]*(?:#.*)?$""", re.M)
+# A folder's key in deck.yaml, on a line of its own at the top level, with a plain or quoted value on that line.
+_FOLDER_RE = r"""^{key}[ \t]*:[ \t]*(?P<q>["']?)(?P<value>[^"'#\n]*?)(?P=q)[ \t]*(?:#.*)?$"""
 
 
 class Unchanged:
@@ -112,10 +113,16 @@ def unchanged_build(project: str | None, output: str | None, options: list) -> U
 
 def configured_output(root: str) -> str:
     """The output folder deck.yaml names (real path), guessed from its text without YAML: confirm it."""
+    return os.path.realpath(os.path.join(root, configured_folder(root, "output")))
+
+
+def configured_folder(root: str, key: str) -> str:
+    """The folder deck.yaml names under ``key`` as written (``key`` itself when it names none), guessed from its
+    text without YAML: confirm it."""
     with open(os.path.join(root, CONFIG_NAME), encoding="utf-8") as file:
-        found = _OUTPUT_RE.search(file.read())
+        found = re.search(_FOLDER_RE.format(key=re.escape(key)), file.read(), re.M)
     value = found["value"].strip() if found else ""
-    return os.path.realpath(os.path.join(root, value or "output"))
+    return value or key
 
 
 def _read(path: str) -> dict | None:

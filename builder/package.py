@@ -131,18 +131,26 @@ def note_types_from_cache(cached: Mapping[str, list]) -> dict[str, NoteType] | N
 
 def make_note_types(config: Config, layouts: Mapping[str, Layout]) -> dict[str, NoteType]:
     """Every kind's note type, made from the layouts render.py made, in the form genanki writes."""
-    from builder.notetypes import cloze_fields, definition
+    from builder.notetypes import layout_parts
 
+    return note_types_from_parts(config, layout_parts(layouts))
+
+
+def note_types_from_parts(config: Config, parts: Mapping[str, list]) -> dict[str, NoteType]:
+    """Every kind's note type, from what notetypes.layout_parts took of its layout and the id and name the config
+    gives it; a ValueError, TypeError or LookupError when ``parts`` are not as it gives them."""
+    from builder.notetypes import definition
+
+    if set(parts) != set(KINDS):
+        raise ValueError("not every kind's note type")
     out = {}
     for key, kind in KINDS.items():
-        layout = layouts[key]
+        cards, css, req, fields = parts[key]
         model_id = note_type_id(config.note_type_ids[kind.name])
-        cards = [(c.name, c.qfmt, c.afmt) for c in layout.cards]
         name = note_type_name(kind, config.project)
-        made = definition(model_id, name, kind.field_names, cards, layout.css, kind.cloze)
-        fields = cloze_fields(kind.field_names, cards[0][1]) if kind.cloze else ()
+        made = definition(model_id, name, kind.field_names, [tuple(c) for c in cards], css, kind.cloze, req)
         # Through JSON, so that this build holds what a later build reads from the cache, exactly.
-        out[key] = NoteType(model_id, kind.cloze, json.loads(json.dumps(made)), fields)
+        out[key] = NoteType(model_id, kind.cloze, json.loads(json.dumps(made)), tuple(fields))
     return out
 
 

@@ -21,7 +21,6 @@ import os
 import re
 import signal
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -32,7 +31,6 @@ from markupsafe import Markup
 from builder.anki_view import TemplateSyntaxError, check_template
 from builder.errors import Problem, ProblemsError
 from builder.kinds import KINDS, Kind
-from builder.yamlfile import utf8_problem
 
 STYLESHEET = "style.css"
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
@@ -383,6 +381,9 @@ class Renderer:
     def _unreadable(self, name: str, exc: Exception) -> Problem:
         where = self._where(name)
         if isinstance(exc, UnicodeDecodeError):
+            # Imported for this message alone: the process making the note types ahead loads no PyYAML.
+            from builder.yamlfile import utf8_problem
+
             return utf8_problem(where, exc.object, exc)
         if isinstance(exc, IsADirectoryError):
             return Problem(where, None, None, "is a folder, not a template")
@@ -401,6 +402,8 @@ class Renderer:
         return Problem(self._display(Path(template.filename)), line, None, f"template error: {exc}")
 
     def _runtime_problem(self, exc: Exception, name: str, message: str | None = None) -> Problem:
+        import traceback
+
         text = f"template error: {message or _describe(exc)}"
         # Jinja2 rewrites tracebacks so that template frames carry the template's file and line.
         files = {str(d / name) for d in self.dirs}

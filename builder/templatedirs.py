@@ -1,6 +1,8 @@
 """Where templates are looked up: the project's templates/ first, the packaged defaults last.
 
-Apart from render.py so that a build with nothing to render never imports Jinja2.
+Apart from render.py so that a build with nothing to render never imports Jinja2; and the stamp of what the note
+types are made from (``layout_stamp``), apart from incremental.py so that the process making them ahead (ahead.py)
+imports nothing else to take it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
     from pathlib import Path
 
 
@@ -47,3 +50,29 @@ def template_names(folder: str) -> list[str]:
             if os.path.isfile(path):
                 names.append(os.path.relpath(path, folder).replace(os.sep, "/"))
     return names
+
+
+def layout_stamp(template_dirs: Sequence[Path]) -> str:
+    """A hash of everything the note types' card templates and CSS are made from: the builder's own code (its
+    version and every module) and every file of the template folders, in their order. No setting of deck.yaml
+    enters them (the build stamp adds the config to this)."""
+    import hashlib
+    from pathlib import Path
+
+    import builder
+
+    digest = hashlib.sha256(f"decks-layouts/v1\0{builder.__version__}\0".encode())
+    # The builder's own code: a changed builder rebuilds everything, even at the same version number.
+    code = Path(builder.__file__).parent
+    _add_files(digest, sorted(code.glob("*.py")), code)
+    for index, folder in enumerate(template_dirs):
+        digest.update(f"templates\0{index}\0".encode())
+        _add_files(digest, template_files(folder), folder)
+    return digest.hexdigest()
+
+
+def _add_files(digest, files: Iterable[Path], base: Path) -> None:
+    for path in files:
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(base).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)

@@ -151,14 +151,16 @@ class TopicWorker:
         known: dict[str, str],
         stamp: str = "",
         ahead: NoteTypesAhead | None = None,
+        layouts: str = "",
     ):
         """``known`` maps the entry ids the build state knows to their notes' GUIDs.
 
         The note types are made once, from the templates, before the first topic is rendered (in a forked
         worker when there is one), or taken from the build cache when it kept them under the same build
         ``stamp`` (the templates, the config and the builder unchanged: Jinja2 is then not even
-        imported), or from the process that made them ``ahead`` (ahead.py); their problems are in
-        ``template_problems``, filled in place once known.
+        imported), or from the process that made them ``ahead`` (ahead.py) under the same layout stamp
+        (``layouts``, templatedirs.layout_stamp); their problems are in ``template_problems``, filled in place
+        once known.
         """
         self.config = config
         self.known = known
@@ -168,6 +170,7 @@ class TopicWorker:
         self.stale = stale
         self.template_problems: list[Problem] = []
         self.stamp = stamp
+        self.layout_stamp = layouts
         self.manifest = manifest
         # With no note in the state as read, no entry can break an identity (breaks.py): nothing to compare.
         self.compare = manifest.has_notes()
@@ -204,8 +207,8 @@ class TopicWorker:
         if note_types is None and self.ahead is not None:
             if not self.ahead.ready(wait):
                 return None
-            if self.ahead.made is not None and self.ahead.stamp == stamp:
-                note_types = note_types_from_cache(self.ahead.made)
+            if self.layout_stamp:
+                note_types = self.ahead.note_types(self.config, self.layout_stamp)
                 self._from_ahead = note_types is not None
             if note_types is None and not wait:
                 # None made ahead: made here only when asked to wait for them (a worker may be making them).

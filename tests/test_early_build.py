@@ -23,9 +23,8 @@ import pytest
 import builder.ahead as ahead
 from builder.ahead import NoteTypesAhead, start_early
 from builder.config import load_config
-from builder.incremental import build_stamp
 from builder.kinds import KINDS
-from builder.templatedirs import template_dirs
+from builder.templatedirs import layout_stamp, template_dirs
 from tests.conftest import REPO, Project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -103,8 +102,9 @@ def test_only_a_plain_build_command_line_is_read(argv, read):
 
 
 def test_the_build_takes_the_process_forked_for_it(tmp_path, monkeypatch):
-    """Forked for this project and its output folder, the process makes every note type under the stamp the
-    build takes, and the build takes it rather than forking another."""
+    """Forked for this project and its output folder, the process makes every note type, from the template
+    folders the config names, under the layout stamp the build takes, and the build takes it rather than forking
+    another."""
     root = _project(tmp_path / "p")
     monkeypatch.chdir(tmp_path)
     start_early(["-C", "p", "build"])
@@ -115,7 +115,10 @@ def test_the_build_takes_the_process_forked_for_it(tmp_path, monkeypatch):
     assert taken is not None and taken._pid == pid and ahead._early is None
     assert taken.ready(wait=True)
     assert set(taken.made) == set(KINDS)
-    assert taken.stamp == build_stamp(config, template_dirs(config.templates_dir))
+    assert taken.stamp == layout_stamp(template_dirs(config.templates_dir))
+    assert taken.folders == [str(folder) for folder in template_dirs(config.templates_dir)]
+    assert taken.note_types(config, taken.stamp) is not None
+    assert taken.note_types(config, "another stamp") is None
     taken.close()
     assert _gone(pid)
 
@@ -437,3 +440,58 @@ def test_a_note_type_process_not_let_go_by_its_caller_is_stopped_as_the_command_
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_the_process_making_the_note_types_loads_no_yaml_nor_packing_modules():
+    """What it imports to make them (the templates' folders and stamp, Jinja2 and the render modules, the
+    definitions' parts) leaves out PyYAML, the config and the packing modules, which the build loads itself."""
+    code = (
+        "import sys; import builder.ahead, builder.nochange, builder.templatedirs, builder.render, builder.notetypes; "
+        "print(*(m in sys.modules for m in ('yaml', 'builder.config', 'builder.package', 'sqlite3', 'zipfile')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"] * 5
+
+
+@pytest.mark.parametrize(
+    ("written", "taken"),
+    [
+        ("templates: mine\n", True),
+        ("templates: 'mine'  # the project's own\n", True),
+        # Forms the reading of deck.yaml's text does not see: it guesses templates/, which is not the folder.
+        ("templates:\n  mine\n", False),
+        ('templates: "mi\\x6ee"\n', False),
+    ],
+)
+def test_note_types_made_from_folders_the_config_does_not_name_are_made_again(tmp_path, monkeypatch, written, taken):
+    """The process forked early finds the project's template folder from deck.yaml's text: the build takes what
+    it made only when those are the folders the config names; otherwise it makes the note types itself, from the
+    folder the config names, and builds what a build in one process builds."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    outputs = []
+    for jobs in ("0", "1"):
+        root = _project(tmp_path / f"j{jobs}")
+        (root / "deck.yaml").write_text((root / "deck.yaml").read_text() + written, encoding="utf-8")
+        for folder, mark in (("templates", "guessed"), ("mine", "named")):
+            front = root / folder / "qa" / "front.html"
+            front.parent.mkdir(parents=True)
+            source = (REPO / "templates" / "qa" / "front.html").read_text(encoding="utf-8")
+            front.write_text(f"{source}<!-- {mark} -->\n", encoding="utf-8")
+        config = load_config(root)
+        assert config.templates_dir == root / "mine"
+        if jobs == "0":
+            start_early(["-C", str(root), "build"])
+            early = NoteTypesAhead.start(config, None, 0)
+            assert early is not None and early.ready(wait=True) and early.made is not None
+            stamp = layout_stamp(template_dirs(config.templates_dir))
+            assert (early.note_types(config, stamp) is not None) == taken
+            early.close()
+            start_early(["-C", str(root), "build"])
+        p = Project(root)
+        assert p.build("-j", jobs).exit_code == 0
+        outputs.append(p.snapshot())
+        assert ahead._early is None
+    assert outputs[0] == outputs[1]
+    with zipfile.ZipFile(io.BytesIO(outputs[0]["topic-00.apkg"])) as package:
+        collection = package.read("collection.anki2")
+    assert b"named" in collection and b"guessed" not in collection
