@@ -118,14 +118,14 @@ class StagedWrites:
         return True
 
     def sync_in_background(self) -> None:
-        """Flush the temp files staged so far to disk in threads, while this one goes on; commit waits for them.
+        """Flush the temp files staged since the last call to disk in threads, while this one goes on (and those
+        of earlier calls may still be flushing); commit waits for them all.
 
         A few at once: the file system commits flushes that wait together in one go (20 packages on a shared
         disk: 4.9 ms four at a time, 7.8 ms one after the other, medians of 12 rounds).
         """
         import threading
 
-        self._wait_for_sync()
         files, self._unsynced = self._unsynced, []
         count = min(_SYNC_THREADS, len(files))
         first, self._flushed = self._flushed, self._flushed + len(files)

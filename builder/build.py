@@ -717,7 +717,9 @@ def _stage(
     # Saved last: a build cut short before here stamps its changed notes again, never older.
     digest = manifest.lock_digest
     if manifest.changed:
-        staged.add(config.root / LOCK_NAME, manifest.lock_bytes(config.project))
+        staged.add(config.root / LOCK_NAME, manifest.lock_bytes(config.project), sync=False)
+        # Flushed while the cache is encoded and flushed.
+        staged.sync_in_background()
     if manifest.cache_changed or manifest.lock_digest != digest or not (out / CACHE_NAME).is_file():
         staged.add(out / CACHE_NAME, manifest.cache_bytes())
     return removed

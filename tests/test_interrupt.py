@@ -315,3 +315,52 @@ def test_ctrl_c_waits_while_a_package_is_zipped(monkeypatch):
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.read("collection.anki2") == b"collection"
+
+
+def test_files_flushed_in_the_background_in_two_goes_are_committed_or_none_is(tmp_path, monkeypatch):
+    """The packages flushed in threads, then the lock in another while the cache is staged: commit renames them
+    all once every flush is done, and none when the later go's flush failed."""
+    import errno
+
+    from builder.atomic import StagedWrites
+
+    targets = [tmp_path / name for name in ("a.apkg", "b.apkg", "decks.lock", ".decks-cache.json")]
+    for data in (b"new", b"newer"):
+        with StagedWrites() as staged:
+            staged.add(targets[0], data, sync=False)
+            staged.add(targets[1], data, sync=False)
+            staged.sync_in_background()
+            staged.add(targets[2], data, sync=False)
+            staged.sync_in_background()
+            staged.add(targets[3], data)
+            staged.commit()
+        assert [path.read_bytes() for path in targets] == [data] * 4
+    real_fsync = os.fsync
+    lock_fds = set()
+    real_temp = __import__("builder.atomic", fromlist=["_temp_beside"])._temp_beside
+
+    def temp_beside(path):
+        fd, tmp = real_temp(path)
+        if path.name == "decks.lock":
+            lock_fds.add(fd)
+        return fd, tmp
+
+    def fsync(fd):
+        if fd in lock_fds:
+            time.sleep(0.05)  # still flushing when the cache is staged
+            raise OSError(errno.EIO, "input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr("os.fsync", fsync)
+    monkeypatch.setattr("builder.atomic._temp_beside", temp_beside)
+    with pytest.raises(OSError) as caught, StagedWrites() as staged:
+        staged.add(targets[0], b"last", sync=False)
+        staged.add(targets[1], b"last", sync=False)
+        staged.sync_in_background()
+        staged.add(targets[2], b"last", sync=False)
+        staged.sync_in_background()
+        staged.add(targets[3], b"last")
+        staged.commit()
+    assert caught.value.filename == str(targets[2])
+    assert [path.read_bytes() for path in targets] == [b"newer"] * 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(path.name for path in targets)
