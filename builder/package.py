@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -195,6 +196,24 @@ def _empty_collection() -> bytes:
         conn.close()
 
 
+# The connection packages are made in, by the process that opened it: a connection never crosses a fork (SQLite's
+# rule), so a forked worker opens its own. Opening one for every package cost about 0.15 ms of the 0.65 ms a package
+# of 50 notes takes; a database deserialized into it is the same database whichever came before.
+_CONNECTION: dict[int, sqlite3.Connection] = {}
+
+
+def _connection() -> sqlite3.Connection:
+    """This process's connection for packages, holding an in-memory database: nothing is left in the temp folder."""
+    pid = os.getpid()
+    conn = _CONNECTION.get(pid)
+    if conn is None:
+        # One for this process alone: a copy inherited from the parent is let be (closing it could touch what the
+        # parent's is still using).
+        _CONNECTION.clear()
+        conn = _CONNECTION[pid] = sqlite3.connect(":memory:")
+    return conn
+
+
 # Where a database file's header counts its changes and names the SQLite that last wrote it (its bytes 24-27
 # and 92-99): a database made in memory leaves them as they were made, one copied into memory counts on.
 _CHANGE_COUNTERS = ((24, 28), (92, 100))
@@ -205,8 +224,7 @@ def _collection_bytes(plan: PackagePlan) -> bytes:
     then the indexes (building an index once is cheaper than keeping it up to date row by row)."""
     _, indexes, _ = _collection_sql()
     empty = _empty_collection()
-    # An in-memory database: nothing is left behind in the temp folder.
-    conn = sqlite3.connect(":memory:")
+    conn = _connection()
     try:
         conn.deserialize(empty)
         decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
@@ -219,8 +237,13 @@ def _collection_bytes(plan: PackagePlan) -> bytes:
         conn.executescript(indexes)
         conn.commit()
         collection = bytearray(conn.serialize())
-    finally:
+        # Back to the empty collection: the package's database is not held until the next one.
+        conn.deserialize(empty)
+    except BaseException:
+        # Whatever state it was left in, the next package starts from a connection of its own.
+        _CONNECTION.clear()
         conn.close()
+        raise
     # The header as a database made in memory from the start has it, so that the bytes do not depend on how
     # the empty collection was come by.
     for start, end in _CHANGE_COUNTERS:

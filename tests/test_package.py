@@ -6,6 +6,8 @@ import io
 import sqlite3
 import zipfile
 
+import pytest
+
 from builder.identity import deck_id, note_guid, note_type_id
 
 
@@ -98,7 +100,8 @@ def test_each_collection_is_the_one_its_sql_makes_in_a_fresh_database(project):
         conn.commit()
         return conn.serialize()
 
-    for size in (0, 1, 40, 3000):
+    # In one connection, one package after another: a large one leaves nothing behind for the small ones after it.
+    for size in (0, 1, 40, 3000, 40, 1, 0):
         plan = PackagePlan(project.root / "x.apkg")
         plan.decks = [{"id": 5, "name": "Root::T", "big": "d" * size}]
         plan.models = {7: json.dumps({"id": 7, "css": "c" * size}), 8: json.dumps({"id": 8, "mod": size})}
@@ -106,6 +109,27 @@ def test_each_collection_is_the_one_its_sql_makes_in_a_fresh_database(project):
         plan.cards = [(n, n, 5, 0, 9, -1, 0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, "") for n in range(size)]
         with zipfile.ZipFile(io.BytesIO(package_bytes(plan))) as archive:
             assert archive.read("collection.anki2") == from_nothing(plan), size
+
+
+def test_a_package_cut_short_leaves_the_next_one_as_it_would_be(project):
+    """A failure (or Ctrl-C) while a package's database is made, in a transaction or not: the process's next
+    package is made in a connection of its own, and is the same bytes as in a process where nothing failed."""
+    import builder.package as package
+
+    plan = package.PackagePlan(project.root / "x.apkg")
+    plan.decks = [{"id": 5, "name": "Root::T"}]
+    plan.models = {7: '{"id": 7}'}
+    plan.notes = [(n, f"g{n}", 7, 9, -1, " t ", "f", "s", 0, 0, "") for n in range(30)]
+    plan.cards = [(n, n, 5, 0, 9, -1, 0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, "") for n in range(30)]
+    clean = package._collection_bytes(plan)
+    broken = package.PackagePlan(project.root / "y.apkg")
+    broken.decks, broken.models = plan.decks, plan.models
+    broken.notes = [*plan.notes, plan.notes[0]]  # the same note id twice: refused midway through the rows
+    before = package._connection()
+    with pytest.raises(sqlite3.IntegrityError):
+        package._collection_bytes(broken)
+    assert package._connection() is not before
+    assert package._collection_bytes(plan) == clean
 
 
 def test_a_note_type_is_written_as_json_encodes_it(project):
