@@ -295,7 +295,11 @@ def _make_early(root: str, shared) -> None:  # pragma: no cover - runs in the fo
 
         # The project's folder as the config names it (its root resolved, the value as written): the build takes
         # what is made from these folders only when they are those the config names.
-        project = Path(os.path.realpath(root)) / configured_folder(root, "templates")
+        inside = Path(os.path.realpath(root))
+        project = inside / configured_folder(root, "templates")
+        if not project.resolve().is_relative_to(inside):
+            # A folder the config refuses (out of the project, or a link out of it): nothing of it is read.
+            os._exit(0)
         folders = [str(folder) for folder in template_dirs(project)]
     except BaseException:
         os._exit(0)

@@ -495,3 +495,33 @@ def test_note_types_made_from_folders_the_config_does_not_name_are_made_again(tm
     with zipfile.ZipFile(io.BytesIO(outputs[0]["topic-00.apkg"])) as package:
         collection = package.read("collection.anki2")
     assert b"named" in collection and b"guessed" not in collection
+
+
+@pytest.mark.parametrize("how", ["named", "linked"])
+def test_a_template_folder_out_of_the_project_is_not_read_early(tmp_path, how):
+    """deck.yaml naming a templates folder out of the project (or templates/ a link out of it), which the config
+    refuses: the process forked early reads nothing of it (not even to hash it), makes nothing, and the build
+    refuses the config as ever."""
+    root = _project(tmp_path / "p")
+    outside = tmp_path / "elsewhere"
+    (outside / "qa").mkdir(parents=True)
+    (outside / "qa" / "front.html").write_text("{{ field.Question }}\n", encoding="utf-8")
+    if how == "named":
+        (root / "deck.yaml").write_text(
+            (root / "deck.yaml").read_text() + "templates: ../elsewhere\n", encoding="utf-8"
+        )
+    else:
+        (root / "templates").symlink_to(outside, target_is_directory=True)
+    start_early(["-C", str(root), "build"])
+    assert ahead._early is not None
+    early = NoteTypesAhead(*ahead._early[:3])
+    ahead._early = None
+    assert early.ready(wait=True) and early.made is None
+    early.close()
+    p = Project(root)
+    result = p.build()
+    told = {
+        "named": "'templates' must be a folder inside the project",
+        "linked": "templates/ leads outside the project",
+    }
+    assert result.exit_code == 1 and told[how] in result.output
