@@ -938,6 +938,101 @@ def test_a_push_that_only_updates_records_the_searches_it_started_from(live):
     assert QUICK in live.push().output
 
 
+@pytest.fixture
+def staged(monkeypatch) -> list[str]:
+    """What became of each push state written while Anki imported: "commit" or "discard", in order."""
+    import builder.anki.push as push
+    import builder.anki.state as state
+
+    done: list[str] = []
+    stage, commit, discard = push.stage_state, state.StagedState.commit, state.StagedState.discard
+
+    def staging(*args):
+        made = stage(*args)
+        made.expected = True
+        return made
+
+    def committed(self):
+        if getattr(self, "expected", False):
+            done.append("commit")
+        return commit(self)
+
+    def discarded(self):
+        if getattr(self, "expected", False) and self._writes is not None:
+            done.append("discard")
+        discard(self)
+
+    monkeypatch.setattr(push, "stage_state", staging)
+    monkeypatch.setattr(state.StagedState, "commit", committed)
+    monkeypatch.setattr(state.StagedState, "discard", discarded)
+    return done
+
+
+def _temps(live) -> list[str]:
+    return sorted(p.name for p in live.root.iterdir() if p.name.startswith(".decks-"))
+
+
+def test_the_push_state_written_while_anki_imports_is_the_one_its_answer_makes(live, staged):
+    live.push()
+    before = (live.root / "decks.anki.lock").read_bytes()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    out = live.push().output
+    assert "update: 1 (a-one)" in out and staged == ["commit"]
+    after = (live.root / "decks.anki.lock").read_bytes()
+    assert after != before and _temps(live) == []
+    record = _records(live)["a-one"]
+    assert record[7]["Answer"] == hashlib.sha256(b"Number one.").hexdigest()[:16]
+    assert QUICK in live.push().output
+
+
+def test_a_push_state_written_while_anki_imports_that_its_answer_does_not_make_is_dropped(live, staged, monkeypatch):
+    import builder.anki.push as push
+
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    made = push._state_to_save
+
+    def guessed_wrong(session, plan, delete, changed, after_import, client):
+        # The guess has Anki hold other text than the import gave the note (as if the import had not taken it).
+        if isinstance(client, push._NoRequests):
+            facts, infos = after_import
+            other = {"value": "Other.", "order": 1}
+            after_import = (facts, [{**info, "fields": {**info["fields"], "Answer": other}} for info in infos])
+        return made(session, plan, delete, changed, after_import, client)
+
+    monkeypatch.setattr(push, "_state_to_save", guessed_wrong)
+    assert "update: 1 (a-one)" in live.push().output
+    assert staged == ["discard"] and _temps(live) == []
+    # What is recorded is what Anki answered, not the guess: the next push has nothing to do.
+    assert _records(live)["a-one"][7]["Answer"] == hashlib.sha256(b"Number one.").hexdigest()[:16]
+    monkeypatch.setattr(push, "_state_to_save", made)
+    assert QUICK in live.push().output
+    status = json.loads(live.run("status", "--json").output)
+    assert all(not t["edited_in_anki"] for t in status["topics"])
+
+
+def test_a_push_state_written_while_anki_imports_is_dropped_when_the_import_fails(live, staged, monkeypatch):
+    import builder.anki.client as client
+
+    live.push()
+    live.edit("cards/alpha.yaml", "The first number.", "Number one.")
+    state = (live.root / "decks.anki.lock").read_bytes()
+    real = client.AnkiConnect.batch
+
+    def refuse_import(self, actions, **kwargs):
+        if any(a.name == "importPackage" for a in actions):
+            raise client.AnkiError("Anki refused 'importPackage': test")
+        return real(self, actions, **kwargs)
+
+    monkeypatch.setattr(client.AnkiConnect, "batch", refuse_import)
+    result = live.run("push")
+    assert result.exit_code == 1 and "importPackage" in result.output
+    assert staged in ([], ["discard"]) and _temps(live) == []
+    assert (live.root / "decks.anki.lock").read_bytes() == state
+    monkeypatch.setattr(client.AnkiConnect, "batch", real)
+    assert "update: 1 (a-one)" in live.push().output
+
+
 # -- pushes that decode only the changed topics' records -------------------------------------------
 
 

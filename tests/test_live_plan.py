@@ -26,6 +26,7 @@ from builder.anki.state import (
     merge_blocks,
     read_head,
     save_state,
+    stage_state,
     text_hash,
 )
 
@@ -534,6 +535,38 @@ def test_a_block_left_undecoded_is_written_back_byte_for_byte(tmp_path):
     head = read_head(tmp_path, "proj", out)
     assert head.profiles["User 1"] is not None
     assert set(load_partial(head, "proj", "User 1", head.profiles["User 1"], {"Root::A"}).profiles["User 1"]) == {"g1"}
+
+
+def test_a_staged_push_state_changes_nothing_until_committed_and_then_is_what_save_writes(tmp_path):
+    _, out = _two_decks(tmp_path)
+    before = (tmp_path / STATE_NAME).read_bytes()
+    checks = (out / CHECK_NAME).read_bytes()
+
+    def changed() -> PushState:
+        head = read_head(tmp_path, "proj", out)
+        part = load_partial(head, "proj", "User 1", head.profiles["User 1"], {"Root::B"})
+        part.profiles["User 1"]["g2"] = _pushed("g2", 2, "changed", (), "Root::A")
+        part.checks["User 1"] = PushCheck(**head.profiles["User 1"].row())
+        return part
+
+    staged = stage_state(tmp_path, changed(), out)
+    # Written beside the state file and flushed, but nothing a reader sees has changed.
+    assert (tmp_path / STATE_NAME).read_bytes() == before and (out / CHECK_NAME).read_bytes() == checks
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".decks-")]) == 1
+    staged.discard()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".decks-")] == []
+    assert (tmp_path / STATE_NAME).read_bytes() == before and (out / CHECK_NAME).read_bytes() == checks
+    # Committed, it is what save_state writes for the same state, and its check is the one save_state leaves.
+    assert stage_state(tmp_path, changed(), out).commit()
+    staged_bytes, staged_checks = (tmp_path / STATE_NAME).read_bytes(), (out / CHECK_NAME).read_bytes()
+    (tmp_path / STATE_NAME).write_bytes(before)
+    (out / CHECK_NAME).write_bytes(checks)
+    assert save_state(tmp_path, changed(), out)
+    assert (tmp_path / STATE_NAME).read_bytes() == staged_bytes != before
+    assert (out / CHECK_NAME).read_bytes() == staged_checks
+    assert read_head(tmp_path, "proj", out).profiles["User 1"] is not None
+    with pytest.raises(RuntimeError):
+        staged.commit()
 
 
 def test_a_new_record_in_a_block_left_undecoded_is_sorted_in(tmp_path):

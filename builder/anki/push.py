@@ -39,6 +39,7 @@ from builder.anki.state import (
     PushedNote,
     PushHead,
     PushState,
+    StagedState,
     block_groups,
     built_hash,
     load_partial,
@@ -47,6 +48,7 @@ from builder.anki.state import (
     peek_checks,
     read_head,
     save_state,
+    stage_state,
     text_hash,
 )
 from builder.errors import DecksError
@@ -115,6 +117,10 @@ class Session:
         # The blocks of the push state left undecoded, by deck, as the check maps them: their packages were not
         # read either, and their notes (``PushCheck.blocks``) count as unchanged and not read back.
         self.opaque: dict[str, list] = {} if opaque is None else opaque
+        # The push state as this push expects to leave it, written and flushed while Anki imported (see
+        # ``_import``), with what it was made from: put in place only when the state made from Anki's answer is
+        # that very one.
+        self.staged: tuple[tuple, StagedState] | None = None
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -800,6 +806,10 @@ def _apply_plan(session: Session, plan: Plan, report: PushReport, delete: bool) 
         raise AnkiError(
             f"{e.format_message()}\nDone before this error: {done}. Run `decks push` again to finish."
         ) from None
+    finally:
+        if session.staged is not None:
+            session.staged[1].discard()
+            session.staged = None
     return report
 
 
@@ -875,7 +885,21 @@ def _import(session: Session, plan: Plan, report: PushReport, delete: bool) -> N
             # note type, suspension and decks::removed tag the first searches found, so the facts recorded are
             # those (were Anki changed meanwhile, they differ from the next push's, which then reads it all).
             touched = action("notesInfo", notes=sorted(_touched(plan)))
-            replies = session.client.batch([imported, touched], lenient=True)
+            sent = threading.Event()
+
+            def ask() -> list:
+                try:
+                    return session.client.batch([imported, touched], lenient=True, sent=sent.set)
+                finally:
+                    sent.set()
+
+            answer = _Background(ask)
+            # Held until the request is out, as in ask_ahead; then, while Anki imports, the push state this
+            # push expects to leave is made, written and flushed (put in place by _save if Anki's answer makes
+            # the same state).
+            sent.wait(1.0)
+            session.staged = _stage_expected(session, plan, delete)
+            replies = answer.result()
             if isinstance(replies[0], AnkiError):
                 raise replies[0]
             if not isinstance(replies[1], AnkiError):
@@ -944,6 +968,98 @@ def _removals(client: AnkiConnect, plan: Plan, report: PushReport, delete: bool)
 
 def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     """Record each note as the collection now holds it; keep the old record where an edit waits."""
+    state = _state_to_save(session, plan, delete, changed, session.after_import, session.client)
+    staged, session.staged = session.staged, None
+    if staged is not None:
+        if staged[0] == _saved_as(state, session.live.profile):
+            # The state written while Anki imported is this one, byte for byte: it goes in place as it is.
+            try:
+                staged[1].commit()
+                return
+            except OSError:
+                # Its temp file gone (a build's sweep of temp files, say): the state file is as it was.
+                pass
+        staged[1].discard()
+    # A push that changed nothing and learned nothing new leaves the file's bytes, and so the file, as they were.
+    save_state(session.config.root, state, session.config.output_dir)
+
+
+class _WouldAsk(Exception):
+    """A guess at the push state needed to ask Anki something: there is no guess."""
+
+
+class _NoRequests:
+    """A client for making the expected push state: it asks Anki nothing."""
+
+    def call(self, *args: object, **kwargs: object) -> Any:
+        raise _WouldAsk
+
+    def batch(self, *args: object, **kwargs: object) -> Any:
+        raise _WouldAsk
+
+
+def _stage_expected(session: Session, plan: Plan, delete: bool) -> tuple[tuple, StagedState] | None:
+    """The push state this push leaves if Anki's import only updates the planned notes to their built fields
+    and tags, written beside the state file and flushed to disk, with what it was made from (``_saved_as``);
+    None when there is no such guess (a note acted on that was not read) or it cannot be written now.
+
+    Made while Anki imports, for ``_save`` to put in place once the answer shows the same state: what is
+    recorded always comes from Anki's answer, and a guess that differs in anything is dropped.
+    """
+    live = session.live
+    infos = {}
+    for nid in _touched(plan):
+        note = live.notes.get(nid)
+        note_type = live.note_types.get(note.note_type) if note is not None else None
+        if note is None or note_type is None:
+            return None
+        infos[nid] = [note_type.name, dict(note.fields), list(note.tags), note.cards]
+    for change in plan.to_import:
+        built = session.built.notes.get(change.guid)
+        if change.note_id not in infos or built is None:
+            return None
+        info = infos[change.note_id]
+        info[1].update(built.fields)
+        info[2] = list(plan.tags[change.guid])
+    replies = [
+        {
+            "noteId": nid,
+            "modelName": name,
+            "tags": tags,
+            "fields": {field: {"value": value, "order": n} for n, (field, value) in enumerate(fields.items())},
+            "cards": cards,
+        }
+        for nid, (name, fields, tags, cards) in sorted(infos.items())
+    ]
+    try:
+        state = _state_to_save(session, plan, delete, True, (session.facts, replies), _NoRequests())
+        made = _saved_as(state, live.profile)
+        return made, stage_state(session.config.root, state, session.config.output_dir)
+    except (_WouldAsk, OSError):
+        # Only a head start: the state is made and written after Anki's answer, as it always was.
+        return None
+
+
+def _saved_as(state: PushState, profile: str) -> tuple:
+    """What the bytes ``stage_state`` writes for ``state`` are made from (besides what it shares with the state
+    it was read as): the profile's records, every profile's stamp, and its check (where each block lands left
+    out: that follows from the rest)."""
+    check = state.checks.get(profile)
+    row = None if check is None else {**check.row(), "blocks": {d: list(b[2:]) for d, b in check.blocks.items()}}
+    return state.profiles.get(profile), dict(state.mods), row
+
+
+def _state_to_save(
+    session: Session,
+    plan: Plan,
+    delete: bool,
+    changed: bool,
+    after_import: tuple[Facts, list] | None,
+    client: Any,
+) -> PushState:
+    """The push state this push leaves: each note as the collection holds it after the plan (``after_import``:
+    what the request that imported asked besides), the old record where an edit waits. ``session.state`` is
+    not changed: the result shares its records and lines as read."""
     # Read again only what this push changed; after a push that did nothing, the first read stands.
     live = session.live
     old = session.pushed
@@ -951,9 +1067,9 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         # A note type changed in place changes every note of it; otherwise only the notes acted on changed
         # (and the notes the import added, which the first read did not see).
         whole = bool(plan.note_types)
-        facts, infos = session.after_import or (None, [])
+        facts, infos = after_import or (None, [])
         live = read_live(
-            session.client,
+            client,
             live.profile,
             session.note_types,
             before=None if whole else live,
@@ -1004,7 +1120,10 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         for guid, record in old.items():
             if guid not in session.built.notes and record.note_id in live.notes:
                 notes[guid] = record
-    state = session.state
+    read = session.state
+    state = PushState(read.project, dict(read.profiles), dict(read.mods), dict(read.checks), read.damaged, read.lines)
+    state.opaque = read.opaque
+    state.raw = read.raw
     state.profiles[session.live.profile] = notes
     state.checks[session.live.profile] = None
     if session.build_hash and not plan.conflicts:
@@ -1027,8 +1146,7 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     if changed:
         # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.
         state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
-    # A push that changed nothing and learned nothing new leaves the file's bytes, and so the file, as they were.
-    save_state(session.config.root, state, session.config.output_dir)
+    return state
 
 
 def _blocks(

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from builder.atomic import folder_lock, write_atomic
+from builder.atomic import StagedWrites, folder_lock, write_atomic
 
 STATE_NAME = "decks.anki.lock"
 CHECK_NAME = ".decks-push-check.json"
@@ -485,6 +485,56 @@ def save_state(root: Path, state: PushState, output_dir: Path | None = None) -> 
     each deck's lines are one block a later push can leave undecoded; the blocks of this push's checks are
     mapped as written. False when the state file already held these bytes and was left untouched.
     """
+    return stage_state(root, state, output_dir).commit()
+
+
+class StagedState:
+    """A push state written beside its file and flushed to disk, not yet in its place (``stage_state``).
+
+    ``commit`` puts it in place (and its checks into the check file after it); ``discard`` leaves the file
+    as it was. Until one of them, nothing a reader sees has changed.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        state: PushState,
+        output_dir: Path | None,
+        writes: StagedWrites,
+        written: bool,
+        hashes: dict,
+        checks: bytes | None = None,
+    ) -> None:
+        self._root = root
+        self._state = state
+        self._output_dir = output_dir
+        self._writes: StagedWrites | None = writes
+        self._written = written
+        self._hashes = hashes
+        # The check file's bytes, made with the state's when no other profile's check is kept from that file.
+        self._checks = checks
+
+    def commit(self) -> bool:
+        """Replace the state file with the staged bytes, then write the checks; False when it held them already."""
+        writes, self._writes = self._writes, None
+        if writes is None:
+            raise RuntimeError("a staged push state is committed or discarded once")
+        with writes:
+            writes.commit()
+        if self._output_dir is not None:
+            _save_checks(self._root, self._state, self._output_dir, self._hashes, self._checks)
+        return self._written
+
+    def discard(self) -> None:
+        """Remove the staged bytes; the state file stays as it was."""
+        writes, self._writes = self._writes, None
+        if writes is not None:
+            writes.__exit__(None, None, None)
+
+
+def stage_state(root: Path, state: PushState, output_dir: Path | None = None) -> StagedState:
+    """The push state encoded as ``save_state`` writes it, in a temp file beside it, flushed to disk: what
+    ``StagedState.commit`` puts in place. The checks' blocks are mapped as the bytes lay them out."""
     out = [
         _HEAD.encode("utf-8"),
         (json.dumps({"decks-anki": _VERSION, "project": state.project}, ensure_ascii=False) + "\n").encode("utf-8"),
@@ -540,10 +590,16 @@ def save_state(root: Path, state: PushState, output_dir: Path | None = None) -> 
         head = ["profile", profile, state.mods.get(profile, 0)]
         out.append((json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
         out.append(block)
-    written = write_atomic(root / STATE_NAME, b"".join(out))
-    if output_dir is not None:
-        _save_checks(root, state, output_dir, hashes)
-    return written
+    writes = StagedWrites()
+    try:
+        written = writes.add(root / STATE_NAME, b"".join(out))
+    except BaseException:
+        writes.__exit__(None, None, None)
+        raise
+    checks = None
+    if output_dir is not None and not _other_profiles(state, hashes):
+        checks = _made_checks(root, state, output_dir, hashes, {})
+    return StagedState(root, state, output_dir, writes, written, hashes, checks)
 
 
 def _map_blocks(check: PushCheck | None, spans: dict[str, tuple[int, int, int]]) -> None:
@@ -595,34 +651,58 @@ def peek_checks(root: Path, output_dir: Path) -> tuple[str, dict[str, PushCheck]
     return project, checks
 
 
-def _save_checks(root: Path, state: PushState, output_dir: Path, hashes: dict[str, str]) -> None:
+def _save_checks(
+    root: Path, state: PushState, output_dir: Path, hashes: dict[str, str], made: bytes | None = None
+) -> None:
+    """Write the checks of ``state`` into ``output_dir``'s check file; ``made``: the file's bytes as
+    ``_made_checks`` made them already (only when no other profile's check is kept from the file)."""
     # Other profiles' checks stay as they were: each still holds only while its note lines hash alike.
     try:
         with folder_lock(output_dir):
-            # The file is read only for the checks of profiles this push did not go to.
-            others = (set(hashes) | set(state.raw)) - set(state.checks)
-            checks = (
-                {p: c for p, c in _read_checks(root, state.project, output_dir).items() if p in others}
-                if others
-                else {}
-            )
-            for profile, check in state.checks.items():
-                checks.pop(profile, None)
-                if check is not None and profile in hashes:
-                    check.lines = hashes[profile]
-                    checks[profile] = check
             path = output_dir / CHECK_NAME
-            if not checks and not path.exists():
+            if made is None:
+                # The file is read only for the checks of profiles this push did not go to.
+                others = _other_profiles(state, hashes)
+                checks = (
+                    {p: c for p, c in _read_checks(root, state.project, output_dir).items() if p in others}
+                    if others
+                    else {}
+                )
+                made = _made_checks(root, state, output_dir, hashes, checks)
+            if made == b"" and not path.exists():
                 return
-            record = {
-                **_check_owner(root, state.project, output_dir),
-                "profiles": {p: checks[p].row() for p in sorted(checks)},
-            }
             # Not flushed to disk first: a check torn by a crash does not decode, and one older than the note
             # lines does not hash alike with them (``read_head``); either way it is no check, and costs one full read.
-            data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-            write_atomic(path, data, durable=False)
+            write_atomic(path, made or _empty_checks(root, state, output_dir), durable=False)
     except OSError:
         # Only an optimisation: a check that could not be written must not stand for the old note lines.
         with contextlib.suppress(OSError):
             (output_dir / CHECK_NAME).unlink()
+
+
+def _other_profiles(state: PushState, hashes: dict[str, str]) -> set[str]:
+    """The profiles written whose checks this push does not set: theirs are kept from the check file."""
+    return (set(hashes) | set(state.raw)) - set(state.checks)
+
+
+def _made_checks(
+    root: Path, state: PushState, output_dir: Path, hashes: dict[str, str], checks: dict[str, PushCheck]
+) -> bytes:
+    """The check file's bytes: ``checks`` (other profiles' kept) with this push's; b"" when there are none."""
+    for profile, check in state.checks.items():
+        checks.pop(profile, None)
+        if check is not None and profile in hashes:
+            check.lines = hashes[profile]
+            checks[profile] = check
+    if not checks:
+        return b""
+    record = {
+        **_check_owner(root, state.project, output_dir),
+        "profiles": {p: checks[p].row() for p in sorted(checks)},
+    }
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _empty_checks(root: Path, state: PushState, output_dir: Path) -> bytes:
+    record = {**_check_owner(root, state.project, output_dir), "profiles": {}}
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
