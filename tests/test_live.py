@@ -985,27 +985,31 @@ def test_the_push_state_written_while_anki_imports_is_the_one_its_answer_makes(l
     assert QUICK in live.push().output
 
 
-def test_a_push_state_written_while_anki_imports_that_its_answer_does_not_make_is_dropped(live, staged, monkeypatch):
+@pytest.mark.parametrize("wrong", ["Answer", "tags"])
+def test_a_push_state_written_while_anki_imports_that_its_answer_does_not_make_is_dropped(
+    live, staged, monkeypatch, wrong
+):
     import builder.anki.push as push
 
     live.push()
     live.edit("cards/alpha.yaml", "The first number.", "Number one.")
-    made = push._state_to_save
+    expected = push._expected_replies
 
-    def guessed_wrong(session, plan, delete, changed, after_import, client):
-        # The guess has Anki hold other text than the import gave the note (as if the import had not taken it).
-        if isinstance(client, push._NoRequests):
-            facts, infos = after_import
+    def guessed_wrong(session, plan):
+        # The guess has Anki answer other than it does: other text in a field (as if the import had not taken
+        # the edit), or other tags (which the push state does not record: the state made is the same).
+        replies = expected(session, plan)
+        if wrong == "Answer":
             other = {"value": "Other.", "order": 1}
-            after_import = (facts, [{**info, "fields": {**info["fields"], "Answer": other}} for info in infos])
-        return made(session, plan, delete, changed, after_import, client)
+            return [{**info, "fields": {**info["fields"], "Answer": other}} for info in replies]
+        return [{**info, "tags": [*info["tags"], "other"]} for info in replies]
 
-    monkeypatch.setattr(push, "_state_to_save", guessed_wrong)
+    monkeypatch.setattr(push, "_expected_replies", guessed_wrong)
     assert "update: 1 (a-one)" in live.push().output
-    assert staged == ["discard"] and _temps(live) == []
+    assert staged == (["discard"] if wrong == "Answer" else ["commit"]) and _temps(live) == []
     # What is recorded is what Anki answered, not the guess: the next push has nothing to do.
     assert _records(live)["a-one"][7]["Answer"] == hashlib.sha256(b"Number one.").hexdigest()[:16]
-    monkeypatch.setattr(push, "_state_to_save", made)
+    monkeypatch.setattr(push, "_expected_replies", expected)
     assert QUICK in live.push().output
     status = json.loads(live.run("status", "--json").output)
     assert all(not t["edited_in_anki"] for t in status["topics"])

@@ -120,7 +120,7 @@ class Session:
         # The push state as this push expects to leave it, written and flushed while Anki imported (see
         # ``_import``), with what it was made from: put in place only when the state made from Anki's answer is
         # that very one.
-        self.staged: tuple[tuple, StagedState] | None = None
+        self.staged: _Expected | None = None
 
     @property
     def pushed(self) -> dict[str, PushedNote]:
@@ -808,7 +808,7 @@ def _apply_plan(session: Session, plan: Plan, report: PushReport, delete: bool) 
         ) from None
     finally:
         if session.staged is not None:
-            session.staged[1].discard()
+            session.staged.staged.discard()
             session.staged = None
     return report
 
@@ -968,18 +968,30 @@ def _removals(client: AnkiConnect, plan: Plan, report: PushReport, delete: bool)
 
 def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
     """Record each note as the collection now holds it; keep the old record where an edit waits."""
-    state = _state_to_save(session, plan, delete, changed, session.after_import, session.client)
-    staged, session.staged = session.staged, None
-    if staged is not None:
-        if staged[0] == _saved_as(state, session.live.profile):
+    stamp = int(time.time())
+    expected, session.staged = session.staged, None
+    state = None
+    if expected is not None:
+        # Anki answered what was expected, in the same second: the state made from the answer is the one made
+        # from the guess (made the same way from the same values), which need not be made again to compare.
+        same = (
+            session.after_import is not None
+            and session.after_import[1] == expected.replies
+            and _stamped(session, stamp) == _stamped(session, expected.stamp)
+        )
+        if not same:
+            state = _state_to_save(session, plan, delete, changed, session.after_import, session.client, stamp)
+        if same or expected.made == _saved_as(state, session.live.profile):
             # The state written while Anki imported is this one, byte for byte: it goes in place as it is.
             try:
-                staged[1].commit()
+                expected.staged.commit()
                 return
             except OSError:
                 # Its temp file gone (a build's sweep of temp files, say): the state file is as it was.
                 pass
-        staged[1].discard()
+        expected.staged.discard()
+    if state is None:
+        state = _state_to_save(session, plan, delete, changed, session.after_import, session.client, stamp)
     # A push that changed nothing and learned nothing new leaves the file's bytes, and so the file, as they were.
     save_state(session.config.root, state, session.config.output_dir)
 
@@ -998,7 +1010,24 @@ class _NoRequests:
         raise _WouldAsk
 
 
-def _stage_expected(session: Session, plan: Plan, delete: bool) -> tuple[tuple, StagedState] | None:
+class _Expected:
+    """The push state a push expects to leave, staged (``_stage_expected``), with what it was made from."""
+
+    def __init__(self, made: tuple, staged: StagedState, replies: list, stamp: int) -> None:
+        # What its bytes are made from (``_saved_as``), the bytes staged, the answer to ``notesInfo`` the
+        # import's request was expected to give, and the time it was stamped with.
+        self.made = made
+        self.staged = staged
+        self.replies = replies
+        self.stamp = stamp
+
+
+def _stamped(session: Session, stamp: int) -> int:
+    """The profile's latest stamp recorded by a push that changed Anki at time ``stamp``."""
+    return max(session.state.mods.get(session.live.profile, 0), stamp)
+
+
+def _stage_expected(session: Session, plan: Plan, delete: bool) -> _Expected | None:
     """The push state this push leaves if Anki's import only updates the planned notes to their built fields
     and tags, written beside the state file and flushed to disk, with what it was made from (``_saved_as``);
     None when there is no such guess (a note acted on that was not read) or it cannot be written now.
@@ -1006,6 +1035,22 @@ def _stage_expected(session: Session, plan: Plan, delete: bool) -> tuple[tuple, 
     Made while Anki imports, for ``_save`` to put in place once the answer shows the same state: what is
     recorded always comes from Anki's answer, and a guess that differs in anything is dropped.
     """
+    replies = _expected_replies(session, plan)
+    if replies is None:
+        return None
+    stamp = int(time.time())
+    try:
+        state = _state_to_save(session, plan, delete, True, (session.facts, replies), _NoRequests(), stamp)
+        made = _saved_as(state, session.live.profile)
+        return _Expected(made, stage_state(session.config.root, state, session.config.output_dir), replies, stamp)
+    except (_WouldAsk, OSError):
+        # Only a head start: the state is made and written after Anki's answer, as it always was.
+        return None
+
+
+def _expected_replies(session: Session, plan: Plan) -> list[dict] | None:
+    """What ``notesInfo`` should answer for the notes a plan acts on once Anki imported its updates (their built
+    fields and the tags the plan gives them); None when a note acted on was not read."""
     live = session.live
     infos = {}
     for nid in _touched(plan):
@@ -1020,8 +1065,9 @@ def _stage_expected(session: Session, plan: Plan, delete: bool) -> tuple[tuple, 
             return None
         info = infos[change.note_id]
         info[1].update(built.fields)
-        info[2] = list(plan.tags[change.guid])
-    replies = [
+        # Anki keeps a note's tags in order, whatever order the package gives them in.
+        info[2] = sorted(plan.tags[change.guid], key=str.casefold)
+    return [
         {
             "noteId": nid,
             "modelName": name,
@@ -1031,13 +1077,6 @@ def _stage_expected(session: Session, plan: Plan, delete: bool) -> tuple[tuple, 
         }
         for nid, (name, fields, tags, cards) in sorted(infos.items())
     ]
-    try:
-        state = _state_to_save(session, plan, delete, True, (session.facts, replies), _NoRequests())
-        made = _saved_as(state, live.profile)
-        return made, stage_state(session.config.root, state, session.config.output_dir)
-    except (_WouldAsk, OSError):
-        # Only a head start: the state is made and written after Anki's answer, as it always was.
-        return None
 
 
 def _saved_as(state: PushState, profile: str) -> tuple:
@@ -1056,6 +1095,7 @@ def _state_to_save(
     changed: bool,
     after_import: tuple[Facts, list] | None,
     client: Any,
+    stamp: int,
 ) -> PushState:
     """The push state this push leaves: each note as the collection holds it after the plan (``after_import``:
     what the request that imported asked besides), the old record where an edit waits. ``session.state`` is
@@ -1145,7 +1185,7 @@ def _state_to_save(
         )
     if changed:
         # What this push changed in Anki (tags, note types) was stamped now: a later push stamps later.
-        state.mods[session.live.profile] = max(state.mods.get(session.live.profile, 0), int(time.time()))
+        state.mods[session.live.profile] = _stamped(session, stamp)
     return state
 
 
