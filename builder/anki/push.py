@@ -1043,8 +1043,9 @@ def _stage_expected(session: Session, plan: Plan, delete: bool) -> _Expected | N
         state = _state_to_save(session, plan, delete, True, (session.facts, replies), _NoRequests(), stamp)
         made = _saved_as(state, session.live.profile)
         return _Expected(made, stage_state(session.config.root, state, session.config.output_dir), replies, stamp)
-    except (_WouldAsk, OSError):
-        # Only a head start: the state is made and written after Anki's answer, as it always was.
+    except Exception:
+        # Only a head start (a guess that would ask Anki, a disk that refuses the temp file, anything else): the
+        # state is made and written after Anki's answer, as it always was, and reports what fails then.
         return None
 
 
@@ -1085,7 +1086,8 @@ def _saved_as(state: PushState, profile: str) -> tuple:
     out: that follows from the rest)."""
     check = state.checks.get(profile)
     row = None if check is None else {**check.row(), "blocks": {d: list(b[2:]) for d, b in check.blocks.items()}}
-    return state.profiles.get(profile), dict(state.mods), row
+    # Copied: writing a state can sort records of a block left undecoded into the profile's records.
+    return dict(state.profiles.get(profile, {})), dict(state.mods), row
 
 
 def _state_to_save(

@@ -593,12 +593,12 @@ def stage_state(root: Path, state: PushState, output_dir: Path | None = None) ->
     writes = StagedWrites()
     try:
         written = writes.add(root / STATE_NAME, b"".join(out))
+        checks = None
+        if output_dir is not None and not _other_profiles(state, hashes):
+            checks = _made_checks(root, state, output_dir, hashes, {})
     except BaseException:
         writes.__exit__(None, None, None)
         raise
-    checks = None
-    if output_dir is not None and not _other_profiles(state, hashes):
-        checks = _made_checks(root, state, output_dir, hashes, {})
     return StagedState(root, state, output_dir, writes, written, hashes, checks)
 
 
