@@ -57,6 +57,31 @@ def _misconfigured(stream) -> bool:
         return False
 
 
+class _Pacified:
+    """A standard stream whose reader has gone (a closed pipe): flushing it at exit says nothing, as with Click."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def flush(self) -> None:
+        import errno
+
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def pacify_streams() -> None:
+    """Once a pipe the command wrote to has closed: stdout and stderr flushed at exit without complaint."""
+    sys.stdout = _Pacified(sys.stdout)
+    sys.stderr = _Pacified(sys.stderr)
+
+
 # Drawn on a terminal as Click draws its bar (not on Windows, whose console is left to Click's commands):
 # the cursor hidden while the bar is drawn, shown again after it.
 _BEFORE_BAR = "\r\033[?25l"

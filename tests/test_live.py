@@ -1407,6 +1407,7 @@ def send_early(argv):
 early_take, early.take = early.take, take
 early_send, early.send_early = early.send_early, send_early
 atexit.register(lambda: print("taken:", taken, "click loaded first:", loaded, file=sys.stderr))
+atexit.register(lambda: print("click loaded at all:", "click" in sys.modules, file=sys.stderr))
 sys.argv = ["decks", *sys.argv[1:]]
 from builder.__main__ import main
 main()
@@ -1420,11 +1421,13 @@ def test_the_decks_command_sends_its_first_request_before_the_cli_loads(live):
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and QUICK in result.stdout, result.stderr
     assert "taken: [True] click loaded first: [False]" in result.stderr
+    # A plain push runs without Click at all (builder/cmdline.py).
+    assert "click loaded at all: False" in result.stderr
     # A command line the look at it does not know (Click takes `--` as the end of the options): nothing is
     # sent early, and the push asks itself.
     result = subprocess.run([*command, "--dry-run", "--"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and QUICK in result.stdout, result.stderr
-    assert "taken: [False]" in result.stderr
+    assert "taken: [False]" in result.stderr and "click loaded at all: True" in result.stderr
 
 
 _REPORT_ENDING = """
