@@ -975,7 +975,8 @@ def _save(session: Session, plan: Plan, delete: bool, *, changed: bool) -> None:
         # Anki answered what was expected, in the same second: the state made from the answer is the one made
         # from the guess (made the same way from the same values), which need not be made again to compare.
         same = (
-            session.after_import is not None
+            changed
+            and session.after_import is not None
             and session.after_import[1] == expected.replies
             and _stamped(session, stamp) == _stamped(session, expected.stamp)
         )
