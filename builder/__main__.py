@@ -54,8 +54,6 @@ def _run_plain(command: str, group: dict, params: dict) -> None:
     try:
         try:
             # Imported here, where Ctrl-C landing as they load ends as it does later.
-            from builder.errors import DecksError
-
             if command == "build":
                 from builder.commands.build_body import run_build as body
             else:
@@ -76,13 +74,23 @@ def _run_plain(command: str, group: dict, params: dict) -> None:
             from builder.terminal import pacify_streams
 
             pacify_streams()
-        except DecksError as exc:
-            report, code = exc.show, exc.exit_code
+        except Exception as exc:
+            error = _decks_error(exc)
+            if error is None:
+                raise
+            report, code = error.show, error.exit_code
         if report is not None:
             report()
         sys.exit(code)
     except (EOFError, KeyboardInterrupt):
         sys.exit(code)
+
+
+def _decks_error(exc: BaseException):
+    """``exc`` when it is a DecksError, else None; without importing the errors (a no-change build never does:
+    one raised was imported by its raiser)."""
+    errors = sys.modules.get("builder.errors")
+    return exc if errors is not None and isinstance(exc, errors.DecksError) else None
 
 
 def _say_aborted() -> None:

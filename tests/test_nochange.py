@@ -315,15 +315,18 @@ def test_a_failed_build_leaves_no_record_to_trust(proj, full_builds):
     assert len(full_builds) == 2
 
 
-def test_no_change_build_loads_neither_yaml_nor_the_build(proj):
+@pytest.mark.parametrize("entry", ["builder.cli", "builder.__main__"])
+def test_no_change_build_loads_neither_yaml_nor_the_build(proj, entry):
+    """Through Click, and as the `decks` script runs it: there, neither Click nor the error types either."""
     code = (
-        "import sys\n"
-        "from builder.cli import main\n"
+        "import atexit, sys\n"
+        f"from {entry} import main\n"
+        "atexit.register(lambda: print(' '.join(sorted(sys.modules)), file=sys.stderr))\n"
+        "sys.argv[0] = 'decks'\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     run = [sys.executable, "-c", code, "-C", str(proj.root), "build"]
@@ -331,6 +334,9 @@ def test_no_change_build_loads_neither_yaml_nor_the_build(proj):
     assert result.stdout == "Built 3 topics: 9 notes, 9 cards -> output/ (0 written, 3 unchanged)\n"
     loaded = set(result.stderr.split())
     assert not loaded & {"yaml", "jinja2", "genanki", "builder.build", "builder.config", "pathlib"}
+    if entry == "builder.__main__":
+        assert not loaded & {"click", "builder.cli", "builder.errors"}
+        assert "builder.commands.build_body" in loaded
 
 
 @pytest.fixture
