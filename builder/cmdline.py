@@ -108,9 +108,13 @@ def plain_command(argv: list[str], environ) -> tuple[str, dict, dict] | None:
     """`decks build` or `decks push` read as Click would read ``argv`` (the command line, less the program): the
     command's name, the group's parameters and the command's, each as Click would pass them; None where Click
     must decide: another command, an option or value not read here (a value empty or like an option, a folder
-    Click would refuse, a count not a whole number from 0), help, `build --watch`, or shell completion asked for.
+    Click would refuse, a count not a whole number from 0), help, `build --watch`, shell completion asked for,
+    or Windows.
     """
-    if "_DECKS_COMPLETE" in environ:
+    import os
+
+    # On Windows Click expands wildcards in the arguments itself: left to it there.
+    if "_DECKS_COMPLETE" in environ or os.name == "nt":
         return None
     for command, (values, flags, _) in _COMMANDS.items():
         read = _options(argv, command, values, frozenset(flags))

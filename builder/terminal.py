@@ -3,11 +3,13 @@ shown escaped. Apart from errors.py so that a command that only reports (a no-ch
 
 Free of Click, so that `decks build` and `decks push` run without loading it: ``echo`` writes what ``click.echo``
 writes, and ``ProgressBar`` draws what ``click.progressbar`` draws, byte for byte (tests/test_commands.py
-holds them equal), so a command looks the same whichever way it runs.
+holds them equal), so a command looks the same whichever way it runs. On Windows, whose console Click writes to
+its own way, ``echo`` goes through Click's.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -24,6 +26,12 @@ def printable(text: str) -> str:
 def echo(message: str = "", *, err: bool = False, nl: bool = True, file=None) -> None:
     """Print a line that may hold a project's text, with control characters shown escaped, on stdout (stderr
     with ``err``, or ``file``), and flush it."""
+    if sys.platform.startswith("win"):
+        import click
+
+        # Click writes to a Windows console through its own Unicode-aware stream: left to it there.
+        click.echo(printable(message), err=err, nl=nl, file=file)
+        return
     text = printable(message) + "\n" if nl else printable(message)
     if file is None:
         file = sys.stderr if err else sys.stdout
@@ -82,10 +90,9 @@ def pacify_streams() -> None:
     sys.stderr = _Pacified(sys.stderr)
 
 
-# Drawn on a terminal as Click draws its bar (not on Windows, whose console is left to Click's commands):
-# the cursor hidden while the bar is drawn, shown again after it.
-_BEFORE_BAR = "\r\033[?25l"
-_AFTER_BAR = "\033[?25h\n"
+# Drawn on a terminal as Click draws its bar: the cursor hidden while the bar is drawn, shown again after it
+# (on Windows only the carriage return and the line break, as there).
+_BEFORE_BAR, _AFTER_BAR = ("\r", "\n") if os.name == "nt" else ("\r\033[?25l", "\033[?25h\n")
 
 
 class ProgressBar:

@@ -331,3 +331,19 @@ def test_the_progress_bar_shows_without_click(project: Project, monkeypatch):
     monkeypatch.setattr(build_body, "_terminal_stderr", lambda: terminal)
     result = project.build()
     assert result.exit_code == 0 and "Building  [####################################]  100%" in "".join(terminal.parts)
+
+
+def test_windows_is_left_to_click(monkeypatch):
+    """On Windows Click expands wildcards in the arguments and writes to the console its own way: a command
+    line is left to it there, and the builder's echo goes through Click's."""
+    import builder.terminal
+
+    monkeypatch.setattr(os, "name", "nt")
+    assert plain_command(["build"], {}) is None
+    monkeypatch.undo()
+    assert plain_command(["build"], {}) is not None
+    said = []
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(click, "echo", lambda *args, **kwargs: said.append((args, kwargs)))
+    builder.terminal.echo("tab\there \x1b[31m", err=True)
+    assert said == [(("tab\there \\x1b[31m",), {"err": True, "nl": True, "file": None})]
