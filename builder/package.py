@@ -207,9 +207,7 @@ def _connection() -> sqlite3.Connection:
     pid = os.getpid()
     conn = _CONNECTION.get(pid)
     if conn is None:
-        # One for this process alone: a copy inherited from the parent is let be (closing it could touch what the
-        # parent's is still using).
-        _CONNECTION.clear()
+        # One for this process alone: a copy inherited from the parent is let be, never used nor closed here.
         conn = _CONNECTION[pid] = sqlite3.connect(":memory:")
     return conn
 
@@ -241,7 +239,7 @@ def _collection_bytes(plan: PackagePlan) -> bytes:
         conn.deserialize(empty)
     except BaseException:
         # Whatever state it was left in, the next package starts from a connection of its own.
-        _CONNECTION.clear()
+        del _CONNECTION[os.getpid()]
         conn.close()
         raise
     # The header as a database made in memory from the start has it, so that the bytes do not depend on how
