@@ -634,6 +634,20 @@ def test_the_build_makes_the_note_types_when_none_were_made_ahead(tmp_path, monk
     monkeypatch.setattr(builder.ahead, "_make", lambda config, shared: os._exit(0))
     log = tmp_path / "layouts.log"
     _log_layouts(monkeypatch, log)
+    # With two processes the worker takes the first topic, and makes the note types with it, unless this process
+    # read every topic before the worker started (a loaded machine): this process reads slowly here.
+    import time
+
+    from builder.worker import TopicWorker
+
+    read, here = TopicWorker._read, os.getpid()
+
+    def slow_read(self, slug, render):
+        if os.getpid() == here and run == "2":
+            time.sleep(0.05)
+        return read(self, slug, render)
+
+    monkeypatch.setattr(TopicWorker, "_read", slow_read)
     outputs = []
     for run in (jobs, "1"):
         root = tmp_path / f"j{run}"
