@@ -549,3 +549,89 @@ def test_a_cache_holding_text_beyond_ascii_is_read_a_line_at_a_time_and_kept_as_
     assert {k: v for k, v in full.items() if k != CACHE_NAME} == {
         k: v for k, v in multi.snapshot().items() if k != CACHE_NAME
     }
+
+
+# -- the lock saved in place ---------------------------------------------------------------------------------
+
+
+def _in_lock(change):
+    """A change of the lock's text by hand, made to a project."""
+
+    def made(p: Project) -> None:
+        lock = p.root / LOCK_NAME
+        lock.write_text(change(lock.read_text(encoding="utf-8")), encoding="utf-8")
+
+    return made
+
+
+def _swap_two_notes(text: str) -> str:
+    lines = text.split("\n")
+    a = next(n for n, line in enumerate(lines) if line.startswith('["note","a-1"'))
+    lines[a], lines[a + 1] = lines[a + 1], lines[a]
+    return "\n".join(lines)
+
+
+def _between_notes(extra: str):
+    def put(text: str) -> str:
+        lines = text.split("\n")
+        at = next(n for n, line in enumerate(lines) if line.startswith('["note","c-0"'))
+        return "\n".join([*lines[:at], extra, *lines[at:]])
+
+    return put
+
+
+def _spaced_note_of_b(text: str) -> str:
+    lines = text.split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith('["note","b-2"'))
+    value = json.loads(lines[at])
+    lines[at] = json.dumps(value[:4], separators=(",", ":"))[:-1] + ", " + json.dumps(value[4:])[1:]
+    return "\n".join(lines)
+
+
+# How the lock on disk is changed by hand (then taken by a build that checks it in full and changes nothing, so
+# the cache vouches for it as it is), and what is edited after; whether the lock is saved from the file as read.
+SAVES = {
+    "an answer": (None, lambda p: edit_b(p), True),
+    "a title, so a deck": (None, lambda p: p.write("cards/b.yaml", topic("Beta two", "b", 4)), True),
+    "a title not in ASCII": (None, lambda p: p.write("cards/b.yaml", topic("Bêta", "b", 4)), True),
+    "an answer, lock not in ASCII": (
+        lambda p: p.write("cards/c.yaml", topic("Gämma", "c", 4)),
+        lambda p: edit_b(p),
+        True,
+    ),
+    "an entry added": (None, lambda p: p.write("cards/b.yaml", topic("Beta", "b", 5)), False),
+    "an entry removed": (None, lambda p: p.write("cards/b.yaml", topic("Beta", "b", 3)), False),
+    "an entry renamed": (
+        None,
+        lambda p: p.write("cards/b.yaml", topic("Beta", "b", 4).replace("id: b-3", "id: b-9\n    was: b-3")),
+        False,
+    ),
+    "two notes out of order": (_in_lock(_swap_two_notes), lambda p: edit_b(p), False),
+    "a comment between notes": (_in_lock(_between_notes("# kept")), lambda p: edit_b(p), False),
+    "a blank line between notes": (_in_lock(_between_notes("")), lambda p: edit_b(p), False),
+    "a stamped note in another form": (_in_lock(_spaced_note_of_b), lambda p: edit_b(p), True),
+    "no line break at the end": (_in_lock(lambda text: text.rstrip("\n")), lambda p: edit_b(p), False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAVES))
+def test_a_lock_saved_from_the_file_as_read_is_the_lock_encoded_in_full(multi, tmp_path, monkeypatch, case):
+    from builder.manifest import Manifest
+
+    by_hand, edit, spliced = SAVES[case]
+    assert multi.build().exit_code == 0
+    if by_hand is not None:
+        by_hand(multi)
+        assert multi.build().exit_code == 0
+    edit(multi)
+    shutil.copytree(multi.root, tmp_path / "copy")
+    made = []
+    splice = Manifest._spliced
+    monkeypatch.setattr(Manifest, "_spliced", lambda self, *a: made.append(splice(self, *a)) or made[-1])
+    assert multi.build().exit_code == 0
+    # Asked (the cache vouched for the lock), and it gave the bytes, or left them to the full encoding.
+    assert len(made) == 1 and (made[0] is not None) == spliced
+    monkeypatch.setattr(Manifest, "_spliced", lambda self, *a: None)
+    copy = Project(tmp_path / "copy")
+    assert copy.build().exit_code == 0
+    assert copy.snapshot() == multi.snapshot()
