@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 
 import yaml
@@ -501,6 +502,9 @@ def cross_file_problems(topics: Iterable[TopicSummary]) -> list[Problem]:
     return [problem for topic in topics for problem in check.add(topic)]
 
 
+_FIRST = itemgetter(0)
+
+
 class CrossFileCheck:
     """The checks of cross_file_problems, topic by topic, for a build that goes on only while all is well."""
 
@@ -522,7 +526,14 @@ class CrossFileCheck:
         number = len(self._topics)
         self._topics.append(topic)
         first_use = self._first_use
-        for entry_id, line, col in topic.ids:
+        ids = topic.ids
+        # Every id at once (a tenth of a rebuild's work after the imports, a loop at a time): when none is used
+        # twice, in this topic or before, and none is an old id named before, the loop below would tell nothing.
+        names = dict.fromkeys(map(_FIRST, ids), number)
+        quick = len(names) == len(ids) and first_use.keys().isdisjoint(names) and self._was.keys().isdisjoint(names)
+        if quick:
+            first_use.update(names)
+        for entry_id, line, col in () if quick else ids:
             known = len(first_use)
             first_use.setdefault(entry_id, number)
             if len(first_use) == known:

@@ -389,3 +389,25 @@ def test_one_pass_entries_leave_every_problem_to_the_checks(project):
         assert _plain_entry("t.yaml", item, (), None) is None, body
         project.write("cards/all-kinds.yaml", "title: T\n" + text)
         assert any(message in problem for problem in problems_of(project)), body
+
+
+def test_checks_across_files_find_every_clash_of_ids_and_old_ids_in_either_order():
+    # The ids of a topic are taken all at once while none clashes: each kind of clash is still found, in the
+    # topic that makes it, whichever topic comes first.
+    from builder.load import TopicSummary, cross_file_problems
+
+    def messages(*topics: TopicSummary) -> list[str]:
+        return [f"{p.path}:{p.line}:{p.col}: {p.message}" for p in cross_file_problems(topics)]
+
+    a = TopicSummary("a.yaml", "A", [("a-1", 3, 5), ("a-2", 7, 5)], (1, 8))
+    b = TopicSummary("b.yaml", "B", [("b-1", 3, 5), ("b-2", 7, 5)], (1, 8))
+    assert messages(a, b) == []
+    twice = TopicSummary("b.yaml", "B", [("b-1", 3, 5), ("a-2", 7, 5)], (1, 8))
+    assert messages(a, twice) == ["b.yaml:7:5: duplicate id 'a-2' (first used at a.yaml:7:5)"]
+    within = TopicSummary("b.yaml", "B", [("b-1", 3, 5), ("b-1", 7, 5)], (1, 8))
+    assert messages(a, within) == ["b.yaml:7:5: duplicate id 'b-1' (first used at b.yaml:3:5)"]
+    # An old id named by an earlier topic's `was:`, used as an entry's id later; and the other way round.
+    naming = TopicSummary("a.yaml", "A", [("a-1", 3, 5)], (1, 8), was=[("b-2", 4, 10, "a-1")])
+    taken = "'was' names 'b-2', which is still the id of an entry"
+    assert [taken in m and m.startswith("a.yaml:4:10: ") for m in messages(naming, b)] == [True]
+    assert [taken in m and m.startswith("a.yaml:4:10: ") for m in messages(b, naming)] == [True]
