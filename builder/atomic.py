@@ -82,13 +82,18 @@ class StagedWrites:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         try:
-            if path.read_bytes() == data:
+            status = path.stat()
+        except OSError:
+            status = None
+        try:
+            # Read back only when it could be the same: a rebuild's lock and cache are megabytes, and differ.
+            if status is not None and status.st_size == len(data) and path.read_bytes() == data:
                 return False
         except OSError:
             pass
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except OSError:
+        if status is not None:
+            mode = stat.S_IMODE(status.st_mode)
+        else:
             # mkstemp makes the file private; a new file is an ordinary user file.
             umask = os.umask(0)
             os.umask(umask)
