@@ -9,11 +9,11 @@ PyYAML) and makes them while the build's own process imports Click, PyYAML and i
 and reads its first topics, which need no note type. The build takes that process when it was forked for the same
 project and output folder (``NoteTypesAhead.start``), else forks one then, once the config is read (a build
 started otherwise: tests, `--watch`, an option the early reading does not know). The build (and a worker forked
-later to read topics) takes what was made once the process has ended (its end is the sign that they are there,
-and that its core is free again): they cross as plain JSON through shared memory, and are taken only when made
-from the template folders the config names, under the layout stamp (templatedirs.layout_stamp) the build took
-itself. Whatever goes wrong there (a template problem, a folder guessed wrong), the build makes the note types
-itself, as a build in one process does, and reports what it finds.
+later to read topics) takes what was made once the process is done (its end of a pipe, closed as it ends, is
+the sign that they are there, and that its core is free again): they cross as plain JSON through shared memory,
+and are taken only when made from the template folders the config names, under the layout stamp
+(templatedirs.layout_stamp) the build took itself. Whatever goes wrong there (a template problem, a folder
+guessed wrong), the build makes the note types itself, as a build in one process does, and reports what it finds.
 
 Only where the build cannot take them from its cache: with no cache in the output folder (a clean build).
 """
@@ -99,7 +99,7 @@ class NoteTypesAhead:
         return self
 
     def ready(self, wait: bool) -> bool:
-        """Whether the process has ended (``made`` then holds what it made); ``wait`` for it if not."""
+        """Whether the process is done (``made`` then holds what it made); ``wait`` for it if not."""
         if self._done:
             return True
         if not wait:
@@ -107,7 +107,7 @@ class NoteTypesAhead:
 
             if not select.select([self._fd], [], [], 0)[0]:
                 return False
-        # The process writes nothing to the pipe: reading returns once it has ended, with its end closed.
+        # The process writes nothing to the pipe: reading returns once it has closed its end, as it ends.
         while os.read(self._fd, 1):  # pragma: no cover - nothing is ever written
             pass
         size = int.from_bytes(self._shared[:8], "little")
@@ -119,6 +119,18 @@ class NoteTypesAhead:
                 self.stamp, self.folders, self.made = json.loads(self._shared[8 : 8 + size])
         self._done = True
         return True
+
+    def ending(self) -> int:
+        """1 while the process, done, is still ending (the system freeing its memory): it is counted among the
+        tasks runnable now, though what it held is in and its core as good as free; else 0."""
+        if not self._done or self._pid == 0:
+            return 0
+        try:
+            # Looked at only (WNOWAIT): it is waited for as before, when let go (close).
+            gone = os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except (OSError, AttributeError):  # no waitid (macOS), or not this process's child
+            return 0
+        return 0 if gone is not None else 1
 
     def note_types(self, config: Config, layouts: str) -> dict | None:
         """The note types made, once ``ready``, as this config makes them (package.py's ``NoteType``s by kind);
@@ -148,8 +160,9 @@ class NoteTypesAhead:
 
 
 def _fork(make, arg) -> tuple[int, int, object]:
-    """Fork a process that runs ``make(arg, shared)`` and ends: its id, the pipe's end that tells when it has
-    ended, and the shared memory it writes the note types to. Called with Ctrl-C held."""
+    """Fork a process that runs ``make(arg, shared, done)`` and ends: its id, the pipe's end that tells when it
+    is done (``done``, the other end, closed), and the shared memory it writes the note types to. Called with
+    Ctrl-C held."""
     import mmap
 
     shared = mmap.mmap(-1, _SIZE)
@@ -157,7 +170,7 @@ def _fork(make, arg) -> tuple[int, int, object]:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the forked process, which ends by os._exit
         os.close(read)
-        make(arg, shared)
+        make(arg, shared, write)
     os.close(write)
     return pid, read, shared
 
@@ -176,7 +189,7 @@ def _end(pid: int, fd: int, shared, stop: bool) -> None:
     shared.close()
 
 
-def _make(folders: list[str], shared) -> None:  # pragma: no cover - runs in the forked process
+def _make(folders: list[str], shared, done: int) -> None:  # pragma: no cover - runs in the forked process
     import gc
     import json
     import signal
@@ -202,6 +215,9 @@ def _make(folders: list[str], shared) -> None:  # pragma: no cover - runs in the
     except BaseException:  # noqa: S110 - the build makes them itself, and reports what goes wrong
         pass
     finally:
+        # Told now, not once the process is gone: the system freeing its memory as it ends takes about 1.3 ms,
+        # which the build need not wait for (it takes nothing more from here).
+        os.close(done)
         os._exit(0)
 
 
@@ -278,7 +294,7 @@ def _let_early_go() -> None:
         _end(pid, fd, shared, stop=True)
 
 
-def _make_early(root: str, shared) -> None:  # pragma: no cover - runs in the forked process
+def _make_early(root: str, shared, done: int) -> None:  # pragma: no cover - runs in the forked process
     try:
         import signal
 
@@ -303,20 +319,21 @@ def _make_early(root: str, shared) -> None:  # pragma: no cover - runs in the fo
         folders = [str(folder) for folder in template_dirs(project)]
     except BaseException:
         os._exit(0)
-    _make(folders, shared)
+    _make(folders, shared, done)
 
 
-def idle_cores() -> float:
+def idle_cores(ending: int = 0) -> float:
     """Cores free for a second process: on a busy machine it just adds the cost of handing results over.
 
     Busy is what both the last minute's load average and the tasks runnable right now say, each counting this
     build too: a build lasts a fraction of a second, so a machine busy a minute ago but idle now has a core free.
+    ``ending`` processes of this build, done but still ending, are not counted among those runnable now.
     """
     try:
         recent = os.getloadavg()[0]
     except (OSError, AttributeError):  # no load average to read (Windows)
         return 0.0
-    return (os.cpu_count() or 1) - min(recent, runnable_now())
+    return (os.cpu_count() or 1) - min(recent, runnable_now() - ending)
 
 
 def other_threads() -> bool:

@@ -281,7 +281,7 @@ class TopicWorker:
             return self.outcome(rest[index - len(waiting)], render=not self._failed)
 
         count = len(waiting) + len(rest)
-        if count < _PACK_APART_MIN or self.ahead is None or not _can_fork() or idle_cores() < 0.5:
+        if count < _PACK_APART_MIN or self.ahead is None or not _can_fork() or idle_cores(self.ahead.ending()) < 0.5:
             yield from (task(index) for index in range(count))
             return
         self._encode_apart()
@@ -569,8 +569,9 @@ class _Workers:
     def outcome(self, wait: bool) -> tuple[int, TopicOutcome] | None:
         """The next outcome a worker handed back, with its place; None when there is none yet (or, ``wait``ing,
         when every worker has ended). A worker's error is raised here."""
-        import pickle
         from queue import Empty
+
+        pickle = _pickle()
 
         while self._running:
             try:
@@ -638,7 +639,7 @@ def _read_exactly(pipe, size: int) -> bytes | None:
 def _serve(workers: _Workers, task: Callable[[int], TopicOutcome], front: bool, fd: int) -> None:  # pragma: no cover
     # A forked worker: ``task`` on topics from the first on (or the last), each outcome written to ``fd``, until
     # every topic is taken. Runs in the forked process.
-    import pickle
+    pickle = _pickle()
 
     try:
         # Ctrl-C reaches every process of the terminal's group; only the parent reports it ("Aborted!").
@@ -651,12 +652,12 @@ def _serve(workers: _Workers, task: Callable[[int], TopicOutcome], front: bool, 
                 if index is None:
                     break
                 try:
-                    message = pickle.dumps((index, task(index)), pickle.HIGHEST_PROTOCOL)
+                    message = pickle.dumps((index, task(index)), _PROTOCOL)
                 except BaseException as exc:  # handed to the build, which raises it
                     try:
-                        message = pickle.dumps((index, exc), pickle.HIGHEST_PROTOCOL)
+                        message = pickle.dumps((index, exc), _PROTOCOL)
                     except Exception:
-                        message = pickle.dumps((index, RuntimeError(repr(exc))), pickle.HIGHEST_PROTOCOL)
+                        message = pickle.dumps((index, RuntimeError(repr(exc))), _PROTOCOL)
                 pipe.write(len(message).to_bytes(8, "little"))
                 pipe.write(message)
                 pipe.flush()
@@ -681,6 +682,20 @@ def _outcome_in_worker(worker: TopicWorker, index: int) -> TopicOutcome:
     if not worker._from_ahead:
         outcome.note_types = made
     return outcome
+
+
+# The pickle protocol outcomes cross in: pickle.HIGHEST_PROTOCOL since Python 3.8.
+_PROTOCOL = 5
+
+
+def _pickle():
+    """pickle's C half alone, which ``pickle`` itself uses: the rest of that module (its pure-Python pickler,
+    the names of every opcode) costs a process about 0.8 ms to import, a forked worker about 2 ms."""
+    try:
+        import _pickle as pickle
+    except ImportError:  # a Python without it
+        import pickle
+    return pickle
 
 
 def _can_fork() -> bool:

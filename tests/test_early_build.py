@@ -40,8 +40,8 @@ def free_cores(monkeypatch):
     """As on a machine with a core free, whatever the load here; and no process left over by a test."""
     import builder.worker
 
-    monkeypatch.setattr(ahead, "idle_cores", lambda: 2.0)
-    monkeypatch.setattr(builder.worker, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(ahead, "idle_cores", lambda ending=0: 2.0)
+    monkeypatch.setattr(builder.worker, "idle_cores", lambda ending=0: 2.0)
     yield
     ahead._let_early_go()
 
@@ -147,13 +147,13 @@ def test_nothing_is_forked_early_where_the_build_makes_no_note_types(tmp_path, m
     start_early(["build", "-o", "output"])
     assert ahead._early is None
     elsewhere = ["-C", str(root), "build", "-o", str(tmp_path / "other")]
-    monkeypatch.setattr(ahead, "idle_cores", lambda: 0.2)
+    monkeypatch.setattr(ahead, "idle_cores", lambda ending=0: 0.2)
     start_early(elsewhere)
     assert ahead._early is None
     start_early([*elsewhere, "-j", "2"])  # two processes asked for: forked whatever the load
     assert ahead._early is not None
     ahead._let_early_go()
-    monkeypatch.setattr(ahead, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(ahead, "idle_cores", lambda ending=0: 2.0)
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
@@ -276,7 +276,10 @@ def _decks(root: Path, *args: str, started: Path | None = None, **popen) -> subp
     ``started`` is made as the entry point is called."""
     mark = f"open({str(started)!r}, 'w').close(); " if started else ""
     # idle_cores patched first: the build's modules take it from there.
-    code = f"import builder.ahead as a; a.idle_cores = lambda: 2.0; from builder.__main__ import main; {mark}main()"
+    code = (
+        "import builder.ahead as a; a.idle_cores = lambda ending=0: 2.0; "
+        f"from builder.__main__ import main; {mark}main()"
+    )
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     return subprocess.Popen(
         [sys.executable, "-c", code, "-C", str(root), "build", *args],
@@ -425,7 +428,7 @@ def test_a_note_type_process_not_let_go_by_its_caller_is_stopped_as_the_command_
         "import os, sys, time\n"
         "import builder.ahead as a\n"
         "a.idle_cores = lambda: 2.0\n"
-        "a._make = lambda config, shared: (time.sleep(30), os._exit(0))\n"
+        "a._make = lambda config, shared, done: (time.sleep(30), os._exit(0))\n"
         "from pathlib import Path\n"
         "from builder.config import load_config\n"
         f"root = {str(root)!r}\n"

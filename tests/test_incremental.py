@@ -609,8 +609,8 @@ def _free_cores(monkeypatch) -> None:
     import builder.ahead
     import builder.worker
 
-    monkeypatch.setattr(builder.ahead, "idle_cores", lambda: 2.0)
-    monkeypatch.setattr(builder.worker, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(builder.ahead, "idle_cores", lambda ending=0: 2.0)
+    monkeypatch.setattr(builder.worker, "idle_cores", lambda ending=0: 2.0)
 
 
 def test_a_clean_build_takes_the_note_types_made_ahead(tmp_path, monkeypatch):
@@ -631,7 +631,7 @@ def test_the_build_makes_the_note_types_when_none_were_made_ahead(tmp_path, monk
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     _free_cores(monkeypatch)
-    monkeypatch.setattr(builder.ahead, "_make", lambda config, shared: os._exit(0))
+    monkeypatch.setattr(builder.ahead, "_make", lambda config, shared, done: os._exit(0))
     log = tmp_path / "layouts.log"
     _log_layouts(monkeypatch, log)
     # With two processes the worker takes the first topic, and makes the note types with it, unless this process
@@ -684,7 +684,7 @@ def test_note_types_are_made_ahead_only_for_a_build_with_no_cache(tmp_path, monk
     elsewhere.close()
     import builder.ahead
 
-    monkeypatch.setattr(builder.ahead, "idle_cores", lambda: 0.2)
+    monkeypatch.setattr(builder.ahead, "idle_cores", lambda ending=0: 0.2)
     assert NoteTypesAhead.start(config, tmp_path / "other", 0) is None
 
 
@@ -732,6 +732,44 @@ def test_a_core_is_free_unless_both_the_last_minute_and_this_moment_say_busy(tmp
         monkeypatch.setattr(ahead.os, "getloadavg", lambda recent=recent: (recent, 0.0, 0.0))
         monkeypatch.setattr(ahead, "runnable_now", lambda now=now: now)
         assert abs(ahead.idle_cores() - free) < 1e-9, (recent, now)
+    # A process of this build that is done but still ending is not counted as busy right now.
+    monkeypatch.setattr(ahead.os, "getloadavg", lambda: (1.9, 0.0, 0.0))
+    monkeypatch.setattr(ahead, "runnable_now", lambda: 2.0)
+    assert abs(ahead.idle_cores(ending=1) - 1.0) < 1e-9
+    assert abs(ahead.idle_cores() - 0.1) < 1e-9
+
+
+def test_the_note_type_process_says_it_is_done_before_it_has_ended(tmp_path):
+    """The process making the note types closes its end of the pipe once they are in, before the system has freed
+    its memory: the build takes them then, and counts the process as ending (its core as good as free) until it
+    has ended."""
+    import os
+    import signal
+    import time
+
+    import builder.ahead as ahead
+
+    def make(arg, shared, done):  # pragma: no cover - runs in the forked process
+        shared[8:10] = b"[]"
+        shared[:8] = (2).to_bytes(8, "little")
+        os.close(done)
+        time.sleep(30)  # done, not ended
+        os._exit(0)
+
+    process = ahead.NoteTypesAhead(*ahead._fork(make, None))
+    try:
+        assert process.ending() == 0  # not done yet, as far as the build knows
+        assert process.ready(wait=True)
+        assert process.ending() == 1
+        os.kill(process._pid, signal.SIGKILL)
+        for _ in range(500):
+            if process.ending() == 0:
+                break
+            time.sleep(0.01)
+        assert process.ending() == 0
+    finally:
+        process.close()
+    assert process.ending() == 0
 
 
 def test_topics_read_while_the_note_types_were_made_ahead_are_packed_in_two_processes(tmp_path, monkeypatch):
@@ -748,9 +786,9 @@ def test_topics_read_while_the_note_types_were_made_ahead_are_packed_in_two_proc
     _free_cores(monkeypatch)
     make = builder.ahead._make
 
-    def slow_make(config, shared):
+    def slow_make(config, shared, done):
         time.sleep(0.5)  # every topic is read before the note types are in
-        make(config, shared)
+        make(config, shared, done)
 
     monkeypatch.setattr(builder.ahead, "_make", slow_make)
     log = tmp_path / "finish.log"
