@@ -521,14 +521,11 @@ class _Workers:
         front: bool = True,
     ):
         import mmap
-        import threading
-        from queue import SimpleQueue
 
         self._bounds = mmap.mmap(-1, 16)
         self._bounds[:] = (0).to_bytes(8, "little", signed=True) + (count - 1).to_bytes(8, "little", signed=True)
         self._token = os.pipe()
         os.write(self._token[1], b"\0")
-        self._outcomes: SimpleQueue = SimpleQueue()
         self._pids: list[int] = []
         self._running = 0
         pipes = [os.pipe() for _ in range(processes)]
@@ -544,6 +541,11 @@ class _Workers:
                         os.close(other)
                     _serve(self, task, front, write)
                 self._pids.append(pid)
+        # Loaded once the workers are forked: they need neither, and start the sooner.
+        import threading
+        from queue import SimpleQueue
+
+        self._outcomes: SimpleQueue = SimpleQueue()
         for read, write in pipes:
             os.close(write)
             self._running += 1
