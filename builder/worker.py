@@ -692,7 +692,7 @@ _PROTOCOL = 5
 
 def _pickle():
     """pickle's C half alone, which ``pickle`` itself uses: the rest of that module (its pure-Python pickler,
-    the names of every opcode) costs a process about 0.8 ms to import, a forked worker about 2 ms."""
+    the names of every opcode) costs a process about 0.8 ms more to import."""
     try:
         import _pickle as pickle
     except ImportError:  # a Python without it
