@@ -235,6 +235,7 @@ def ask_ahead(
     return Ahead(root, output, made_for, candidates[0], check, asking, answer, head)
 
 
+@collector_off()
 def open_session(
     config: Config,
     client: AnkiConnect,
@@ -255,32 +256,6 @@ def open_session(
     holds those searches when ``ask_ahead`` sent them already; ``unchanged``, the packages, when the build's
     no-change record was found to hold already (``recorded_build``), with ``hashes``, the SHA-256 it knew.
     """
-    with collector_off():
-        return _open_session(
-            config,
-            client,
-            profile=profile,
-            do_build=do_build,
-            quick=quick,
-            delete=delete,
-            ahead=ahead,
-            unchanged=unchanged,
-            hashes=hashes,
-        )
-
-
-def _open_session(
-    config: Config,
-    client: AnkiConnect,
-    *,
-    profile: str | None,
-    do_build: bool,
-    quick: bool,
-    delete: bool,
-    ahead: Ahead | None,
-    unchanged: list[Path] | None,
-    hashes: dict | None,
-) -> Session:
     # A push reads the push state's head first, and its note lines only when the check does not settle it.
     state = None if quick else load_state(config.root, config.project)
     # The push state's head and the check file, when read already to ask ahead for this project, state file and
